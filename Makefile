@@ -1,0 +1,31 @@
+# Two commands a new user runs: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean down
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Vigil needs Python 3.11, found {sys.version.split()[0]} (set PYTHON=/path/to/python3.11)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/vigil demo
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/lint-imports
+
+down: install
+	$(BIN)/vigil down
+
+clean:
+	rm -rf $(VENV) .vigil .pytest_cache .hypothesis

@@ -1,0 +1,86 @@
+"""The consent gate: may an AI detector score, or learn from, this subject's data?
+
+Pure policy. The pipeline keeps the records (fed by ``consent.changed``) and asks this module.
+The gate fails closed: opted out, never asked, an outdated policy version, or a record the
+pipeline could not read all mean *no*.
+
+>>> from datetime import datetime, timezone
+>>> t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+>>> rec = ConsentRecord("opted_in", "2026-01", datetime(2026, 2, 1, tzinfo=timezone.utc), "e1")
+>>> consent_gate(rec, policy_version="2026-01", at=t).allowed
+True
+>>> consent_gate(None, policy_version="2026-01", at=t).reason
+'no_consent: never asked'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+#: The AI-features policy version users currently consent to. Consent given under an older
+#: version does not carry over: the user has to be asked again.
+CURRENT_POLICY_VERSION = "2026-01"
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    state: Literal["opted_in", "opted_out"]
+    policy_version: str
+    changed_at: datetime
+    event_id: str
+
+    def audit(self) -> dict[str, str]:
+        """What an AI flag records about the consent that allowed it."""
+        return {
+            "state": self.state,
+            "policy_version": self.policy_version,
+            "changed_at": self.changed_at.isoformat(),
+            "event_id": self.event_id,
+        }
+
+
+class ConsentUnavailable:
+    """Marker: the pipeline could not read the subject's consent state (fail closed)."""
+
+    def __repr__(self) -> str:
+        return "CONSENT_UNAVAILABLE"
+
+
+CONSENT_UNAVAILABLE = ConsentUnavailable()
+
+
+@dataclass(frozen=True)
+class GateResult:
+    allowed: bool
+    reason: str
+    record: ConsentRecord | None = None
+
+
+def consent_gate(
+    record: ConsentRecord | ConsentUnavailable | None,
+    *,
+    policy_version: str = CURRENT_POLICY_VERSION,
+    at: datetime,
+) -> GateResult:
+    """Decide whether AI may process a subject's event that happened at ``at``.
+
+    ``record`` must be the subject's consent record as of ``at`` (the latest change at or
+    before it); the pipeline looks that up.
+    """
+    if isinstance(record, ConsentUnavailable):
+        return GateResult(False, "no_consent: consent state unavailable")
+    if record is None:
+        return GateResult(False, "no_consent: never asked")
+    if record.changed_at > at:
+        return GateResult(False, "no_consent: consent given after the event", record)
+    if record.state != "opted_in":
+        return GateResult(False, "no_consent: opted out", record)
+    if record.policy_version != policy_version:
+        return GateResult(
+            False,
+            f"no_consent: consent under policy {record.policy_version}, current is {policy_version}",
+            record,
+        )
+    return GateResult(True, "opted_in", record)

@@ -1,0 +1,69 @@
+"""Base events that rule examples start from, so an example states only what matters to it."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from schemas.events import EVENT_MODELS
+
+_BASE_PAYLOADS: dict[str, dict[str, Any]] = {
+    "user.signed_up": {
+        "user_id": "u_example", "account_type": "freelancer", "email": "ana@example.com",
+        "ip": "203.0.113.7", "device_id": "dev_example", "country": "PT",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)", "signup_duration_ms": 48000,
+        "username": "ana_writes", "display_name": "Ana", "bio": "Copywriter.",
+        "has_photo": True, "phone_verified": True, "id_verified": False,
+    },
+    "job_post.created": {
+        "job_id": "job_example", "client_id": "u_example", "title": "Logo for a bakery",
+        "description": "We need a friendly logo for our family bakery.", "budget_type": "fixed",
+        "budget_amount": 300.0, "currency": "USD", "skills": ["logo design"],
+        "genai_restricted": False,
+    },
+    "message.sent": {
+        "message_id": "msg_example", "thread_id": "thr_example", "sender_id": "u_example",
+        "recipient_id": "u_other", "text": "Thanks, I will send the first draft tomorrow.",
+        "has_active_contract": True, "attachment_count": 0,
+    },
+    "proposal.submitted": {
+        "proposal_id": "prop_example", "job_id": "job_example", "freelancer_id": "u_example",
+        "cover_letter": "I have designed logos for three bakeries; portfolio attached.",
+        "bid_amount": 250.0, "connects_spent": 4, "ai_assisted": False,
+    },
+    "consent.changed": {
+        "user_id": "u_example", "ai_features": "opted_in", "policy_version": "2026-01",
+        "changed_at": "2026-01-05T08:00:00Z",
+    },
+    "user_report.filed": {
+        "reporter_id": "u_example", "target_type": "user", "target_id": "u_other",
+        "reason": "scam", "details": "",
+    },
+}
+
+
+def example_event(event_type: str, payload: dict[str, Any] | None = None,
+                  **envelope: Any) -> dict[str, Any]:
+    """A valid envelope of ``event_type`` with ``payload`` fields overriding the base ones.
+
+    >>> example_event("message.sent", {"text": "hi"})["payload"]["text"]
+    'hi'
+    """
+    if event_type not in _BASE_PAYLOADS:
+        raise KeyError(f"no example base for event type {event_type!r}")
+    body = copy.deepcopy(_BASE_PAYLOADS[event_type])
+    body.update(payload or {})
+    model = EVENT_MODELS[event_type]
+    subject_field = model.SUBJECT_FIELD
+    event = {
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_type}:{sorted(body.items())!r}")),
+        "type": event_type,
+        "schema_version": "1.0",
+        "occurred_at": "2026-01-05T10:00:00Z",
+        "producer": "rule-example",
+        "subject_id": body[subject_field] if subject_field else "u_example",
+        "payload": body,
+    }
+    event.update(envelope)
+    return event

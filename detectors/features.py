@@ -1,0 +1,368 @@
+"""The feature catalogue: windowed per-entity counters and lookups rules can use.
+
+Each feature says which state it writes for an event and which it reads; the pipeline's
+:class:`FeatureStore` (Redis in production, memory in ``vigil replay``) carries out the plan and
+hands the raw answers back to :func:`assemble`, which computes the values. Counters include the
+current event and are keyed by stable members (event ids, user ids), so a redelivered event
+does not count twice.
+
+>>> from schemas import decode_event_obj
+>>> plan = plan_features(decode_event_obj(EXAMPLE_SIGNUP))
+>>> sorted(r.feature for r in plan.reads)[:3]
+['_profile', 'device_accounts_1h', 'device_accounts_24h']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from schemas.events import Envelope
+
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+#: How long windowed state is kept: the longest window plus slack for late events.
+HORIZON = DAY + HOUR
+PROFILE_TTL = 400 * DAY
+
+
+# ---- the operations a store must support ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observe:
+    """Add ``member`` (at time ``at``) to the windowed set ``key``; idempotent per member."""
+
+    key: str
+    member: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Remember:
+    """Store a small record under ``key``; with ``only_if_absent`` the first write wins."""
+
+    key: str
+    value: dict[str, Any]
+    only_if_absent: bool = False
+
+
+@dataclass(frozen=True)
+class CountSince:
+    """Distinct members of ``key`` seen in (since, until]."""
+
+    feature: str
+    key: str
+    since: float
+    until: float
+
+
+@dataclass(frozen=True)
+class SumSince:
+    """Sum of the numbers after the last ``|`` of the members of ``key`` seen in (since, until]."""
+
+    feature: str
+    key: str
+    since: float
+    until: float
+
+
+@dataclass(frozen=True)
+class Recall:
+    """The record stored under ``key``, or None."""
+
+    feature: str
+    key: str
+
+
+Write = Observe | Remember
+Read = CountSince | SumSince | Recall
+
+
+@dataclass
+class FeaturePlan:
+    writes: list[Write] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
+
+
+class FeatureStore(Protocol):
+    """The narrow interface the pipeline implements: apply the writes, answer the reads."""
+
+    def execute(self, plan: FeaturePlan) -> dict[str, Any]: ...
+
+
+# ---- the catalogue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str
+    event_types: frozenset[str]
+    #: Computes the value from the event and the raw read results (keyed by read feature name).
+    value: Callable[[Envelope, dict[str, Any]], Any]
+    reads: Callable[[Envelope], Iterable[Read]] = lambda e: ()
+    example: Any = None
+
+
+ALL = frozenset({
+    "user.signed_up", "job_post.created", "message.sent", "proposal.submitted",
+    "consent.changed", "user_report.filed",
+})
+
+
+def _ts(event: Envelope) -> float:
+    return event.occurred_at.timestamp()
+
+
+def ip_prefix(ip: str) -> str:
+    """The /24 of an IPv4 address (or the /48 of an IPv6 one): where account farms cluster.
+
+    >>> ip_prefix("203.0.113.77"), ip_prefix("2001:db8:1:2::5")
+    ('203.0.113.0/24', '2001:db8:1::/48')
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        address = None
+    if address is not None:
+        # Canonical form, so every spelling of one network (leading zeros, upper-case hex,
+        # "::" anywhere, IPv4-mapped IPv6) lands on the same key.
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        prefix = 24 if address.version == 4 else 48
+        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    if ":" in ip:
+        groups = (ip.split("::")[0].split(":") + ["0", "0", "0"])[:3]
+        return ":".join(groups) + "::/48"
+    return ".".join(ip.split(".")[:3]) + ".0/24"
+
+
+# Letters and digits of any script (not only ASCII), so texts in other scripts do not all
+# reduce to no words and share one fingerprint.
+_WORD = re.compile(r"(?:[^\W_]|')+")
+_BANDS, _ROWS = 6, 3
+_PRIME = (1 << 61) - 1
+# Fixed coefficients, so fingerprints agree across workers, restarts and replays.
+_COEFFS = [((2 * i + 1) * 0x9E3779B97F4A7C15 % _PRIME, (i + 7) * 0xBF58476D1CE4E5B9 % _PRIME)
+           for i in range(_BANDS * _ROWS)]
+
+
+def text_fingerprints(text: str) -> list[str]:
+    """MinHash-LSH band keys of a text's word bigrams: near-identical texts share a band.
+
+    With 6 bands of 3 rows, two letters whose bigram sets overlap 75% (a template with the
+    client's name and job title swapped in) share a band 96% of the time; unrelated letters
+    (overlap under 10%) almost never do.
+
+    >>> a = text_fingerprints("Hi there, I am an expert developer with 10 years of experience in Python and Django. I can start today.")
+    >>> b = text_fingerprints("Hello there, I am an expert developer with 10 years of experience in Python and Django. I can start now.")
+    >>> c = text_fingerprints("Could you share the logo files in SVG format before Friday? Thanks for the quick turnaround.")
+    >>> len(set(a) & set(b)) > 0, len(set(a) & set(c))
+    (True, 0)
+    """
+    words = _WORD.findall(text.lower())
+    shingles = {f"{words[i]} {words[i + 1]}" for i in range(len(words) - 1)} or {" ".join(words)}
+    hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
+              for s in shingles]
+    minima = [min((a * h + b) % _PRIME for h in hashes) for a, b in _COEFFS]
+    return [
+        f"{band}:" + hashlib.blake2b(
+            repr(minima[band * _ROWS:(band + 1) * _ROWS]).encode(), digest_size=6).hexdigest()
+        for band in range(_BANDS)
+    ]
+
+
+def _window_reads(feature: str, key: str, event: Envelope, seconds: float) -> CountSince:
+    at = _ts(event)
+    return CountSince(feature, key, at - seconds, at)
+
+
+def _count(name: str, description: str, types: Iterable[str], key: Callable[[Envelope], str],
+           seconds: float, example: int) -> Feature:
+    return Feature(
+        name=name, description=description, event_types=frozenset(types),
+        reads=lambda e: [_window_reads(name, key(e), e, seconds)],
+        value=lambda e, raw: int(raw.get(name) or 0), example=example,
+    )
+
+
+def _user_events(e: Envelope) -> str:
+    return f"user:{e.subject_id}:events"
+
+
+def _device(e: Envelope) -> str:
+    return f"device:{e.payload.device_id}:accounts"  # type: ignore[attr-defined]
+
+
+def _ip24(e: Envelope) -> str:
+    return f"ip24:{ip_prefix(e.payload.ip)}:accounts"  # type: ignore[attr-defined]
+
+
+def _recipients(e: Envelope) -> str:
+    return f"sender:{e.subject_id}:recipients"
+
+
+def _strangers(e: Envelope) -> str:
+    return f"sender:{e.subject_id}:strangers"
+
+
+def _proposals(e: Envelope) -> str:
+    return f"freelancer:{e.subject_id}:proposals"
+
+
+def _connects(e: Envelope) -> str:
+    return f"freelancer:{e.subject_id}:connects"
+
+
+def _profile(user_id: str) -> str:
+    return f"user:{user_id}:profile"
+
+
+def _job(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def _cover_letter_keys(e: Envelope) -> list[str]:
+    return [f"freelancer:{e.subject_id}:letter:{band}"
+            for band in text_fingerprints(e.payload.cover_letter)]  # type: ignore[attr-defined]
+
+
+def _account_age(e: Envelope, raw: dict[str, Any]) -> float:
+    profile = raw.get("_profile") or {}
+    signed_up = profile.get("signed_up_at")
+    return -1.0 if signed_up is None else max(0.0, _ts(e) - float(signed_up))
+
+
+def _max_letter_jobs(e: Envelope, raw: dict[str, Any]) -> int:
+    return max((int(raw.get(f"_letter_{i}") or 0) for i in range(_BANDS)), default=0)
+
+
+SIGNUP, JOB, MESSAGE, PROPOSAL = "user.signed_up", "job_post.created", "message.sent", "proposal.submitted"
+
+CATALOGUE: tuple[Feature, ...] = (
+    _count("user_events_1m", "Events by the subject in the last minute (this one included).", ALL, _user_events, MINUTE, 3),
+    _count("user_events_1h", "Events by the subject in the last hour.", ALL, _user_events, HOUR, 12),
+    _count("user_events_24h", "Events by the subject in the last 24 hours.", ALL, _user_events, DAY, 40),
+    _count("device_accounts_1h", "Distinct accounts signed up from this device in the last hour.", [SIGNUP], _device, HOUR, 1),
+    _count("device_accounts_24h", "Distinct accounts signed up from this device in the last 24 hours.", [SIGNUP], _device, DAY, 1),
+    _count("ip24_accounts_1h", "Distinct accounts signed up from this IP's /24 in the last hour.", [SIGNUP], _ip24, HOUR, 1),
+    _count("ip24_accounts_24h", "Distinct accounts signed up from this IP's /24 in the last 24 hours.", [SIGNUP], _ip24, DAY, 2),
+    _count("sender_recipients_1h", "Distinct recipients the sender messaged in the last hour.", [MESSAGE], _recipients, HOUR, 2),
+    _count("sender_strangers_1h", "Distinct recipients the sender messaged without an active contract in the last hour.", [MESSAGE], _strangers, HOUR, 1),
+    _count("freelancer_proposals_10m", "Proposals the freelancer submitted in the last 10 minutes.", [PROPOSAL], _proposals, 10 * MINUTE, 1),
+    Feature(
+        "freelancer_connects_24h", "Connects the freelancer spent on proposals in the last 24 hours.",
+        frozenset([PROPOSAL]), reads=lambda e: [SumSince("freelancer_connects_24h", _connects(e), _ts(e) - DAY, _ts(e))],
+        value=lambda e, raw: int(raw.get("freelancer_connects_24h") or 0), example=16,
+    ),
+    Feature(
+        "similar_cover_letter_jobs_24h",
+        "Distinct jobs this freelancer sent a near-identical cover letter to in the last 24 hours (SimHash bands).",
+        frozenset([PROPOSAL]),
+        reads=lambda e: [CountSince(f"_letter_{i}", key, _ts(e) - DAY, _ts(e))
+                         for i, key in enumerate(_cover_letter_keys(e))],
+        value=_max_letter_jobs, example=1,
+    ),
+    Feature(
+        "account_age_seconds", "Seconds since the subject signed up (-1 if Vigil never saw the signup).",
+        ALL, reads=lambda e: [Recall("_profile", _profile(e.subject_id))], value=_account_age, example=86400.0,
+    ),
+    Feature(
+        "subject_phone_verified", "Whether the subject verified a phone number at signup (false if unknown).",
+        ALL, value=lambda e, raw: bool(((raw.get("_profile") or {}).get("phone_verified")) or
+                                       getattr(e.payload, "phone_verified", False)), example=True,
+    ),
+    Feature(
+        "subject_id_verified", "Whether the subject verified their identity at signup (false if unknown).",
+        ALL, value=lambda e, raw: bool(((raw.get("_profile") or {}).get("id_verified")) or
+                                       getattr(e.payload, "id_verified", False)), example=False,
+    ),
+    Feature(
+        "email_domain", "The lower-cased domain of the signup email.",
+        frozenset([SIGNUP]), value=lambda e, raw: e.payload.email.rsplit("@", 1)[-1].lower(),  # type: ignore[attr-defined]
+        example="example.com",
+    ),
+    Feature(
+        "active_contract", "Whether sender and recipient have an active contract (from the message).",
+        frozenset([MESSAGE]), value=lambda e, raw: bool(e.payload.has_active_contract), example=False,  # type: ignore[attr-defined]
+    ),
+    Feature(
+        "job_known", "Whether Vigil has seen the job post this proposal answers.",
+        frozenset([PROPOSAL]), reads=lambda e: [Recall("_job", _job(e.payload.job_id))],  # type: ignore[attr-defined]
+        value=lambda e, raw: raw.get("_job") is not None, example=True,
+    ),
+    Feature(
+        "job_genai_restricted", "Whether the client of the job this proposal answers restricts generative AI.",
+        frozenset([PROPOSAL]), value=lambda e, raw: bool((raw.get("_job") or {}).get("genai_restricted")), example=False,
+    ),
+    Feature(
+        "job_client_id", "The client who posted the job this proposal answers ('' if unknown).",
+        frozenset([PROPOSAL]), value=lambda e, raw: str((raw.get("_job") or {}).get("client_id", "")), example="u42",
+    ),
+)
+
+FEATURES: dict[str, Feature] = {f.name: f for f in CATALOGUE}
+
+
+def plan_writes(event: Envelope) -> list[Write]:
+    """State an event adds; shared by every feature so each write happens once."""
+    at, p, t = _ts(event), event.payload, event.type
+    writes: list[Write] = [Observe(_user_events(event), str(event.event_id), at)]
+    if t == SIGNUP:
+        writes += [
+            Observe(_device(event), event.subject_id, at),
+            Observe(_ip24(event), event.subject_id, at),
+            Remember(_profile(event.subject_id), {
+                "signed_up_at": at, "account_type": p.account_type,  # type: ignore[attr-defined]
+                "phone_verified": p.phone_verified, "id_verified": p.id_verified,  # type: ignore[attr-defined]
+            }, only_if_absent=True),
+        ]
+    elif t == MESSAGE:
+        writes.append(Observe(_recipients(event), p.recipient_id, at))  # type: ignore[attr-defined]
+        if not p.has_active_contract:  # type: ignore[attr-defined]
+            writes.append(Observe(_strangers(event), p.recipient_id, at))  # type: ignore[attr-defined]
+    elif t == JOB:
+        writes.append(Remember(_job(p.job_id), {  # type: ignore[attr-defined]
+            "client_id": p.client_id, "genai_restricted": p.genai_restricted,  # type: ignore[attr-defined]
+            "budget_type": p.budget_type, "budget_amount": p.budget_amount,  # type: ignore[attr-defined]
+        }))
+    elif t == PROPOSAL:
+        writes += [
+            Observe(_proposals(event), str(event.event_id), at),
+            Observe(_connects(event), f"{event.event_id}|{p.connects_spent}", at),  # type: ignore[attr-defined]
+        ]
+        writes += [Observe(key, p.job_id, at) for key in _cover_letter_keys(event)]  # type: ignore[attr-defined]
+    return writes
+
+
+def plan_features(event: Envelope) -> FeaturePlan:
+    """Everything the store must write and read for this event, each read once."""
+    reads: dict[str, Read] = {}
+    for feature in CATALOGUE:
+        if event.type in feature.event_types:
+            for read in feature.reads(event):
+                reads.setdefault(read.feature, read)
+    return FeaturePlan(writes=plan_writes(event), reads=list(reads.values()))
+
+
+def assemble(event: Envelope, raw: dict[str, Any]) -> dict[str, Any]:
+    """Feature values for this event from the store's raw answers."""
+    return {f.name: f.value(event, raw) for f in CATALOGUE if event.type in f.event_types}
+
+
+def example_features(event_type: str) -> dict[str, Any]:
+    """Typical values of every feature of an event type: the defaults rule examples start from."""
+    return {f.name: f.example for f in CATALOGUE if event_type in f.event_types}
+
+
+EXAMPLE_SIGNUP: dict[str, Any] = {
+    "event_id": "3b9b0c8e-8a51-4d5e-9a3c-0f7d0d1a2b3c", "type": "user.signed_up",
+    "schema_version": "1.0", "occurred_at": "2026-01-05T09:00:00Z", "producer": "accounts",
+    "subject_id": "u1", "payload": {
+        "user_id": "u1", "account_type": "freelancer", "email": "ana@example.com",
+        "ip": "203.0.113.7", "device_id": "d1", "country": "PT", "user_agent": "Mozilla/5.0",
+        "signup_duration_ms": 42000, "username": "ana", "display_name": "Ana"},
+}

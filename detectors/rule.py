@@ -1,0 +1,151 @@
+"""One rule: a YAML file with metadata, a CEL condition, a reason template and its own examples.
+
+Conditions are CEL (Common Expression Language) compiled once and evaluated as programs, never
+Python ``eval``. A rule sees ``event`` (the envelope), ``payload`` (its payload) and
+``features`` (see :mod:`detectors.features`). Regexes are declared under ``patterns`` and
+evaluated by RE2 (linear time, no catastrophic backtracking) through two functions:
+``re2("name", text)`` (does it match?) and ``re2_find("name", text)`` (the first match, or "").
+``lower(text)`` lower-cases. The reason template fills ``{{ cel expression }}`` placeholders.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cel
+import re2
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from detectors.results import Mode, Severity
+
+RULE_ID = r"^[a-z_]+\.[a-z0-9_]+$"
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
+DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Functions a condition may call; CEL's own ``matches`` is refused so every regex runs on RE2.
+FORBIDDEN_FUNCTIONS = {"matches": "use re2(\"pattern_name\", text) so the regex runs on RE2"}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration like ``90s``, ``10m``, ``1h`` or ``7d``.
+
+    >>> parse_duration("10m")
+    600
+    """
+    match = DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 10m, 1h or 7d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+class Example(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    expect: Literal["flag", "pass"]
+    payload: dict[str, Any] = {}
+    features: dict[str, Any] = {}
+
+
+class RuleSpec(BaseModel):
+    """The YAML schema of a rule file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=RULE_ID)
+    version: int = Field(ge=1)
+    owner: str = Field(min_length=1)
+    description: str = Field(min_length=10)
+    event_types: list[str] = Field(min_length=1)
+    condition: str = Field(min_length=1)
+    severity: Severity
+    score: float = Field(ge=0, le=1)
+    reason: str = Field(min_length=1)
+    mode: Mode = "enforce"
+    dedup_window: str = "1h"
+    entity: Literal["default", "subject"] = "default"
+    patterns: dict[str, str] = {}
+    examples: list[Example] = Field(min_length=2)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: object) -> object:
+        # YAML 1.1 (PyYAML) reads an unquoted ``mode: off`` as the boolean false.
+        return "off" if value is False else value
+
+    @field_validator("dedup_window")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    spec: RuleSpec
+    program: Any  # cel.Program
+    patterns: dict[str, Any]  # name -> compiled re2 pattern
+    reason_parts: tuple[str | Any, ...]  # literal text or a cel.Program
+    dedup_seconds: int
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def version(self) -> str:
+        return str(self.spec.version)
+
+
+def compile_rule(spec: RuleSpec) -> tuple[CompiledRule | None, list[tuple[str, str]]]:
+    """Compile a validated spec; return ``(rule, [])`` or ``(None, [(field, message), ...])``."""
+    problems: list[tuple[str, str]] = []
+    patterns: dict[str, Any] = {}
+    for name, source in spec.patterns.items():
+        try:
+            patterns[name] = re2.compile(source)
+        except re2.error as exc:
+            problems.append((f"patterns.{name}", f"not a valid RE2 regex: {exc}"))
+    program = None
+    try:
+        program = cel.compile(spec.condition)
+    except ValueError as exc:
+        problems.append(("condition", f"CEL syntax error: {exc}"))
+    if program is not None:
+        problems += _check_references(program, "condition", patterns)
+    reason_parts: list[str | Any] = []
+    for i, piece in enumerate(_PLACEHOLDER.split(spec.reason)):
+        if i % 2 == 0:
+            reason_parts.append(piece)
+            continue
+        try:
+            part = cel.compile(piece.strip())
+        except ValueError as exc:
+            problems.append(("reason", f"placeholder {{{{{piece}}}}} is not valid CEL: {exc}"))
+            continue
+        problems += _check_references(part, "reason", patterns)
+        reason_parts.append(part)
+    if problems:
+        return None, problems
+    return CompiledRule(spec, program, patterns, tuple(reason_parts),
+                        parse_duration(spec.dedup_window)), []
+
+
+_VARIABLES = {"event", "payload", "features"}
+_COMPREHENSION = re.compile(r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
+
+
+def _check_references(program: Any, where: str, patterns: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for name, advice in FORBIDDEN_FUNCTIONS.items():
+        if name in program.functions():
+            problems.append((where, f"{name}() is not allowed: {advice}"))
+    bound = set(_COMPREHENSION.findall(program.source))
+    for variable in set(program.variables()) - _VARIABLES - bound:
+        problems.append((where, f"unknown variable {variable!r}; rules see event, payload and features"))
+    for name in re.findall(r"re2(?:_find)?\(\s*[\"']([^\"']+)[\"']", program.source):
+        if name not in patterns:
+            problems.append((where, f"re2 pattern {name!r} is not declared under patterns"))
+    return problems

@@ -1,0 +1,1 @@
+"""Vigil's imperative shell: the faust worker, Kafka, Redis, HTTP, metrics and the CLI."""

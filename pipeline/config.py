@@ -1,0 +1,70 @@
+"""Settings from the environment, so the same code runs on the embedded stack and in production."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default) or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob a deployment sets. Read with :meth:`from_env`; defaults suit the embedded stack."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    app_id: str = "vigil"
+    state_dir: Path = Path(".vigil")
+    partitions: int = 4
+    #: Short timeouts keep group joins quick on the embedded broker (it waits out the
+    #: rebalance timeout); production raises them.
+    session_timeout: float = 10.0
+    rebalance_timeout: float = 10.0
+    heartbeat_interval: float = 1.0
+    commit_interval: float = 1.0
+    web_port: int = 6066
+    log_level: str = "info"
+    policy_version: str = "2026-01"
+    #: How long processed event ids stay in the ledger (memory: ~60 bytes per event).
+    ledger_retention: float = 900.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            kafka_bootstrap=_env("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap),
+            redis_url=_env("REDIS_URL", cls.redis_url),
+            app_id=_env("VIGIL_APP_ID", cls.app_id),
+            state_dir=Path(_env("VIGIL_STATE_DIR", str(cls.state_dir))),
+            partitions=int(_env("VIGIL_PARTITIONS", str(cls.partitions))),
+            session_timeout=float(_env("VIGIL_SESSION_TIMEOUT", str(cls.session_timeout))),
+            rebalance_timeout=float(_env("VIGIL_REBALANCE_TIMEOUT", str(cls.rebalance_timeout))),
+            heartbeat_interval=float(_env("VIGIL_HEARTBEAT_INTERVAL", str(cls.heartbeat_interval))),
+            commit_interval=float(_env("VIGIL_COMMIT_INTERVAL", str(cls.commit_interval))),
+            web_port=int(_env("VIGIL_WEB_PORT", str(cls.web_port))),
+            log_level=_env("VIGIL_LOG_LEVEL", cls.log_level),
+            policy_version=_env("VIGIL_POLICY_VERSION", cls.policy_version),
+            ledger_retention=float(_env("VIGIL_LEDGER_RETENTION", str(cls.ledger_retention))),
+        )
+
+    def env(self) -> dict[str, str]:
+        """These settings as environment variables, for child processes."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "REDIS_URL": self.redis_url,
+            "VIGIL_APP_ID": self.app_id,
+            "VIGIL_STATE_DIR": str(self.state_dir),
+            "VIGIL_PARTITIONS": str(self.partitions),
+            "VIGIL_SESSION_TIMEOUT": str(self.session_timeout),
+            "VIGIL_REBALANCE_TIMEOUT": str(self.rebalance_timeout),
+            "VIGIL_HEARTBEAT_INTERVAL": str(self.heartbeat_interval),
+            "VIGIL_COMMIT_INTERVAL": str(self.commit_interval),
+            "VIGIL_WEB_PORT": str(self.web_port),
+            "VIGIL_LOG_LEVEL": self.log_level,
+            "VIGIL_POLICY_VERSION": self.policy_version,
+            "VIGIL_LEDGER_RETENTION": str(self.ledger_retention),
+        }

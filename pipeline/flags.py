@@ -1,0 +1,25 @@
+"""Turn a decision's findings into flags for ``tns.flags``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from detectors.results import Decision
+from schemas.events import Envelope
+from schemas.outputs import Flag, flag_id_for
+
+
+def flags_for(event: Envelope, decision: Decision, now: datetime | None = None) -> list[Flag]:
+    flagged_at = now or datetime.now(timezone.utc)
+    return [
+        Flag(
+            flag_id=flag_id_for(str(event.event_id), r.detector_id, r.detector_version),
+            event_id=str(event.event_id), event_type=event.type, subject_id=event.subject_id,
+            entity_type=r.entity_type, entity_id=r.entity_id,  # type: ignore[arg-type]
+            detector_id=r.detector_id, detector_version=r.detector_version, is_ai=r.is_ai,
+            mode="enforce", severity=r.severity, score=r.score, reason=r.reason,
+            occurred_at=event.occurred_at, flagged_at=flagged_at, consent=r.consent,
+            evidence=r.evidence,
+        )
+        for r in decision.findings
+    ]

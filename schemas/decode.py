@@ -1,0 +1,79 @@
+"""Bytes in, a typed event out, or :class:`InvalidEvent` with a reason an engineer can act on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.errors import InvalidEvent
+from schemas.events import EVENT_MODELS, Envelope
+from schemas.topics import TOPIC_BY_TYPE
+
+#: Larger events are refused before parsing: a message is 20k characters at most, and nothing
+#: legitimate comes near this, while a huge blob would stall a worker.
+MAX_EVENT_BYTES = 64 * 1024
+
+
+def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
+    """Decode one Kafka value; when ``topic`` is given, the event type must belong on it.
+
+    >>> decode_event(b'{"type": "nope"}')
+    Traceback (most recent call last):
+    ...
+    schemas.errors.InvalidEvent: unknown_type: unknown event type 'nope' (known: consent.changed, job_post.created, message.sent, proposal.submitted, review.decided, user.signed_up, user_report.filed)
+    """
+    if raw is None:
+        raise InvalidEvent("empty", "the message has no value")
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            "oversized", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES} bytes"
+        )
+    try:
+        obj = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent("bad_json", f"not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidEvent("bad_json", "JSON is nested too deeply") from None
+    return decode_event_obj(obj, topic=topic)
+
+
+def decode_event_obj(obj: Any, *, topic: str | None = None) -> Envelope:
+    """Validate an already-parsed JSON object (used by replay and the publisher)."""
+    if not isinstance(obj, dict):
+        raise InvalidEvent("not_an_object", f"an event is a JSON object, got {type(obj).__name__}")
+    event_type = obj.get("type")
+    model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        known = ", ".join(sorted(EVENT_MODELS))
+        raise InvalidEvent("unknown_type", f"unknown event type {event_type!r} (known: {known})")
+    if topic is not None and TOPIC_BY_TYPE[event_type] != topic:
+        raise InvalidEvent(
+            "wrong_topic",
+            f"{event_type} belongs on {TOPIC_BY_TYPE[event_type]}, not on {topic}",
+        )
+    try:
+        text = json.dumps(obj)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidEvent("bad_json", f"not serialisable as JSON: {type(exc).__name__}: {exc}") from None
+    try:
+        # JSON mode keeps strictness while accepting RFC 3339 strings for datetimes and UUIDs.
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        raise InvalidEvent("invalid_field", describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, ``field.path: message``, at most five problems."""
+    problems = []
+    for error in exc.errors()[:5]:
+        location = ".".join(str(part) for part in error["loc"]) or "event"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required field is missing"
+        problems.append(f"{location}: {message}")
+    extra = len(exc.errors()) - len(problems)
+    if extra > 0:
+        problems.append(f"and {extra} more")
+    return "; ".join(problems)

@@ -1,0 +1,245 @@
+"""Event contracts: one envelope for every event, one payload model per event type.
+
+Versioning rule: ``schema_version`` is ``MAJOR.MINOR``. An additive change (a new optional
+field) bumps MINOR; anything else (removing, renaming or retyping a field, making one
+required) is a new MAJOR with a new model. Readers accept every version listed in the
+model's ``SUPPORTED_VERSIONS`` and dead-letter the rest, naming the versions they know.
+
+>>> import json
+>>> event = MessageSent.model_validate_json(json.dumps({
+...     "event_id": "5f1c3a52-3d6a-4c37-9d8c-1d1c2f64b7a0", "type": "message.sent",
+...     "schema_version": "1.0", "occurred_at": "2026-11-01T12:00:00Z", "producer": "messaging",
+...     "subject_id": "u1", "payload": {"message_id": "m1", "thread_id": "t1",
+...     "sender_id": "u1", "recipient_id": "u2", "text": "hello", "has_active_contract": False}}))
+>>> event.payload.attachment_count
+0
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, ClassVar, Literal, Union
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+ShortText = Annotated[str, Field(max_length=256)]
+LongText = Annotated[str, Field(max_length=20_000)]
+Money = Annotated[float, Field(ge=0, le=100_000_000)]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+IpAddress = Annotated[str, Field(max_length=45, pattern=r"^[0-9a-fA-F:.]+$")]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+SchemaVersion = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+$")]
+
+
+class Contract(BaseModel):
+    """Strict, closed models: no coercion ("3" is not 3), no unknown fields, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+# ---- payloads -------------------------------------------------------------------------------
+
+
+class SignedUpPayload(Contract):
+    user_id: Id
+    account_type: Literal["client", "freelancer"]
+    email: Email
+    ip: IpAddress
+    device_id: Id
+    country: CountryCode
+    user_agent: ShortText
+    signup_duration_ms: Annotated[int, Field(ge=0)]
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    display_name: ShortText
+    bio: Annotated[str, Field(max_length=5_000)] = ""
+    has_photo: bool = False
+    phone_verified: bool = False
+    id_verified: bool = False
+
+
+class JobPostPayload(Contract):
+    job_id: Id
+    client_id: Id
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    description: LongText
+    budget_type: Literal["fixed", "hourly"]
+    budget_amount: Money
+    currency: CurrencyCode = "USD"
+    skills: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
+    genai_restricted: bool = False
+
+
+class MessagePayload(Contract):
+    message_id: Id
+    thread_id: Id
+    sender_id: Id
+    recipient_id: Id
+    text: LongText
+    has_active_contract: bool
+    attachment_count: Annotated[int, Field(ge=0, le=100)] = 0
+
+
+class ProposalPayload(Contract):
+    proposal_id: Id
+    job_id: Id
+    freelancer_id: Id
+    cover_letter: LongText
+    bid_amount: Money
+    connects_spent: Annotated[int, Field(ge=0, le=1_000)]
+    ai_assisted: bool = False
+
+
+class ConsentPayload(Contract):
+    user_id: Id
+    ai_features: Literal["opted_in", "opted_out"]
+    policy_version: Annotated[str, Field(min_length=1, max_length=32)]
+    changed_at: AwareDatetime
+
+    @field_validator("changed_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(timezone.utc)
+
+
+class ReportPayload(Contract):
+    reporter_id: Id
+    target_type: Literal["user", "job_post", "message", "proposal"]
+    target_id: Id
+    reason: Literal[
+        "scam", "off_platform_payment", "spam", "fake_account", "harassment",
+        "inappropriate_content", "ai_policy_violation", "other",
+    ]
+    details: Annotated[str, Field(max_length=5_000)] = ""
+
+
+class DecisionPayload(Contract):
+    """An analyst's decision on a case; the labels online models learn from."""
+
+    decision_id: Id
+    case_id: Id
+    entity_type: Literal["user", "job_post", "message", "proposal"]
+    entity_id: Id
+    outcome: Literal["confirmed_fraud", "legitimate", "escalate"]
+    policy_reason: ShortText = ""
+    event_ids: Annotated[list[UUID], Field(max_length=1_000)]
+    analyst_id: Id
+
+
+# ---- envelopes ------------------------------------------------------------------------------
+
+
+class Envelope(Contract):
+    """Fields every event carries. ``subject_id`` is the Kafka key: the user whose behaviour it is."""
+
+    #: Which payload field must equal ``subject_id`` (None: not checked).
+    SUBJECT_FIELD: ClassVar[str | None] = None
+    SUPPORTED_VERSIONS: ClassVar[frozenset[str]] = frozenset({"1.0"})
+    #: The payload model, for tools that need it without an instance.
+    PAYLOAD_MODEL: ClassVar[type[Contract]]
+
+    event_id: UUID
+    type: str
+    schema_version: SchemaVersion
+    occurred_at: AwareDatetime
+    producer: Annotated[str, Field(min_length=1, max_length=64)]
+    subject_id: Id
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _check_version_and_subject(self) -> Envelope:
+        if self.schema_version not in self.SUPPORTED_VERSIONS:
+            known = ", ".join(sorted(self.SUPPORTED_VERSIONS))
+            raise ValueError(
+                f"schema_version {self.schema_version} of {self.type} is not known to this "
+                f"reader (it knows {known})"
+            )
+        if self.SUBJECT_FIELD is not None:
+            expected = getattr(self.payload, self.SUBJECT_FIELD)  # type: ignore[attr-defined]
+            if expected != self.subject_id:
+                raise ValueError(
+                    f"subject_id {self.subject_id!r} must equal payload.{self.SUBJECT_FIELD} "
+                    f"({expected!r}) for {self.type}"
+                )
+        return self
+
+
+class UserSignedUp(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = SignedUpPayload
+    type: Literal["user.signed_up"]
+    payload: SignedUpPayload
+
+
+class JobPostCreated(Envelope):
+    SUBJECT_FIELD = "client_id"
+    PAYLOAD_MODEL = JobPostPayload
+    type: Literal["job_post.created"]
+    payload: JobPostPayload
+
+
+class MessageSent(Envelope):
+    SUBJECT_FIELD = "sender_id"
+    PAYLOAD_MODEL = MessagePayload
+    type: Literal["message.sent"]
+    payload: MessagePayload
+
+
+class ProposalSubmitted(Envelope):
+    SUBJECT_FIELD = "freelancer_id"
+    PAYLOAD_MODEL = ProposalPayload
+    type: Literal["proposal.submitted"]
+    payload: ProposalPayload
+
+
+class ConsentChanged(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ConsentPayload
+    type: Literal["consent.changed"]
+    payload: ConsentPayload
+
+
+class UserReportFiled(Envelope):
+    SUBJECT_FIELD = "reporter_id"
+    PAYLOAD_MODEL = ReportPayload
+    type: Literal["user_report.filed"]
+    payload: ReportPayload
+
+
+class ReviewDecided(Envelope):
+    # The subject of a decision is the decided entity's user, which the review service knows.
+    PAYLOAD_MODEL = DecisionPayload
+    type: Literal["review.decided"]
+    payload: DecisionPayload
+
+
+EVENT_MODELS: dict[str, type[Envelope]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in (
+        UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
+        ConsentChanged, UserReportFiled, ReviewDecided,
+    )
+}
+
+Event = Annotated[
+    Union[
+        UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
+        ConsentChanged, UserReportFiled, ReviewDecided,
+    ],
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

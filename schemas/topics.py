@@ -1,0 +1,35 @@
+"""Kafka topic names: where each event type is published, and Vigil's own outputs."""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class Topics:
+    SIGNUPS: Final = "marketplace.signups"
+    JOB_POSTS: Final = "marketplace.job_posts"
+    MESSAGES: Final = "marketplace.messages"
+    PROPOSALS: Final = "marketplace.proposals"
+    CONSENT: Final = "marketplace.consent"
+    REPORTS: Final = "tns.reports"
+    DECISIONS: Final = "tns.decisions"
+    FLAGS: Final = "tns.flags"
+    DEAD_LETTERS: Final = "tns.dead_letters"
+
+
+#: The topic each event type must be published to; an event on another topic is a dead letter.
+TOPIC_BY_TYPE: Final[dict[str, str]] = {
+    "user.signed_up": Topics.SIGNUPS,
+    "job_post.created": Topics.JOB_POSTS,
+    "message.sent": Topics.MESSAGES,
+    "proposal.submitted": Topics.PROPOSALS,
+    "consent.changed": Topics.CONSENT,
+    "user_report.filed": Topics.REPORTS,
+    "review.decided": Topics.DECISIONS,
+}
+
+#: Every topic the worker consumes.
+INPUT_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_TYPE.values()))
+
+#: Topics Vigil writes to.
+OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS)
