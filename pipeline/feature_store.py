@@ -88,6 +88,9 @@ class MemoryFeatureStore:
 
     def __init__(self) -> None:
         self.sets: dict[str, dict[str, float]] = {}
+        # Like Redis's ZREMRANGEBYSCORE on every write: members at or before the highest
+        # trim point a key has seen are gone, even for a late event's reads.
+        self.trimmed: dict[str, float] = {}
         self.records: dict[str, dict[str, Any]] = {}
 
     async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
@@ -97,9 +100,10 @@ class MemoryFeatureStore:
         for write in plan.writes:
             if isinstance(write, Observe):
                 members = self.sets.setdefault(write.key, {})
+                horizon = max(self.trimmed.get(write.key, float("-inf")), write.at - HORIZON)
+                self.trimmed[write.key] = horizon
                 members[write.member] = write.at
-                horizon = write.at - HORIZON
-                if len(members) > 64:  # prune lazily; small sets are cheap to keep
+                if len(members) > 64:  # prune physically now and then; reads filter anyway
                     for member in [m for m, t in members.items() if t <= horizon]:
                         del members[member]
             elif isinstance(write, Remember):
@@ -111,7 +115,8 @@ class MemoryFeatureStore:
                 raw[read.feature] = self.records.get(read.key)
                 continue
             times = self.sets.get(read.key, {})
-            inside = [m for m, t in times.items() if read.since < t <= read.until]
+            since = max(read.since, self.trimmed.get(read.key, float("-inf")))
+            inside = [m for m, t in times.items() if since < t <= read.until]
             raw[read.feature] = len(inside) if isinstance(read, CountSince) else _sum_members(inside)
         return raw
 

@@ -18,7 +18,7 @@ from detectors.ruleset import RuleSet, load_rules
 from pipeline.consent_store import MemoryConsentStore
 from pipeline.feature_store import MemoryFeatureStore
 from pipeline.processor import Processor
-from schemas.decode import decode_event_obj
+from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 
 
@@ -41,10 +41,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
             if not line.strip():
                 continue
             try:
-                event = decode_event_obj(json.loads(line))
-            except json.JSONDecodeError as exc:
-                yield InvalidLine(number, f"bad_json: {exc}")
-                continue
+                event = decode_event(line.encode("utf-8", "surrogatepass"))
             except InvalidEvent as exc:
                 yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
                 continue

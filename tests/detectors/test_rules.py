@@ -1,0 +1,435 @@
+"""The rule library: shipped rules prove themselves, broken rule sets are refused whole, and
+valid sets evaluate as their YAML says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from detectors.core import Context, decide
+from detectors.errors import RuleProblem, RuleSetInvalid
+from detectors.examples import example_event
+from detectors.features import example_features
+from detectors.ruleset import default_sources, load_rules, run_examples
+from schemas import decode_event_obj
+
+PAYMENT = "message.off_platform_payment.yaml"
+DEVICE = "signup.shared_device_ring.yaml"
+
+#: A valid extra rule used by the evaluation tests; its reason uses event, payload and features.
+STRANGERS = "message.many_strangers.yaml"
+STRANGERS_YAML = """\
+id: message.many_strangers
+version: 1
+owner: trust-safety-tests
+description: A sender writes to many people without a contract within an hour.
+event_types: [message.sent]
+condition: features.sender_strangers_1h >= 5
+severity: medium
+score: 0.5
+reason: >-
+  {{ event.subject_id }} messaged {{ features.sender_strangers_1h }} strangers in 1h,
+  latest {{ payload.recipient_id }}, account age {{ features.account_age_seconds }}s
+mode: enforce
+examples:
+  - name: five strangers in an hour
+    expect: flag
+    features: {sender_strangers_1h: 5}
+  - name: four strangers in an hour
+    expect: pass
+    features: {sender_strangers_1h: 4}
+"""
+
+#: Valid (its examples pass), but its condition reads a payload key that does not exist
+#: whenever a message has more than 50 attachments. Sorted before the payment rule.
+BROKEN = "message.aaa_broken.yaml"
+BROKEN_YAML = """\
+id: message.aaa_broken
+version: 1
+owner: trust-safety-tests
+description: Reads a payload field that does not exist for some messages.
+event_types: [message.sent]
+condition: 'payload.attachment_count > 50 ? payload.no_such_field == "x" : payload.text == "trigger"'
+severity: low
+score: 0.1
+reason: triggered
+examples:
+  - name: the trigger word
+    expect: flag
+    payload: {text: trigger}
+  - name: anything else
+    expect: pass
+    payload: {text: hello}
+"""
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def sources(**extra: str) -> dict[str, str]:
+    out = default_sources()
+    out.update({name.replace("__", "."): text for name, text in extra.items()})
+    return out
+
+
+def replaced(srcs: dict[str, str], file_name: str, old: str, new: str) -> dict[str, str]:
+    assert srcs[file_name].count(old) == 1, f"{old!r} must occur once in {file_name}"
+    return {**srcs, file_name: srcs[file_name].replace(old, new)}
+
+
+def edited(srcs: dict[str, str], file_name: str, **changes: Any) -> dict[str, str]:
+    """Change top-level fields of one rule through YAML (not text surgery)."""
+    data = yaml.safe_load(srcs[file_name])
+    for key, value in changes.items():
+        if value is None:
+            del data[key]
+        else:
+            data[key] = value
+    return {**srcs, file_name: yaml.safe_dump(data, sort_keys=False)}
+
+
+def problems(srcs: dict[str, str]) -> list[RuleProblem]:
+    with pytest.raises(RuleSetInvalid) as info:
+        load_rules(srcs)
+    assert info.value.problems, "a refused set must say why"
+    for problem in info.value.problems:
+        assert problem.file and problem.field and problem.message
+        assert str(problem) in str(info.value)
+    return info.value.problems
+
+
+def only_problem(srcs: dict[str, str], file_name: str, field: str, *needles: str) -> RuleProblem:
+    found = problems(srcs)
+    matching = [p for p in found if p.file == file_name and p.field == field]
+    assert matching, f"no problem for {file_name}:{field} in {found}"
+    for needle in needles:
+        assert any(needle in p.message for p in matching), (needle, matching)
+    # Only the broken file is blamed; the valid ones beside it are not.
+    assert {p.file for p in found} == {file_name}, found
+    return matching[0]
+
+
+def message(payload: dict[str, Any] | None = None, **envelope: Any) -> Any:
+    return decode_event_obj(example_event("message.sent", payload, **envelope))
+
+
+def signup(payload: dict[str, Any] | None = None) -> Any:
+    return decode_event_obj(example_event("user.signed_up", payload))
+
+
+def results_by_id(decision: Any) -> dict[str, Any]:
+    return {r.detector_id: r for r in decision.results}
+
+
+# ---- the shipped library ---------------------------------------------------------------------
+
+
+def test_shipped_library_loads_and_has_both_rules() -> None:
+    rules = load_rules()
+    assert {"message.off_platform_payment", "signup.shared_device_ring"} <= set(rules.by_id)
+    assert len(rules.rules) == len(default_sources())
+
+
+@pytest.mark.parametrize("rule", load_rules().rules, ids=lambda r: r.id)
+def test_shipped_rule_inline_examples_behave_as_stated(rule: Any) -> None:
+    outcomes = run_examples(rule)
+    assert len(outcomes) >= len(rule.spec.examples) >= 2
+    assert {o.expect for o in outcomes} == {"flag", "pass"}
+    failed = [o for o in outcomes if not o.passed]
+    assert not failed, failed
+
+
+def test_run_examples_reports_what_each_example_actually_did() -> None:
+    outcomes = run_examples(load_rules().by_id["message.off_platform_payment"])
+    got = {o.name: o.got for o in outcomes}
+    assert got["asks to be paid through PayPal before any contract"] == "flag"
+    assert got["payment talk inside an active contract is allowed"] == "pass"
+    flagged = [o for o in outcomes if o.got == "flag"]
+    assert all(o.detail for o in flagged)  # the rendered reason
+
+
+# ---- refusals --------------------------------------------------------------------------------
+
+
+def test_refuses_invalid_yaml() -> None:
+    srcs = {**default_sources(), PAYMENT: default_sources()[PAYMENT] + "\n  broken: [unclosed\n"}
+    only_problem(srcs, PAYMENT, "(file)", "not valid YAML")
+
+
+def test_refuses_a_file_that_is_not_a_mapping() -> None:
+    only_problem({**default_sources(), PAYMENT: "- just\n- a list\n"}, PAYMENT, "(file)", "mapping")
+
+
+@pytest.mark.parametrize("field", ["owner", "condition", "severity", "examples"])
+def test_refuses_missing_required_field(field: str) -> None:
+    only_problem(edited(default_sources(), PAYMENT, **{field: None}), PAYMENT, field, "required")
+
+
+def test_refuses_out_of_range_score() -> None:
+    only_problem(edited(default_sources(), PAYMENT, score=1.5), PAYMENT, "score", "1")
+
+
+def test_refuses_cel_syntax_error_in_condition() -> None:
+    srcs = edited(default_sources(), PAYMENT, condition="payload.text == && true")
+    only_problem(srcs, PAYMENT, "condition", "CEL syntax error")
+
+
+def test_refuses_cel_syntax_error_in_reason_placeholder() -> None:
+    srcs = edited(default_sources(), DEVICE, reason="{{ features.device_accounts_24h + }} accounts")
+    only_problem(srcs, DEVICE, "reason", "not valid CEL")
+
+
+def test_refuses_regex_that_re2_cannot_compile() -> None:
+    patterns = yaml.safe_load(default_sources()[PAYMENT])["patterns"]
+    # Lookahead is fine for Python's re but not for RE2 (no backtracking features).
+    srcs = edited(default_sources(), PAYMENT, patterns={**patterns, "contact": r"whats(?=app)"})
+    problem = only_problem(srcs, PAYMENT, "patterns.contact", "not a valid RE2 regex")
+    assert "contact" in problem.field
+
+
+def test_refuses_re2_call_to_an_undeclared_pattern() -> None:
+    srcs = edited(default_sources(), PAYMENT,
+                  condition='!payload.has_active_contract && re2("undeclared", payload.text)')
+    only_problem(srcs, PAYMENT, "condition", "'undeclared'", "not declared under patterns")
+
+
+def test_refuses_re2_find_of_an_undeclared_pattern_in_the_reason() -> None:
+    srcs = edited(default_sources(), PAYMENT, reason='found {{ re2_find("iban", payload.text) }}')
+    only_problem(srcs, PAYMENT, "reason", "'iban'", "not declared under patterns")
+
+
+def test_refuses_unknown_variable() -> None:
+    srcs = edited(default_sources(), PAYMENT, condition="!payload.has_active_contract && user.banned")
+    only_problem(srcs, PAYMENT, "condition", "unknown variable 'user'")
+
+
+def test_comprehension_variables_are_not_unknown_variables() -> None:
+    srcs = edited(default_sources(), PAYMENT, condition=(
+        '!payload.has_active_contract && ["paypal ", "whatsapp", "@gmail.com"]'
+        '.exists(w, lower(payload.text).contains(w))'))
+    load_rules(srcs)  # would raise if `w` were taken for an unknown variable
+
+
+@pytest.mark.parametrize("condition", [
+    'payload.text.matches("(?i)venmo")',
+    'matches(payload.text, "(?i)venmo")',
+])
+def test_refuses_cel_matches_pointing_to_re2(condition: str) -> None:
+    srcs = edited(default_sources(), PAYMENT, condition=condition)
+    problem = only_problem(srcs, PAYMENT, "condition", "matches() is not allowed")
+    assert "re2(" in problem.message
+
+
+def test_refuses_duplicate_rule_id() -> None:
+    srcs = {**default_sources(), "message.off_platform_payment.yml": default_sources()[PAYMENT]}
+    found = problems(srcs)
+    duplicate = [p for p in found if p.field == "id" and "duplicate" in p.message]
+    assert len(duplicate) == 1
+    # One of the two files is blamed, and the message names the other.
+    other = {PAYMENT, "message.off_platform_payment.yml"} - {duplicate[0].file}
+    assert other.pop() in duplicate[0].message
+
+
+def test_refuses_rule_id_that_differs_from_its_file_name() -> None:
+    srcs = default_sources()
+    srcs["message.renamed.yaml"] = srcs.pop(PAYMENT)
+    only_problem(srcs, "message.renamed.yaml", "id", "message.off_platform_payment", "message.renamed")
+
+
+def test_refuses_malformed_rule_id() -> None:
+    srcs = default_sources()
+    text = srcs.pop(PAYMENT).replace("id: message.off_platform_payment", "id: Message-Payment")
+    only_problem({**srcs, "Message-Payment.yaml": text}, "Message-Payment.yaml", "id")
+
+
+def test_refuses_unknown_event_type() -> None:
+    srcs = edited(default_sources(), PAYMENT, event_types=["message.sent", "message.edited"])
+    only_problem(srcs, PAYMENT, "event_types", "unknown event type 'message.edited'")
+
+
+def test_refuses_unknown_feature_in_an_example() -> None:
+    srcs = replaced(default_sources(), DEVICE,
+                    "features: {device_accounts_24h: 3, ip24_accounts_1h: 3}",
+                    "features: {device_accounts_24h: 3, ip24_accounts_1h: 3, device_accounts_7d: 9}")
+    only_problem(srcs, DEVICE, "examples.0.features", "unknown feature 'device_accounts_7d'")
+
+
+def test_refuses_example_that_passes_but_says_it_flags() -> None:
+    data = yaml.safe_load(default_sources()[PAYMENT])
+    data["examples"].append({"name": "an innocent question", "expect": "flag",
+                             "payload": {"text": "Is the brief final?", "has_active_contract": False}})
+    srcs = {**default_sources(), PAYMENT: yaml.safe_dump(data, sort_keys=False)}
+    only_problem(srcs, PAYMENT, "examples", "'an innocent question' should flag but got pass")
+
+
+def test_refuses_example_that_flags_but_says_it_passes() -> None:
+    data = yaml.safe_load(default_sources()[DEVICE])
+    data["examples"].append({"name": "a fourth account", "expect": "pass",
+                             "features": {"device_accounts_24h": 4, "ip24_accounts_1h": 1}})
+    srcs = {**default_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
+    only_problem(srcs, DEVICE, "examples", "'a fourth account' should pass but got flag")
+
+
+def test_refuses_example_whose_event_is_not_valid() -> None:
+    data = yaml.safe_load(default_sources()[PAYMENT])
+    data["examples"].append({"name": "contract as a string", "expect": "pass",
+                             "payload": {"has_active_contract": "yes"}})
+    srcs = {**default_sources(), PAYMENT: yaml.safe_dump(data, sort_keys=False)}
+    only_problem(srcs, PAYMENT, "examples", "should pass but got invalid", "has_active_contract")
+
+
+def test_refuses_rule_without_a_pass_example() -> None:
+    data = yaml.safe_load(default_sources()[DEVICE])
+    data["examples"] = [e for e in data["examples"] if e["expect"] == "flag"]
+    assert len(data["examples"]) >= 2
+    srcs = {**default_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
+    only_problem(srcs, DEVICE, "examples", "must pass")
+
+
+def test_refuses_rule_without_a_flag_example() -> None:
+    data = yaml.safe_load(default_sources()[DEVICE])
+    data["examples"] = [e for e in data["examples"] if e["expect"] == "pass"]
+    srcs = {**default_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
+    only_problem(srcs, DEVICE, "examples", "must flag")
+
+
+def test_reports_every_broken_file_at_once() -> None:
+    srcs = edited(default_sources(), PAYMENT, condition="payload.text ==")
+    srcs = edited(srcs, DEVICE, event_types=["user.signed_in"])
+    found = problems(srcs)
+    assert {(p.file, p.field) for p in found} >= {(PAYMENT, "condition"), (DEVICE, "event_types")}
+
+
+# ---- evaluating valid sets -------------------------------------------------------------------
+
+
+def test_changed_threshold_evaluates_differently() -> None:
+    srcs = replaced(default_sources(), DEVICE, "features.device_accounts_24h >= 3",
+                    "features.device_accounts_24h >= 4")
+    srcs = replaced(srcs, DEVICE, "features: {device_accounts_24h: 3, ip24_accounts_1h: 3}",
+                    "features: {device_accounts_24h: 4, ip24_accounts_1h: 3}")
+    stricter, shipped = load_rules(srcs), load_rules()
+    features = {**example_features("user.signed_up"), "device_accounts_24h": 3, "ip24_accounts_1h": 1}
+    event = signup()
+    assert [r.detector_id for r in decide(event, Context(features), shipped).findings] == [
+        "signup.shared_device_ring"]
+    assert decide(event, Context(features), stricter).findings == ()
+    four = {**features, "device_accounts_24h": 4}
+    assert len(decide(event, Context(four), stricter).findings) == 1
+
+
+def test_shadow_rule_fires_as_shadow_hit_not_finding() -> None:
+    srcs = {**default_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", "mode: shadow")}
+    rules = load_rules(srcs)
+    features = {**example_features("message.sent"), "sender_strangers_1h": 7}
+    decision = decide(message(), Context(features), rules)
+    assert decision.findings == ()
+    assert [r.detector_id for r in decision.shadow_hits] == ["message.many_strangers"]
+    hit = decision.shadow_hits[0]
+    assert hit.mode == "shadow" and hit.fired and hit.score == 0.5
+
+
+def test_shadow_rule_that_does_not_match_is_not_a_hit() -> None:
+    srcs = {**default_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", "mode: shadow")}
+    features = {**example_features("message.sent"), "sender_strangers_1h": 2}
+    decision = decide(message(), Context(features), load_rules(srcs))
+    assert decision.shadow_hits == () and decision.findings == ()
+
+
+@pytest.mark.parametrize("spelling", ["mode: off", 'mode: "off"'])
+def test_off_rule_is_skipped_and_never_fires(spelling: str) -> None:
+    # Unquoted, YAML 1.1 reads `off` as false; a rule author writes it that way all the same.
+    srcs = {**default_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", spelling)}
+    rules = load_rules(srcs)
+    features = {**example_features("message.sent"), "sender_strangers_1h": 50}
+    result = results_by_id(decide(message(), Context(features), rules))["message.many_strangers"]
+    assert result.fired is False
+    assert result.mode == "off"
+    assert result.skipped and "off" in result.skipped
+    # Its examples were still checked as if enforced.
+    assert all(o.passed for o in run_examples(rules.by_id["message.many_strangers"]))
+
+
+def test_runtime_error_is_reported_and_other_rules_still_run() -> None:
+    rules = load_rules({**default_sources(), BROKEN: BROKEN_YAML})
+    assert [r.id for r in rules.for_type("message.sent")][0] == "message.aaa_broken"
+    event = message({"text": "send it to my venmo please", "has_active_contract": False,
+                     "attachment_count": 60})
+    decision = decide(event, Context(example_features("message.sent")), rules)
+    by_id = results_by_id(decision)
+    broken = by_id["message.aaa_broken"]
+    assert broken.fired is False
+    assert broken.skipped is not None and broken.skipped.startswith("error:")
+    assert "no_such_field" in broken.skipped
+    assert by_id["message.off_platform_payment"].fired
+    assert [r.detector_id for r in decision.findings] == ["message.off_platform_payment"]
+
+
+def test_rule_with_runtime_error_still_works_where_it_can() -> None:
+    rules = load_rules({**default_sources(), BROKEN: BROKEN_YAML})
+    result = results_by_id(decide(message({"text": "trigger"}), Context({}), rules))
+    assert result["message.aaa_broken"].fired and result["message.aaa_broken"].skipped is None
+
+
+def test_missing_feature_at_runtime_is_an_error_result() -> None:
+    results = load_rules().evaluate(signup(), {"ip24_accounts_1h": 1})
+    assert len(results) == 1
+    assert results[0].skipped is not None and results[0].skipped.startswith("error:")
+    assert not results[0].fired
+
+
+def test_reason_template_is_filled_from_event_payload_and_features() -> None:
+    rules = load_rules({**default_sources(), STRANGERS: STRANGERS_YAML})
+    features = {**example_features("message.sent"), "sender_strangers_1h": 6,
+                "account_age_seconds": 1209600.0}
+    event = message({"sender_id": "u_spammer", "recipient_id": "u_target"})
+    result = results_by_id(decide(event, Context(features), rules))["message.many_strangers"]
+    assert result.fired
+    assert result.reason == ("u_spammer messaged 6 strangers in 1h, latest u_target, "
+                             "account age 1209600s")
+
+
+def test_reason_of_shipped_device_rule_names_both_counts() -> None:
+    features = {**example_features("user.signed_up"), "device_accounts_24h": 4, "ip24_accounts_1h": 7}
+    (finding,) = decide(signup(), Context(features), load_rules()).findings
+    assert finding.reason == ("4 accounts signed up from one device in 24h "
+                              "(7 from the same /24 network in the last hour)")
+
+
+def test_reason_of_payment_rule_quotes_the_matched_words() -> None:
+    event = message({"text": "Just pay me with Zelle or western  union", "has_active_contract": False})
+    (finding,) = decide(event, Context({}), load_rules()).findings
+    assert '("Zelle")' in finding.reason
+    contact = message({"text": "add me on Telegram", "has_active_contract": False})
+    (finding,) = decide(contact, Context({}), load_rules()).findings
+    assert '("Telegram")' in finding.reason
+
+
+def test_passing_rule_has_empty_reason_and_zero_score() -> None:
+    (result,) = load_rules().evaluate(message({"text": "see you tomorrow"}), {})
+    assert not result.fired and result.reason == "" and result.score == 0.0
+
+
+def test_fingerprint_is_stable_for_the_same_sources() -> None:
+    assert load_rules().fingerprint == load_rules(default_sources()).fingerprint
+    assert load_rules(dict(reversed(list(default_sources().items())))).fingerprint == \
+        load_rules().fingerprint
+
+
+def test_fingerprint_changes_when_any_source_changes() -> None:
+    base = load_rules().fingerprint
+    reworded = replaced(default_sources(), DEVICE, "owner: trust-safety-accounts",
+                        "owner: trust-safety-accounts-2")
+    assert load_rules(reworded).fingerprint != base
+    added = {**default_sources(), STRANGERS: STRANGERS_YAML}
+    assert load_rules(added).fingerprint not in {base, load_rules(reworded).fingerprint}
+
+
+def test_rules_only_run_for_their_event_types() -> None:
+    rules = load_rules()
+    assert [r.id for r in rules.for_type("user.signed_up")] == ["signup.shared_device_ring"]
+    assert rules.for_type("review.decided") == ()
+    proposal = decode_event_obj(example_event("proposal.submitted"))
+    assert rules.evaluate(proposal, {}) == []

@@ -1,0 +1,390 @@
+"""Decoding Kafka values into typed events, and every way a value can be refused."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detectors.examples import example_event
+from schemas import (
+    EVENT_MODELS,
+    MAX_EVENT_BYTES,
+    ConsentChanged,
+    InvalidEvent,
+    JobPostCreated,
+    MessageSent,
+    ProposalSubmitted,
+    ReviewDecided,
+    Topics,
+    UserReportFiled,
+    UserSignedUp,
+    decode_event,
+    decode_event_obj,
+)
+from schemas.events import Envelope
+
+#: Written out by hand (not derived from EVENT_MODELS) so a wrong mapping is caught.
+EXPECTED_MODEL = {
+    "user.signed_up": UserSignedUp,
+    "job_post.created": JobPostCreated,
+    "message.sent": MessageSent,
+    "proposal.submitted": ProposalSubmitted,
+    "consent.changed": ConsentChanged,
+    "user_report.filed": UserReportFiled,
+    "review.decided": ReviewDecided,
+}
+
+
+def _has_example(event_type: str) -> bool:
+    try:
+        example_event(event_type)
+    except KeyError:
+        return False
+    return True
+
+
+EXAMPLE_TYPES = sorted(t for t in EVENT_MODELS if _has_example(t))
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()
+
+
+def refusal(raw: bytes, **kwargs: Any) -> InvalidEvent:
+    with pytest.raises(InvalidEvent) as info:
+        decode_event(raw, **kwargs)
+    return info.value
+
+
+def review_decided_event() -> dict[str, Any]:
+    """example_event has no base for review.decided; this is a valid one built by hand."""
+    return {
+        "event_id": "0b7e4a1c-2f34-4c1e-9a55-6f0f6c1d2e3f", "type": "review.decided",
+        "schema_version": "1.0", "occurred_at": "2026-01-05T10:00:00Z", "producer": "review",
+        "subject_id": "u_example",
+        "payload": {
+            "decision_id": "dec_1", "case_id": "case_1", "entity_type": "user",
+            "entity_id": "u_example", "outcome": "confirmed_fraud",
+            "event_ids": ["5f1c3a52-3d6a-4c37-9d8c-1d1c2f64b7a0"], "analyst_id": "an_1",
+        },
+    }
+
+
+# ---- valid events ----------------------------------------------------------------------------
+
+
+def test_examples_cover_every_type_but_review_decisions() -> None:
+    assert set(EXAMPLE_TYPES) == set(EXPECTED_MODEL) - {"review.decided"}
+    assert set(EVENT_MODELS) == set(EXPECTED_MODEL)
+
+
+@pytest.mark.parametrize("event_type", EXAMPLE_TYPES)
+def test_valid_example_decodes_to_its_model(event_type: str) -> None:
+    source = example_event(event_type)
+    event = decode_event(encode(source))
+    assert type(event) is EXPECTED_MODEL[event_type]
+    assert event.type == event_type
+    assert str(event.event_id) == source["event_id"]
+    assert event.subject_id == source["subject_id"]
+    dumped = event.payload.model_dump(mode="json")
+    for name, value in source["payload"].items():
+        if name == "changed_at":
+            assert event.payload.changed_at == datetime(2026, 1, 5, 8, tzinfo=timezone.utc)
+        else:
+            assert dumped[name] == value, name
+
+
+@pytest.mark.parametrize("event_type", EXAMPLE_TYPES)
+def test_valid_example_decodes_on_its_own_topic(event_type: str) -> None:
+    topic = {
+        "user.signed_up": Topics.SIGNUPS, "job_post.created": Topics.JOB_POSTS,
+        "message.sent": Topics.MESSAGES, "proposal.submitted": Topics.PROPOSALS,
+        "consent.changed": Topics.CONSENT, "user_report.filed": Topics.REPORTS,
+    }[event_type]
+    assert decode_event(encode(example_event(event_type)), topic=topic).type == event_type
+
+
+def test_review_decision_decodes_to_its_model() -> None:
+    event = decode_event(encode(review_decided_event()), topic=Topics.DECISIONS)
+    assert type(event) is ReviewDecided
+    assert event.payload.outcome == "confirmed_fraud"
+
+
+def test_optional_payload_fields_take_their_defaults() -> None:
+    source = example_event("message.sent")
+    del source["payload"]["attachment_count"]
+    assert decode_event(encode(source)).payload.attachment_count == 0
+
+
+def test_offset_occurred_at_is_normalised_to_utc() -> None:
+    event = decode_event(encode(example_event("message.sent",
+                                              occurred_at="2026-01-05T12:00:00+02:00")))
+    assert event.occurred_at == datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
+    assert event.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_offset_consent_changed_at_is_normalised_to_utc() -> None:
+    event = decode_event(encode(example_event(
+        "consent.changed", {"changed_at": "2026-01-05T03:30:00-05:00"})))
+    assert event.payload.changed_at == datetime(2026, 1, 5, 8, 30, tzinfo=timezone.utc)
+    assert event.payload.changed_at.utcoffset() == timedelta(0)
+
+
+def test_event_of_exactly_the_size_limit_is_accepted() -> None:
+    raw = encode(example_event("message.sent"))
+    padded = raw + b" " * (MAX_EVENT_BYTES - len(raw))
+    assert len(padded) == MAX_EVENT_BYTES
+    assert decode_event(padded).type == "message.sent"
+
+
+# ---- refusals --------------------------------------------------------------------------------
+
+
+def test_refuses_bad_json() -> None:
+    error = refusal(b'{"type": "message.sent", ')
+    assert error.kind == "bad_json"
+    assert "JSON" in error.reason
+
+
+def test_refuses_bytes_that_are_not_utf8() -> None:
+    raw = encode(example_event("message.sent")).replace(b"Thanks", b"Th\xffanks")
+    error = refusal(raw)
+    assert error.kind == "bad_json"
+    assert "UTF-8" in error.reason
+
+
+def test_refuses_missing_value() -> None:
+    error = refusal(None)  # type: ignore[arg-type]
+    assert error.kind == "empty"
+
+
+@pytest.mark.parametrize(("raw", "named"), [
+    (b"[1, 2]", "list"), (b'"message.sent"', "str"), (b"42", "int"), (b"null", "NoneType"),
+])
+def test_refuses_json_that_is_not_an_object(raw: bytes, named: str) -> None:
+    error = refusal(raw)
+    assert error.kind == "not_an_object"
+    assert named in error.reason
+
+
+@pytest.mark.parametrize("event_type", ["message.deleted", None, 7, ["message.sent"]])
+def test_refuses_unknown_type_and_lists_known_ones(event_type: Any) -> None:
+    source = example_event("message.sent")
+    source["type"] = event_type
+    error = refusal(encode(source))
+    assert error.kind == "unknown_type"
+    assert repr(event_type) in error.reason
+    for known in EXPECTED_MODEL:
+        assert known in error.reason
+
+
+def test_refuses_missing_payload_field_naming_it() -> None:
+    source = example_event("message.sent")
+    del source["payload"]["text"]
+    error = refusal(encode(source))
+    assert error.kind == "invalid_field"
+    assert "payload.text" in error.reason
+    assert "missing" in error.reason
+
+
+def test_refuses_missing_envelope_field_naming_it() -> None:
+    source = example_event("proposal.submitted")
+    del source["occurred_at"]
+    error = refusal(encode(source))
+    assert error.kind == "invalid_field"
+    assert "occurred_at" in error.reason
+
+
+@pytest.mark.parametrize(("event_type", "field", "value"), [
+    ("message.sent", "has_active_contract", "false"),   # string for bool
+    ("message.sent", "has_active_contract", 0),         # int for bool
+    ("proposal.submitted", "connects_spent", "4"),      # string for int
+    ("proposal.submitted", "connects_spent", 4.5),      # fractional float for int
+    ("job_post.created", "budget_amount", "300"),       # string for float
+    ("job_post.created", "skills", "logo design"),      # string for list
+    ("user.signed_up", "signup_duration_ms", True),     # bool for int
+])
+def test_refuses_mistyped_field_without_coercion(event_type: str, field: str, value: Any) -> None:
+    error = refusal(encode(example_event(event_type, {field: value})))
+    assert error.kind == "invalid_field"
+    assert f"payload.{field}" in error.reason
+
+
+def test_refuses_unknown_payload_field() -> None:
+    error = refusal(encode(example_event("message.sent", {"priority": "high"})))
+    assert error.kind == "invalid_field"
+    assert "payload.priority" in error.reason
+    assert "Extra inputs" in error.reason
+
+
+def test_refuses_unknown_envelope_field() -> None:
+    source = example_event("message.sent")
+    source["trace_id"] = "abc"
+    error = refusal(encode(source))
+    assert error.kind == "invalid_field"
+    assert "trace_id" in error.reason
+
+
+def test_refuses_oversized_event_before_parsing() -> None:
+    raw = encode(example_event("message.sent"))
+    padded = raw + b" " * (MAX_EVENT_BYTES + 1 - len(raw))  # valid JSON, one byte too many
+    error = refusal(padded)
+    assert error.kind == "oversized"
+    assert str(MAX_EVENT_BYTES + 1) in error.reason
+    assert str(MAX_EVENT_BYTES) in error.reason
+
+
+def test_refuses_oversized_garbage_as_oversized_not_bad_json() -> None:
+    assert refusal(b"\xff" * (MAX_EVENT_BYTES + 10)).kind == "oversized"
+
+
+def test_refuses_naive_occurred_at() -> None:
+    error = refusal(encode(example_event("message.sent", occurred_at="2026-01-05T10:00:00")))
+    assert error.kind == "invalid_field"
+    assert "occurred_at" in error.reason
+    assert "timezone" in error.reason
+
+
+def test_refuses_naive_consent_changed_at() -> None:
+    error = refusal(encode(example_event("consent.changed", {"changed_at": "2026-01-05T08:00:00"})))
+    assert error.kind == "invalid_field"
+    assert "payload.changed_at" in error.reason
+
+
+@pytest.mark.parametrize(("event_type", "subject_field"), [
+    ("user.signed_up", "user_id"), ("job_post.created", "client_id"),
+    ("message.sent", "sender_id"), ("proposal.submitted", "freelancer_id"),
+    ("consent.changed", "user_id"), ("user_report.filed", "reporter_id"),
+])
+def test_refuses_subject_id_that_differs_from_the_payload_subject(event_type: str,
+                                                                   subject_field: str) -> None:
+    error = refusal(encode(example_event(event_type, subject_id="u_someone_else")))
+    assert error.kind == "invalid_field"
+    assert "subject_id" in error.reason
+    assert f"payload.{subject_field}" in error.reason
+    assert "u_someone_else" in error.reason
+
+
+@pytest.mark.parametrize("version", ["2.0", "0.9", "1.1"])
+def test_refuses_unsupported_schema_version_listing_known_ones(version: str) -> None:
+    error = refusal(encode(example_event("message.sent", schema_version=version)))
+    assert error.kind == "invalid_field"
+    assert version in error.reason
+    assert "1.0" in error.reason
+
+
+def test_refuses_malformed_schema_version() -> None:
+    error = refusal(encode(example_event("message.sent", schema_version="v1")))
+    assert error.kind == "invalid_field"
+    assert "schema_version" in error.reason
+
+
+def test_refuses_event_on_the_wrong_topic_naming_both_topics() -> None:
+    error = refusal(encode(example_event("message.sent")), topic=Topics.SIGNUPS)
+    assert error.kind == "wrong_topic"
+    assert Topics.MESSAGES in error.reason
+    assert Topics.SIGNUPS in error.reason
+
+
+def test_refuses_json_nested_too_deeply_within_the_size_limit() -> None:
+    depth = 20_000
+    raw = b'{"type": "message.sent", "x": ' + b"[" * depth + b"]" * depth + b"}"
+    assert len(raw) <= MAX_EVENT_BYTES
+    assert refusal(raw).kind == "bad_json"
+
+
+def test_refuses_a_parsed_object_nested_too_deeply() -> None:
+    nested: Any = []
+    for _ in range(sys.getrecursionlimit() + 100):
+        nested = [nested]
+    with pytest.raises(InvalidEvent) as info:
+        decode_event_obj({**example_event("message.sent"), "x": nested})
+    assert info.value.kind in {"bad_json", "invalid_field"}
+
+
+def test_reason_lists_at_most_five_problems_and_counts_the_rest() -> None:
+    error = refusal(b'{"type": "message.sent"}')
+    assert error.kind == "invalid_field"
+    assert error.reason.count(": required field is missing") == 5
+    # Six of the seven envelope fields are missing (only ``type`` is given): five shown, one more.
+    assert error.reason.endswith("and 1 more")
+
+
+# ---- properties ------------------------------------------------------------------------------
+
+PROPERTY_SETTINGS = settings(max_examples=250, deadline=None,
+                             suppress_health_check=[HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=25,
+)
+
+
+def _decodes_or_refuses(raw: bytes, topic: str | None = None) -> None:
+    try:
+        result = decode_event(raw, topic=topic)
+    except InvalidEvent as exc:
+        assert exc.kind and exc.reason
+    else:
+        assert isinstance(result, Envelope)
+
+
+@PROPERTY_SETTINGS
+@given(raw=st.binary(max_size=512)
+       | st.text(max_size=200).map(str.encode)
+       | st.sampled_from([b"[" * 3000, b"{" * 3000, b'{"type":' * 2000]))
+def test_arbitrary_bytes_decode_or_raise_invalid_event(raw: bytes) -> None:
+    _decodes_or_refuses(raw)
+
+
+@PROPERTY_SETTINGS
+@given(value=json_values, typed=st.sampled_from([None, *EVENT_MODELS]))
+def test_arbitrary_json_decodes_or_raises_invalid_event(value: Any, typed: str | None) -> None:
+    if typed is not None and isinstance(value, dict):
+        value = {**value, "type": typed}  # get past the type check more often
+    try:
+        result = decode_event_obj(value)
+    except InvalidEvent:
+        pass
+    else:
+        assert isinstance(result, Envelope)
+    _decodes_or_refuses(json.dumps(value).encode())
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), event_type=st.sampled_from(EXAMPLE_TYPES), value=json_values,
+       topic=st.sampled_from([None, Topics.MESSAGES, Topics.SIGNUPS]))
+def test_valid_event_with_one_field_replaced_decodes_or_raises_invalid_event(
+        data: st.DataObject, event_type: str, value: Any, topic: str | None) -> None:
+    source = example_event(event_type)
+    field = data.draw(st.sampled_from(sorted(source["payload"])), label="field")
+    source["payload"][field] = value
+    _decodes_or_refuses(encode(source), topic=topic)
+    try:
+        event = decode_event_obj(source)
+    except InvalidEvent:
+        return
+    # Strict contracts: a value that survived is exactly the value given (no coercion).
+    kept = event.payload.model_dump(mode="json")[field]
+    if field != "changed_at":
+        assert (kept == value and type(kept) is type(value)) or (
+            isinstance(value, int) and not isinstance(value, bool) and kept == float(value))
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), event_type=st.sampled_from(EXAMPLE_TYPES), value=json_values)
+def test_valid_event_with_one_envelope_field_replaced_decodes_or_raises_invalid_event(
+        data: st.DataObject, event_type: str, value: Any) -> None:
+    source = example_event(event_type)
+    field = data.draw(st.sampled_from(sorted(k for k in source if k != "payload")), label="field")
+    source[field] = value
+    _decodes_or_refuses(encode(source))

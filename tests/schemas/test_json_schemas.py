@@ -1,0 +1,88 @@
+"""The checked-in JSON Schema files match the pydantic contracts they are generated from."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import schemas
+from detectors.examples import example_event
+from schemas.events import EVENT_MODELS
+from schemas.export import json_schemas, render
+
+JSON_DIR = Path(schemas.__file__).resolve().parent / "json"
+REGENERATE = "run `vigil schemas export` and commit schemas/json/"
+
+
+def _has_example(event_type: str) -> bool:
+    try:
+        example_event(event_type)
+    except KeyError:
+        return False
+    return True
+
+
+def test_a_schema_file_exists_for_every_event_type() -> None:
+    missing = [t for t in sorted(EVENT_MODELS) if not (JSON_DIR / f"{t}.json").is_file()]
+    assert not missing, f"no JSON Schema file for {missing}; {REGENERATE}"
+
+
+def test_no_schema_file_for_an_event_type_that_does_not_exist() -> None:
+    stale = sorted(p.name for p in JSON_DIR.glob("*.json") if p.stem not in EVENT_MODELS)
+    assert not stale, f"schema files for unknown event types: {stale}; delete them and {REGENERATE}"
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
+def test_checked_in_schema_equals_the_generated_one(event_type: str) -> None:
+    path = JSON_DIR / f"{event_type}.json"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing; {REGENERATE}")
+    expected = render(json_schemas()[event_type])
+    assert path.read_text(encoding="utf-8") == expected, f"{path.name} is out of date; {REGENERATE}"
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
+def test_schema_describes_its_type_topic_and_strictness(event_type: str) -> None:
+    schema = json_schemas()[event_type]
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] == event_type
+    assert schema["properties"]["type"]["const"] == event_type
+    assert schema["additionalProperties"] is False
+    assert {"event_id", "type", "schema_version", "occurred_at", "producer", "subject_id",
+            "payload"} <= set(schema["required"])
+    assert schemas.TOPIC_BY_TYPE[event_type] in schema["description"]
+
+
+def _validator(event_type: str) -> Any:
+    import jsonschema
+
+    schema = json.loads((JSON_DIR / f"{event_type}.json").read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+needs_jsonschema = pytest.mark.skipif(
+    importlib.util.find_spec("jsonschema") is None,
+    reason="the jsonschema package is not installed; install it to validate examples against "
+           "the exported JSON Schemas",
+)
+
+
+@needs_jsonschema
+@pytest.mark.parametrize("event_type", sorted(t for t in EVENT_MODELS if _has_example(t)))
+def test_example_event_validates_against_its_json_schema(event_type: str) -> None:
+    _validator(event_type).validate(example_event(event_type))
+
+
+@needs_jsonschema
+def test_json_schema_rejects_an_unknown_payload_field() -> None:
+    import jsonschema
+
+    event = example_event("message.sent", {"priority": "high"})
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("message.sent").validate(event)
