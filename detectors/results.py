@@ -31,6 +31,11 @@ class DetectorResult:
     entity_id: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     consent: dict[str, str] | None = None
+    #: Repeat hits of this detector on the same entity within this many seconds do not make
+    #: new flags (0: every hit flags).
+    dedup_seconds: int = 0
+    #: What an AI detector's model saw (minimised), kept so a later label can train on exactly it.
+    model_input: dict[str, Any] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

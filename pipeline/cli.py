@@ -59,6 +59,9 @@ def up_command(
     table.add_row("Redis", state.redis_url)
     for name, pid in state.pids.items():
         table.add_row(name, f"pid {pid}, log {state.logs.get(name, '-')}")
+    for name, url in state.urls.items():
+        if name not in ("kafka", "redis"):
+            table.add_row(name, url)
     console.print(table)
     if wait:
         with console.status("waiting for the workers to join the consumer group..."):

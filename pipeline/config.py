@@ -31,6 +31,12 @@ class Settings:
     policy_version: str = "2026-01"
     #: How long processed event ids stay in the ledger (memory: ~60 bytes per event).
     ledger_retention: float = 900.0
+    #: Port of the worker's Prometheus endpoint (0: none).
+    metrics_port: int = 0
+    #: Create missing topics at worker start (embedded stack); production creates them ahead.
+    create_topics: bool = True
+    #: aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it).
+    idempotent_producer: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -49,6 +55,9 @@ class Settings:
             log_level=_env("VIGIL_LOG_LEVEL", cls.log_level),
             policy_version=_env("VIGIL_POLICY_VERSION", cls.policy_version),
             ledger_retention=float(_env("VIGIL_LEDGER_RETENTION", str(cls.ledger_retention))),
+            metrics_port=int(_env("VIGIL_METRICS_PORT", str(cls.metrics_port))),
+            create_topics=_env("VIGIL_CREATE_TOPICS", "1") not in ("0", "false", "no"),
+            idempotent_producer=_env("VIGIL_IDEMPOTENT_PRODUCER", "0") in ("1", "true", "yes"),
         )
 
     def env(self) -> dict[str, str]:
@@ -67,4 +76,7 @@ class Settings:
             "VIGIL_LOG_LEVEL": self.log_level,
             "VIGIL_POLICY_VERSION": self.policy_version,
             "VIGIL_LEDGER_RETENTION": str(self.ledger_retention),
+            "VIGIL_METRICS_PORT": str(self.metrics_port),
+            "VIGIL_CREATE_TOPICS": "1" if self.create_topics else "0",
+            "VIGIL_IDEMPOTENT_PRODUCER": "1" if self.idempotent_producer else "0",
         }

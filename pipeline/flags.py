@@ -9,8 +9,10 @@ from schemas.events import Envelope
 from schemas.outputs import Flag, flag_id_for
 
 
-def flags_for(event: Envelope, decision: Decision, now: datetime | None = None) -> list[Flag]:
+def flags_for(event: Envelope, decision: Decision, now: datetime | None = None,
+              source_version: str | None = None) -> list[Flag]:
     flagged_at = now or datetime.now(timezone.utc)
+    envelope = event.model_dump(mode="json") if decision.findings else None
     return [
         Flag(
             flag_id=flag_id_for(str(event.event_id), r.detector_id, r.detector_version),
@@ -19,7 +21,8 @@ def flags_for(event: Envelope, decision: Decision, now: datetime | None = None) 
             detector_id=r.detector_id, detector_version=r.detector_version, is_ai=r.is_ai,
             mode="enforce", severity=r.severity, score=r.score, reason=r.reason,
             occurred_at=event.occurred_at, flagged_at=flagged_at, consent=r.consent,
-            evidence=r.evidence,
+            evidence=r.evidence, dedup_seconds=r.dedup_seconds, source_version=source_version,
+            event=envelope,
         )
         for r in decision.findings
     ]

@@ -13,11 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.embedded import StackError, create_topics, start_kafka, start_redis
+from pipeline.embedded import StackError, create_topics, free_port, start_kafka, start_redis
 from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 STATE_FILE = "stack.json"
@@ -50,7 +50,6 @@ def settings_with_stack(settings: Settings | None = None) -> Settings:
     state = StackState.load(settings.state_dir)
     if state is None:
         return settings
-    from dataclasses import replace
     return replace(
         settings,
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.kafka_bootstrap,
@@ -93,14 +92,15 @@ def up(settings: Settings, *, workers: int = 1) -> StackState:
             state.pids["redis"], state.logs["redis"] = redis.pid, str(redis.log_path)
         create_topics(state.kafka_bootstrap,
                       {t: settings.partitions for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)})
-        from dataclasses import replace
         worker_settings = replace(settings, kafka_bootstrap=state.kafka_bootstrap,
                                   redis_url=state.redis_url)
         for n in range(1, workers + 1):
             name = f"worker-{n}"
             log_path = settings.state_dir / f"{name}.log"
-            process = spawn_worker(worker_settings, log_path)
+            port = settings.metrics_port + n - 1 if settings.metrics_port else free_port()
+            process = spawn_worker(replace(worker_settings, metrics_port=port), log_path)
             state.pids[name], state.logs[name] = process.pid, str(log_path)
+            state.urls[f"{name} metrics"] = f"http://127.0.0.1:{port}/metrics"
     except BaseException:
         for server in started:
             server.stop()
@@ -108,7 +108,7 @@ def up(settings: Settings, *, workers: int = 1) -> StackState:
             if name.startswith("worker"):
                 _terminate(pid)
         raise
-    state.urls = {"kafka": state.kafka_bootstrap, "redis": state.redis_url}
+    state.urls = {"kafka": state.kafka_bootstrap, "redis": state.redis_url, **state.urls}
     state.save(settings.state_dir)
     return state
 

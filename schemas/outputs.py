@@ -49,6 +49,12 @@ class Flag(Output):
     consent: dict[str, str] | None = None
     #: Model explanation or rule features an analyst can read.
     evidence: dict[str, object] = {}
+    #: Repeat hits of this detector on the same entity within this window add no new flag.
+    dedup_seconds: int = 0
+    #: The deployed rule-set version (or model snapshot version) that produced the flag.
+    source_version: str | None = None
+    #: The flagged event's envelope, so the case shows the evidence without another lookup.
+    event: dict[str, object] | None = None
 
 
 class DeadLetter(Output):

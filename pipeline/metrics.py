@@ -1,0 +1,55 @@
+"""Prometheus metrics of workers and the review service, defined once.
+
+Label values are ids of detectors, topics, event types, reasons and outcomes: never user ids,
+emails or any other personal data (a test checks a scrape for that).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+# ---- worker: input ---------------------------------------------------------------------------
+EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type"])
+DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters", ["topic", "kind"])
+PROCESSING = Histogram("vigil_event_processing_seconds",
+                       "Wall time to process one event (context, decide, apply)",
+                       buckets=LATENCY_BUCKETS)
+EVENT_TO_FLAG = Histogram("vigil_event_to_flag_seconds",
+                          "From the event's occurred_at to its flag being published",
+                          buckets=LATENCY_BUCKETS)
+CONSUMER_LAG = Gauge("vigil_consumer_lag", "Messages behind the end of each assigned partition",
+                     ["topic", "partition"])
+
+# ---- worker: detection -----------------------------------------------------------------------
+DETECTOR_HITS = Counter("vigil_detector_hits_total", "Detector results that fired",
+                        ["detector", "mode"])
+FLAGS_PUBLISHED = Counter("vigil_flags_published_total", "Flags sent to tns.flags", ["detector"])
+AI_SKIPPED = Counter("vigil_ai_skipped_total",
+                     "AI detector runs skipped by the consent gate", ["detector", "reason"])
+DETECTOR_ERRORS = Counter("vigil_detector_errors_total", "Detector runs that failed", ["detector"])
+RULES_VERSION = Gauge("vigil_rules_version", "Deployed rule-set version the worker runs")
+RULES_RELOADS = Counter("vigil_rules_reloads_total", "Rule-set reloads", ["result"])
+
+# ---- models ----------------------------------------------------------------------------------
+MODEL_ERROR_RATE = Gauge("vigil_model_error_rate", "Recent error rate of an online model on labels",
+                         ["detector"])
+MODEL_DRIFTS = Counter("vigil_model_drift_total", "Concept drifts detected in a model's error",
+                       ["detector"])
+MODEL_LABELS = Counter("vigil_model_labels_total", "Labels offered to online models",
+                       ["detector", "result"])
+MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"])
+
+# ---- queue sink ------------------------------------------------------------------------------
+QUEUE_FLAGS = Counter("vigil_queue_flags_total",
+                      "Flags offered to the review queue, by what happened to them",
+                      ["detector", "result"])
+FLAG_TO_CASE = Histogram("vigil_flag_to_case_seconds", "From a flag's creation to its case write",
+                         buckets=LATENCY_BUCKETS)
+
+# ---- review service --------------------------------------------------------------------------
+QUEUE_DEPTH = Gauge("vigil_queue_depth", "Open cases", ["severity"])
+QUEUE_OLDEST_AGE = Gauge("vigil_queue_oldest_age_seconds", "Age of the oldest open case")
+SLA_BREACHED = Gauge("vigil_sla_breached_cases", "Open cases past their SLA due time", ["severity"])
+DECISIONS = Counter("vigil_decisions_total", "Analyst decisions", ["outcome"])
