@@ -84,3 +84,28 @@ def consent_gate(
             record,
         )
     return GateResult(True, "opted_in", record)
+
+
+def effective_consent(
+    at_event: ConsentRecord | ConsentUnavailable | None,
+    latest: ConsentRecord | ConsentUnavailable | None,
+) -> ConsentRecord | ConsentUnavailable | None:
+    """The record the gate must judge: consent as of the event, unless it was withdrawn since.
+
+    An opt-out takes effect for everything processed after it, including events that happened
+    before it but were still queued; so a later record that is not a current opt-in wins.
+
+    >>> from datetime import datetime, timezone
+    >>> t1, t2 = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 2, 1, tzinfo=timezone.utc)
+    >>> given = ConsentRecord("opted_in", "2026-01", t1, "e1")
+    >>> withdrawn = ConsentRecord("opted_out", "2026-01", t2, "e2")
+    >>> effective_consent(given, withdrawn).state
+    'opted_out'
+    >>> effective_consent(given, given).state
+    'opted_in'
+    """
+    if isinstance(latest, ConsentUnavailable) or isinstance(at_event, ConsentUnavailable):
+        return CONSENT_UNAVAILABLE
+    if latest is not None and latest.state != "opted_in":
+        return latest
+    return at_event

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from detectors.base import Detector
 from detectors.consent import (
     CURRENT_POLICY_VERSION,
     ConsentRecord,
     ConsentUnavailable,
+    GateResult,
     consent_gate,
 )
 from detectors.results import Decision, DetectorResult
@@ -41,8 +43,8 @@ class Context:
 def decide(event: Envelope, context: Context, rules: RuleSet,
            models: Sequence[Detector] = ()) -> Decision:
     """Run every applicable rule, and every applicable AI detector the consent gate allows."""
-    event_dict = event.model_dump(mode="json")
-    results: list[DetectorResult] = list(rules.evaluate(event, context.features, event_dict))
+    # evaluate() serialises the event for CEL only when some rule applies to its type.
+    results: list[DetectorResult] = list(rules.evaluate(event, context.features))
     applicable = [m for m in models if event.type in m.event_types]
     if applicable:
         gate = consent_gate(context.consent, policy_version=context.policy_version,
@@ -62,8 +64,154 @@ def _run_model(model: Detector, event: Envelope, context: Context, allowed: bool
     except Exception as exc:  # one failing detector must not hide the others' findings
         return DetectorResult(**base, fired=False, skipped=f"error: {type(exc).__name__}: {exc}")
     if model.is_ai and record is not None:
-        entity_type, entity_id = case_entity(event)
+        # A result that names no entity gets the event's case entity (the type defaults to
+        # "user", so it only counts together with an id).
+        entity_type, entity_id = ((result.entity_type, result.entity_id) if result.entity_id
+                                  else case_entity(event))
         result = DetectorResult(**{**result.__dict__, "consent": record.audit(),
-                                   "entity_type": result.entity_type or entity_type,
-                                   "entity_id": result.entity_id or entity_id})
+                                   "entity_type": entity_type, "entity_id": entity_id})
     return result
+
+
+# ---- learning: the same consent gate, plus "not opted out since" ----------------------------
+
+#: What an analyst's decision outcome (``review.decided``) teaches: fraud, not fraud, nothing.
+LABEL_OF_OUTCOME: dict[str, bool | None] = {
+    "confirmed_fraud": True, "legitimate": False, "escalate": None,
+}
+
+
+class Learner(Protocol):
+    """What :func:`learn_from_label` needs of a model (every :class:`OnlineModel` has it)."""
+
+    id: str
+
+    def learn(self, x: dict[str, Any], label: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class LearnOutcome:
+    """Whether a model learned from one labelled (or observed) input, and why (not).
+
+    ``reason`` is ``learned``/``observed`` when it did; otherwise it starts with ``no_consent:``
+    (the gate refused), ``no_input:`` (nothing was kept for the event) or ``error:``.
+    """
+
+    model_id: str
+    learned: bool
+    reason: str
+    label: bool | None = None
+    #: The consent record that allowed the learning (audit), as in an AI flag.
+    consent: dict[str, str] | None = None
+    state_version: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model_id, "learned": self.learned,
+                               "reason": self.reason}
+        if self.label is not None:
+            out["label"] = self.label
+        if self.consent is not None:
+            out["consent"] = self.consent
+        if self.state_version is not None:
+            out["state_version"] = self.state_version
+        return out
+
+
+def learning_gate(
+    consent_at_event: ConsentRecord | ConsentUnavailable | None,
+    consent_now: ConsentRecord | ConsentUnavailable | None,
+    *,
+    policy_version: str = CURRENT_POLICY_VERSION,
+    event_time: datetime,
+) -> GateResult:
+    """May a model learn from an event that happened at ``event_time``?
+
+    Only if the subject had opted in under the current policy when the event happened
+    (``consent_at_event``: the record in force then) *and* that is still their latest consent
+    record (``consent_now``): an opt-out since, a new policy, or any other change since
+    (even a renewed opt-in: it says nothing about the events before it) means no, as does a
+    state that cannot be read. Fails closed, like :func:`detectors.consent.consent_gate`.
+
+    >>> from datetime import timezone
+    >>> t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> yes = ConsentRecord("opted_in", "2026-01", datetime(2026, 2, 1, tzinfo=timezone.utc), "c1")
+    >>> no = ConsentRecord("opted_out", "2026-01", datetime(2026, 3, 2, tzinfo=timezone.utc), "c2")
+    >>> learning_gate(yes, yes, event_time=t).allowed
+    True
+    >>> learning_gate(yes, no, event_time=t).reason
+    'no_consent: opted out since the event'
+    """
+    then = consent_gate(consent_at_event, policy_version=policy_version, at=event_time)
+    if not then.allowed:
+        return GateResult(False, f"{then.reason} (at the event)", then.record)
+    allowed_by = then.record
+    assert allowed_by is not None  # consent_gate allows only with a record
+    if isinstance(consent_now, ConsentUnavailable) or consent_now is None:
+        return GateResult(False, "no_consent: current consent state unavailable", allowed_by)
+    if consent_now.state != "opted_in":
+        return GateResult(False, "no_consent: opted out since the event", allowed_by)
+    if consent_now.policy_version != policy_version:
+        return GateResult(False, f"no_consent: consent now under policy "
+                                 f"{consent_now.policy_version}, current is {policy_version}",
+                          allowed_by)
+    if consent_now != allowed_by:
+        return GateResult(False, "no_consent: consent changed since the event", allowed_by)
+    return GateResult(True, "opted_in", allowed_by)
+
+
+def learn_from_label(
+    model: Learner,
+    model_input: Mapping[str, Any] | None,
+    label: bool,
+    *,
+    consent_at_event: ConsentRecord | ConsentUnavailable | None,
+    consent_now: ConsentRecord | ConsentUnavailable | None,
+    policy_version: str = CURRENT_POLICY_VERSION,
+    event_time: datetime,
+) -> LearnOutcome:
+    """Teach ``model`` the analyst's label for one event it scored, if consent allows.
+
+    ``model_input`` is what the model saw (``DetectorResult.model_input``); ``consent_at_event``
+    the subject's record in force at ``event_time``; ``consent_now`` their latest record. See
+    :func:`learning_gate` for the rule. Never raises: a failing model is an ``error:`` outcome.
+    """
+    return _gated(model, model_input, label, consent_at_event, consent_now, policy_version,
+                  event_time)
+
+
+def observe_unlabelled(
+    model: Any,
+    model_input: Mapping[str, Any] | None,
+    *,
+    consent_at_event: ConsentRecord | ConsentUnavailable | None,
+    consent_now: ConsentRecord | ConsentUnavailable | None,
+    policy_version: str = CURRENT_POLICY_VERSION,
+    event_time: datetime,
+) -> LearnOutcome:
+    """Let a model with an unsupervised part (``observes_unlabelled``) learn from an unlabelled
+    input, under exactly the same consent rule as :func:`learn_from_label`."""
+    return _gated(model, model_input, None, consent_at_event, consent_now, policy_version,
+                  event_time)
+
+
+def _gated(model: Any, model_input: Mapping[str, Any] | None, label: bool | None,
+           consent_at_event: ConsentRecord | ConsentUnavailable | None,
+           consent_now: ConsentRecord | ConsentUnavailable | None,
+           policy_version: str, event_time: datetime) -> LearnOutcome:
+    model_id = str(getattr(model, "id", type(model).__name__))
+    gate = learning_gate(consent_at_event, consent_now, policy_version=policy_version,
+                         event_time=event_time)
+    if not gate.allowed:
+        return LearnOutcome(model_id, False, gate.reason, label)
+    if model_input is None:
+        return LearnOutcome(model_id, False, "no_input: the model did not score this event", label)
+    audit = gate.record.audit() if gate.record is not None else None
+    try:
+        if label is None:
+            model.observe(dict(model_input))
+        else:
+            model.learn(dict(model_input), bool(label))
+    except Exception as exc:  # one failing model must not stop the others learning
+        return LearnOutcome(model_id, False, f"error: {type(exc).__name__}: {exc}", label, audit)
+    return LearnOutcome(model_id, True, "observed" if label is None else "learned", label, audit,
+                        getattr(model, "state_version", None))

@@ -26,3 +26,11 @@ class RuleSetInvalid(VigilError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"rule set refused, {len(problems)} problem(s):\n{lines}")
+
+
+class NotMinimised(VigilError, AssertionError):
+    """A model input holds a raw identifier (or something shaped like one): data minimisation failed."""
+
+
+class SnapshotRefused(VigilError):
+    """A model snapshot cannot be restored into this model (other model, version or format)."""

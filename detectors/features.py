@@ -14,11 +14,14 @@ does not count twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
+
+import numpy as np
 
 from schemas.events import Envelope
 
@@ -144,13 +147,16 @@ def ip_prefix(ip: str) -> str:
 # reduce to no words and share one fingerprint.
 _WORD = re.compile(r"(?:[^\W_]|')+")
 _BANDS, _ROWS = 6, 3
-_PRIME = (1 << 61) - 1
-# Fixed coefficients, so fingerprints agree across workers, restarts and replays.
-_COEFFS = [((2 * i + 1) * 0x9E3779B97F4A7C15 % _PRIME, (i + 7) * 0xBF58476D1CE4E5B9 % _PRIME)
-           for i in range(_BANDS * _ROWS)]
+# Fixed odd multipliers and offsets (multiply-shift hashing mod 2**64), so fingerprints agree
+# across workers, restarts and replays.
+_MULTIPLIERS = np.array([(0x9E3779B97F4A7C15 * (2 * i + 1)) % 2**64 | 1
+                         for i in range(_BANDS * _ROWS)], dtype=np.uint64)
+_OFFSETS = np.array([(0xBF58476D1CE4E5B9 * (i + 7)) % 2**64 for i in range(_BANDS * _ROWS)],
+                    dtype=np.uint64)
 
 
-def text_fingerprints(text: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # planning asks twice per proposal (writes, reads)
+def text_fingerprints(text: str) -> tuple[str, ...]:
     """MinHash-LSH band keys of a text's word bigrams: near-identical texts share a band.
 
     With 6 bands of 3 rows, two letters whose bigram sets overlap 75% (a template with the
@@ -165,14 +171,16 @@ def text_fingerprints(text: str) -> list[str]:
     """
     words = _WORD.findall(text.lower())
     shingles = {f"{words[i]} {words[i + 1]}" for i in range(len(words) - 1)} or {" ".join(words)}
-    hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big")
-              for s in shingles]
-    minima = [min((a * h + b) % _PRIME for h in hashes) for a, b in _COEFFS]
-    return [
-        f"{band}:" + hashlib.blake2b(
-            repr(minima[band * _ROWS:(band + 1) * _ROWS]).encode(), digest_size=6).hexdigest()
+    hashes = np.fromiter(
+        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles),
+        dtype=np.uint64, count=len(shingles))
+    # One row per hash function; uint64 arithmetic wraps, which is what multiply-shift wants.
+    minima = (np.outer(_MULTIPLIERS, hashes) + _OFFSETS[:, None]).min(axis=1)
+    return tuple(
+        f"{band}:" + hashlib.blake2b(minima[band * _ROWS:(band + 1) * _ROWS].tobytes(),
+                                     digest_size=6).hexdigest()
         for band in range(_BANDS)
-    ]
+    )
 
 
 def _window_reads(feature: str, key: str, event: Envelope, seconds: float) -> CountSince:
@@ -257,6 +265,11 @@ CATALOGUE: tuple[Feature, ...] = (
         "freelancer_connects_24h", "Connects the freelancer spent on proposals in the last 24 hours.",
         frozenset([PROPOSAL]), reads=lambda e: [SumSince("freelancer_connects_24h", _connects(e), _ts(e) - DAY, _ts(e))],
         value=lambda e, raw: int(raw.get("freelancer_connects_24h") or 0), example=16,
+    ),
+    Feature(
+        "freelancer_connects_1h", "Connects the freelancer spent on proposals in the last hour.",
+        frozenset([PROPOSAL]), reads=lambda e: [SumSince("freelancer_connects_1h", _connects(e), _ts(e) - HOUR, _ts(e))],
+        value=lambda e, raw: int(raw.get("freelancer_connects_1h") or 0), example=8,
     ),
     Feature(
         "similar_cover_letter_jobs_24h",

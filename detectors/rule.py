@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from detectors.results import Mode, Severity
 
 RULE_ID = r"^[a-z_]+\.[a-z0-9_]+$"
+LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}")
 DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -67,6 +68,9 @@ class RuleSpec(BaseModel):
     dedup_window: str = "1h"
     entity: Literal["default", "subject"] = "default"
     patterns: dict[str, str] = {}
+    #: Abuse categories the rule targets (the simulator's scenario names), so a backtest
+    #: against labelled traffic can say what share of those it catches.
+    labels: list[str] = []
     examples: list[Example] = Field(min_length=2)
 
     @field_validator("mode", mode="before")
@@ -74,6 +78,16 @@ class RuleSpec(BaseModel):
     def _unquoted_off(cls, value: object) -> object:
         # YAML 1.1 (PyYAML) reads an unquoted ``mode: off`` as the boolean false.
         return "off" if value is False else value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: list[str]) -> list[str]:
+        for label in value:
+            if not LABEL.match(label):
+                raise ValueError(f"label {label!r} must be a lower-case snake_case category name")
+        if len(set(value)) != len(value):
+            raise ValueError("labels must not repeat")
+        return value
 
     @field_validator("dedup_window")
     @classmethod

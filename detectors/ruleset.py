@@ -29,6 +29,8 @@ from schemas.events import EVENT_MODELS, Envelope
 
 #: Where the rule library ships: one YAML file per rule, named after the rule id.
 RULES_PACKAGE = "detectors.rules"
+#: The variables a rule's CEL sees.
+RULE_VARIABLES = frozenset({"event", "payload", "features"})
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,40 @@ class RuleSet:
         if not rules:
             return []
         data = event_dict if event_dict is not None else event.model_dump(mode="json")
-        evaluator = _Evaluator(data, features)
+        evaluator = _Evaluator(data, features, self.variables_for(event.type))
         return [evaluator.run(rule, event) for rule in rules]
+
+    def variables_for(self, event_type: str) -> frozenset[str]:
+        """Which of ``event``, ``payload`` and ``features`` the rules of this event type read.
+
+        Only those are converted into the CEL context: the conversion is most of an event's
+        evaluation cost, and most rules never read the whole envelope.
+        """
+        cached = self.__dict__.get("_variables_cache")
+        if cached is None:
+            cached = {}
+            for kind, rules in self._by_type.items():
+                names: set[str] = set()
+                for rule in rules:
+                    names.update(rule.program.variables())
+                    for part in rule.reason_parts:
+                        if not isinstance(part, str):
+                            names.update(part.variables())
+                cached[kind] = frozenset(names & RULE_VARIABLES)
+            object.__setattr__(self, "_variables_cache", cached)
+        return cached.get(event_type, frozenset())
 
 
 class _Evaluator:
     """One CEL context per event, shared by every rule (building it is the costly part)."""
 
-    def __init__(self, data: dict[str, Any], features: Mapping[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], features: Mapping[str, Any],
+                 variables: frozenset[str] = frozenset(RULE_VARIABLES)) -> None:
         self.active: CompiledRule | None = None
+        values = {"event": data, "payload": data["payload"], "features": features}
         self.context = cel.Context(variables={
-            "event": data, "payload": data["payload"], "features": dict(features),
+            name: dict(value) if name == "features" else value
+            for name, value in values.items() if name in variables
         })
         self.context.add_function("re2", self._re2)
         self.context.add_function("re2_find", self._re2_find)
@@ -108,6 +133,7 @@ class _Evaluator:
         return DetectorResult(
             **base, fired=fired, score=spec.score if fired else 0.0, severity=spec.severity,
             reason=reason, entity_type=entity_type, entity_id=entity_id,
+            dedup_seconds=rule.dedup_seconds,
         )
 
     def _render(self, rule: CompiledRule) -> str:
@@ -175,6 +201,12 @@ def load_rules(sources: Mapping[str, str] | None = None) -> RuleSet:
     for name, text in sorted(sources.items()):
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return RuleSet(tuple(compiled), digest.hexdigest()[:16], sources)
+
+
+def compile_file(file_name: str, text: str) -> tuple[CompiledRule | None, list[RuleProblem]]:
+    """Validate and compile one rule file on its own, without running its examples (what
+    ``vigil rules test`` needs to run each rule's examples even when another rule is broken)."""
+    return _load_one(file_name, text)
 
 
 def sources_name(rule: CompiledRule, seen: dict[str, str]) -> str:

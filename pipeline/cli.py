@@ -21,12 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import Settings
+from pipeline.review.cli import review_app
+from pipeline.rules_cli import rules_app
 from pipeline.stack import StackState, alive, down, settings_with_stack, up
 
 app = typer.Typer(help="Vigil: streaming trust-and-safety for the marketplace.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(review_app, name="review")
+app.add_typer(rules_app, name="rules")
 console = Console()
 err = Console(stderr=True)
 

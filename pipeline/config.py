@@ -35,6 +35,15 @@ class Settings:
     metrics_port: int = 0
     #: Create missing topics at worker start (embedded stack); production creates them ahead.
     create_topics: bool = True
+    #: Micro-batch size and how long to wait filling one (seconds): latency vs throughput.
+    batch_size: int = 500
+    batch_wait: float = 0.01
+    #: Online models: on/off, the key identifiers are hashed under before a model sees them
+    #: (a secret in production; the default is for local use only), and how long what a model
+    #: saw of an event is kept waiting for its label.
+    models_enabled: bool = True
+    model_hash_key: str = "vigil-local-development-key-not-secret"
+    model_input_ttl: int = 30 * 86400
     #: aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it).
     idempotent_producer: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -58,6 +67,11 @@ class Settings:
             metrics_port=int(_env("VIGIL_METRICS_PORT", str(cls.metrics_port))),
             create_topics=_env("VIGIL_CREATE_TOPICS", "1") not in ("0", "false", "no"),
             idempotent_producer=_env("VIGIL_IDEMPOTENT_PRODUCER", "0") in ("1", "true", "yes"),
+            batch_size=int(_env("VIGIL_BATCH_SIZE", str(cls.batch_size))),
+            models_enabled=_env("VIGIL_MODELS", "1") not in ("0", "false", "no"),
+            model_hash_key=_env("VIGIL_MODEL_HASH_KEY", cls.model_hash_key),
+            model_input_ttl=int(_env("VIGIL_MODEL_INPUT_TTL", str(cls.model_input_ttl))),
+            batch_wait=float(_env("VIGIL_BATCH_WAIT", str(cls.batch_wait))),
         )
 
     def env(self) -> dict[str, str]:
@@ -79,4 +93,9 @@ class Settings:
             "VIGIL_METRICS_PORT": str(self.metrics_port),
             "VIGIL_CREATE_TOPICS": "1" if self.create_topics else "0",
             "VIGIL_IDEMPOTENT_PRODUCER": "1" if self.idempotent_producer else "0",
+            "VIGIL_BATCH_SIZE": str(self.batch_size),
+            "VIGIL_MODELS": "1" if self.models_enabled else "0",
+            "VIGIL_MODEL_HASH_KEY": self.model_hash_key,
+            "VIGIL_MODEL_INPUT_TTL": str(self.model_input_ttl),
+            "VIGIL_BATCH_WAIT": str(self.batch_wait),
         }

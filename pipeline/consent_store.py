@@ -35,23 +35,36 @@ class RedisConsentStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
+    @staticmethod
+    def queue_record(args: list[str], event: ConsentChanged) -> None:
+        """Append the recording of a change to a feature-store batch script's ``args``."""
+        args += ["Z", PREFIX + event.subject_id, _member(event),
+                 repr(event.payload.changed_at.timestamp())]
+
+    @staticmethod
+    def queue_lookup(args: list[str], user_id: str, at: datetime) -> None:
+        """Append the lookup of the change in force at ``at`` (one reply)."""
+        args += ["A", PREFIX + user_id, repr(at.timestamp())]
+
+    @staticmethod
+    def queue_latest(args: list[str], user_id: str) -> None:
+        """Append the lookup of the user's latest change, whenever it happened (one reply)."""
+        args += ["L", PREFIX + user_id]
+
     async def record(self, event: ConsentChanged) -> None:
         await self.redis.zadd(PREFIX + event.subject_id,
                               {_member(event): event.payload.changed_at.timestamp()})
 
-    def queue_lookup(self, pipe: Any, user_id: str, at: datetime) -> None:
-        """Queue the lookup of the change in force at ``at`` on a pipeline."""
-        pipe.zrevrangebyscore(PREFIX + user_id, at.timestamp(), "-inf", start=0, num=1)
+    async def latest(self, user_id: str) -> ConsentRecord | None:
+        return self.parse(await self.redis.zrevrange(PREFIX + user_id, 0, 0))
 
     @staticmethod
     def parse(reply: list[Any]) -> ConsentRecord | None:
         return _record(reply[0]) if reply else None
 
     async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | None:
-        pipe = self.redis.pipeline(transaction=False)
-        self.queue_lookup(pipe, user_id, at)
-        (reply,) = await pipe.execute()
-        return self.parse(reply)
+        return self.parse(await self.redis.zrevrangebyscore(
+            PREFIX + user_id, at.timestamp(), "-inf", start=0, num=1))
 
 
 class MemoryConsentStore:
@@ -66,3 +79,7 @@ class MemoryConsentStore:
         changes = self.history.get(user_id, {})
         valid = [(t, m) for m, t in changes.items() if t <= at.timestamp()]
         return _record(max(valid)[1]) if valid else None
+
+    async def latest(self, user_id: str) -> ConsentRecord | None:
+        changes = self.history.get(user_id, {})
+        return _record(max((t, m) for m, t in changes.items())[1]) if changes else None

@@ -34,34 +34,85 @@ def _sum_members(members: list[Any]) -> float:
     return total
 
 
+#: One script call carries out the operations of a whole batch of events, in order, so a
+#: batch costs one round trip and one command to encode, whatever it holds. Every key comes in
+#: ARGV (Redis Cluster would need hash tags; see README, "Scaling").
+_BATCH_SCRIPT = """
+local out, i, n = {}, 1, #ARGV
+local horizon, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+i = 3
+while i <= n do
+  local op, key = ARGV[i], ARGV[i + 1]
+  if op == 'O' then
+    local at = tonumber(ARGV[i + 3])
+    redis.call('ZADD', key, at, ARGV[i + 2])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - horizon)
+    redis.call('EXPIRE', key, math.floor(horizon))
+    i = i + 4
+  elseif op == 'R' or op == 'N' then
+    if op == 'N' then redis.call('SET', key, ARGV[i + 2], 'EX', ttl, 'NX')
+    else redis.call('SET', key, ARGV[i + 2], 'EX', ttl) end
+    i = i + 3
+  elseif op == 'C' then
+    out[#out + 1] = redis.call('ZCOUNT', key, '(' .. ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif op == 'S' then
+    local total = 0
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. ARGV[i + 2], ARGV[i + 3])) do
+      total = total + tonumber(string.match(m, '|([^|]*)$'))
+    end
+    out[#out + 1] = tostring(total)
+    i = i + 4
+  elseif op == 'G' then
+    out[#out + 1] = redis.call('GET', key) or ''
+    i = i + 2
+  elseif op == 'Z' then
+    redis.call('ZADD', key, ARGV[i + 3], ARGV[i + 2])
+    i = i + 4
+  elseif op == 'A' then
+    out[#out + 1] = redis.call('ZREVRANGEBYSCORE', key, ARGV[i + 2], '-inf', 'LIMIT', 0, 1)
+    i = i + 3
+  elseif op == 'L' then
+    out[#out + 1] = redis.call('ZREVRANGE', key, 0, 0)
+    i = i + 2
+  else
+    return redis.error_reply('unknown op ' .. tostring(op))
+  end
+end
+return out
+"""
+
+
+def script_header() -> list[str]:
+    return [repr(HORIZON), str(int(PROFILE_TTL))]
+
+
 class RedisFeatureStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self.script = redis.register_script(_BATCH_SCRIPT)
 
-    def queue(self, pipe: Any, plan: FeaturePlan) -> list[tuple[str, str]]:
-        """Add the plan's commands to ``pipe``; returns how to read the replies that matter."""
+    @staticmethod
+    def queue(args: list[str], plan: FeaturePlan) -> list[tuple[str, str]]:
+        """Append the plan's operations to the script's ``args``; returns how to read replies."""
         readers: list[tuple[str, str]] = []
         for write in plan.writes:
             key = PREFIX + write.key
             if isinstance(write, Observe):
-                pipe.zadd(key, {write.member: write.at})
-                pipe.zremrangebyscore(key, "-inf", write.at - HORIZON)
-                pipe.expire(key, int(HORIZON))
-                readers += [("", "skip")] * 3
+                args += ["O", key, write.member, repr(write.at)]
             else:
-                pipe.set(key, json.dumps(write.value, sort_keys=True), ex=int(PROFILE_TTL),
-                         nx=write.only_if_absent)
-                readers.append(("", "skip"))
+                args += ["N" if write.only_if_absent else "R", key,
+                         json.dumps(write.value, sort_keys=True)]
         for read in plan.reads:
             key = PREFIX + read.key
             if isinstance(read, CountSince):
-                pipe.zcount(key, f"({read.since}", read.until)
+                args += ["C", key, repr(read.since), repr(read.until)]
                 readers.append((read.feature, "int"))
             elif isinstance(read, SumSince):
-                pipe.zrangebyscore(key, f"({read.since}", read.until)
+                args += ["S", key, repr(read.since), repr(read.until)]
                 readers.append((read.feature, "sum"))
             else:
-                pipe.get(key)
+                args += ["G", key]
                 readers.append((read.feature, "json"))
         return readers
 
@@ -72,15 +123,15 @@ class RedisFeatureStore:
             if kind == "int":
                 raw[feature] = int(reply)
             elif kind == "sum":
-                raw[feature] = _sum_members(reply)
-            elif kind == "json":
+                raw[feature] = float(reply)
+            else:
                 raw[feature] = json.loads(reply) if reply else None
         return raw
 
     async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        readers = self.queue(pipe, plan)
-        return self.parse(readers, await pipe.execute())
+        args = script_header()
+        readers = self.queue(args, plan)
+        return self.parse(readers, await self.script(args=args))
 
 
 class MemoryFeatureStore:

@@ -1,47 +1,44 @@
 """The per-event step shared by the worker and ``vigil replay``: load context, decide, return.
 
-State is injected through two narrow stores (features and consent), Redis-backed in the worker
-and in-memory in replay, so both run exactly the same :func:`detectors.core.decide`.
+State comes through one narrow interface (:class:`pipeline.state.State`): Redis-backed in the
+worker, in memory in replay, so both run exactly the same :func:`detectors.core.decide`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from detectors.base import Detector
-from detectors.consent import ConsentRecord
+from detectors.consent import effective_consent
 from detectors.core import Context, decide
-from detectors.features import FeaturePlan, assemble, plan_features
+from detectors.features import assemble
 from detectors.results import Decision
 from detectors.ruleset import RuleSet
-from schemas.events import ConsentChanged, Envelope
-
-
-class FeatureStore(Protocol):
-    async def execute(self, plan: FeaturePlan) -> dict: ...
-
-
-class ConsentStore(Protocol):
-    async def record(self, event: ConsentChanged) -> None: ...
-    async def as_of(self, user_id: str, at) -> ConsentRecord | None: ...  # noqa: ANN001
+from pipeline.state import State
+from schemas.events import Envelope
 
 
 class Processor:
-    def __init__(self, features: FeatureStore, consent: ConsentStore,
-                 rules: Callable[[], RuleSet], models: Sequence[Detector] = (),
+    def __init__(self, state: State, rules: Callable[[], RuleSet],
+                 models: Callable[[], Sequence[Detector]] = lambda: (),
                  policy_version: str = "2026-01") -> None:
-        self.features = features
-        self.consent = consent
-        self.rules = rules  # a callable, so a hot-reloaded rule set is picked up per event
+        self.state = state
+        self.rules = rules  # callables, so a hot-reloaded rule set or model is picked up
         self.models = models
         self.policy_version = policy_version
 
     async def handle(self, event: Envelope) -> Decision:
-        if isinstance(event, ConsentChanged):
-            await self.consent.record(event)
-        raw = await self.features.execute(plan_features(event))
-        consent = await self.consent.as_of(event.subject_id, event.occurred_at)
-        context = Context(features=assemble(event, raw), consent=consent,
-                          policy_version=self.policy_version)
-        return decide(event, context, self.rules(), self.models)
+        return (await self.handle_batch([event]))[0]
+
+    async def handle_batch(self, events: Sequence[Envelope]) -> list[Decision]:
+        """Decisions for ``events`` in order, as if each were handled after the previous one."""
+        loaded = await self.state.load(events)
+        rules, models = self.rules(), self.models()
+        return [
+            decide(event, Context(
+                features=assemble(event, item.raw),
+                consent=effective_consent(item.consent_at_event, item.consent_now),
+                policy_version=self.policy_version,
+            ), rules, models)
+            for event, item in zip(events, loaded)
+        ]

@@ -35,7 +35,8 @@ class PublishError(VigilError):
 
 class Publisher:
     def __init__(self, bootstrap_servers: str, *, client_id: str = "vigil-publisher",
-                 delivery_timeout_ms: int = 30_000, **config: Any) -> None:
+                 delivery_timeout_ms: int = 30_000, config: dict[str, Any] | None = None) -> None:
+        """``config`` adds or overrides librdkafka settings (``{"linger.ms": 20}``)."""
         self._producer = Producer({
             "bootstrap.servers": bootstrap_servers,
             "client.id": client_id,
@@ -43,7 +44,7 @@ class Publisher:
             "acks": "all",
             "linger.ms": 5,
             "delivery.timeout.ms": delivery_timeout_ms,
-            **config,
+            **(config or {}),
         })
         self._failures: list[tuple[str, str]] = []
         self.delivered = 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.embedded import StackError, create_topics, free_port, start_kafka, start_redis
-from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from schemas.topics import topic_plan
 
 STATE_FILE = "stack.json"
 
@@ -91,7 +91,7 @@ def up(settings: Settings, *, workers: int = 1) -> StackState:
             state.redis_url = redis.url
             state.pids["redis"], state.logs["redis"] = redis.pid, str(redis.log_path)
         create_topics(state.kafka_bootstrap,
-                      {t: settings.partitions for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)})
+                      topic_plan(settings.partitions))
         worker_settings = replace(settings, kafka_bootstrap=state.kafka_bootstrap,
                                   redis_url=state.redis_url)
         for n in range(1, workers + 1):

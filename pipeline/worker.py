@@ -27,21 +27,24 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from detectors.models import default_models
 from detectors.ruleset import RuleSet, load_rules
 from pipeline import metrics
 from pipeline.config import Settings
-from pipeline.consent_store import RedisConsentStore
 from pipeline.dead_letters import dead_letter
-from pipeline.feature_store import RedisFeatureStore
 from pipeline.flags import flags_for
 from pipeline.kafka_transport import SCHEME
 from pipeline.observe import record_decision, seconds_since
 from pipeline.processor import Processor
+from pipeline.models_runtime import ModelRuntime
 from pipeline.review_queue import ReviewQueue
+from pipeline.rule_store import LiveRules
+from pipeline.state import RedisState
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
+from schemas.events import ReviewDecided
 from schemas.outputs import Flag
-from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS, Topics
+from schemas.topics import INPUT_TOPICS, Topics, topic_plan
 
 log = logging.getLogger("vigil.worker")
 T = TypeVar("T")
@@ -61,6 +64,21 @@ async def retrying(what: str, action: Callable[[], Awaitable[T]], *, max_delay: 
             log.warning("%s: Redis unavailable (%s); retrying in %.2fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(max_delay, delay * 2)
+
+
+async def run_to_completion(work: Awaitable[None], grace: float = 30.0) -> None:
+    """Finish a batch even if the agent is being stopped.
+
+    faust acks a ``take_events`` batch as soon as the loop body exits, cancelled or not; a
+    batch cut short by a shutdown would then be committed unprocessed. So the batch runs
+    shielded, and a stop waits for it (bounded) before letting the cancellation through.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task}, timeout=grace)
+        raise
 
 
 def broker_urls(bootstrap: str, *, idempotent: bool = False) -> str:
@@ -90,14 +108,18 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     )
     inputs = app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw")
     flags_topic = app.topic(Topics.FLAGS, key_serializer="raw", value_serializer="raw")
+    decisions_topic = app.topic(Topics.DECISIONS, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(Topics.DEAD_LETTERS, key_serializer="raw", value_serializer="raw")
 
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
                            health_check_interval=10)
-    packaged = load_rules() if rules is None else None
-    processor = Processor(RedisFeatureStore(redis), RedisConsentStore(redis),
-                          rules or (lambda: packaged),  # type: ignore[arg-type, return-value]
-                          policy_version=settings.policy_version)
+    # The deployed rule set (hot-reloaded), or the packaged library until one is deployed.
+    live_rules = LiveRules(redis, load_rules()) if rules is None else None
+    runtime = ModelRuntime(redis, default_models(settings.model_hash_key.encode())
+                           if settings.models_enabled else [],
+                           input_ttl_seconds=settings.model_input_ttl)
+    processor = Processor(RedisState(redis), rules or live_rules,  # type: ignore[arg-type]
+                          runtime, policy_version=settings.policy_version)
     queue = ReviewQueue(redis)
     stats = {"processed": 0, "dead_letters": 0, "flags": 0}
 
@@ -110,32 +132,83 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         metrics.DEAD_LETTERS.labels(message.topic, kind).inc()
         stats["dead_letters"] += 1
 
-    @app.agent(inputs, name="vigil.process")
-    async def process(stream: faust.StreamT) -> None:
-        async for item in stream.events():
+    async def handle_batch(batch: list[Any]) -> None:
+        started = time.perf_counter()
+        if live_rules is not None and not rules_loaded.is_set():
+            # Never judge an event with the packaged rules when a deployed set exists.
+            await retrying("deployed rule set", live_rules.refresh)
+            rules_loaded.set()
+        decoded = []
+        for item in batch:
             message = item.message
-            started = time.perf_counter()
             try:
-                event = decode_event(message.value, topic=message.topic)
+                decoded.append((message, decode_event(message.value, topic=message.topic)))
             except InvalidEvent as exc:
                 await send_dead_letter(message, exc.kind, exc.reason)
+        if not decoded:
+            return
+        events = [event for _, event in decoded]
+        try:
+            decisions: list[Any] = await retrying(
+                f"batch of {len(events)}", lambda: processor.handle_batch(events))
+        except Exception:  # a bug: go one by one, so one bad event cannot park the others
+            log.exception("batch failed; processing its %d events one by one", len(events))
+            decisions = [await handle_one(message, event) for message, event in decoded]
+        done = []
+        for (message, event), decision in zip(decoded, decisions):
+            if decision is None:
                 continue
-            try:
-                decision = await retrying(f"event {event.event_id}", lambda: processor.handle(event))
-            except Exception as exc:  # a bug must not lose the event: park it with the reason
-                log.exception("processing failed for %s", event.event_id)
-                await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
-                continue
-            for flag in flags_for(event, decision):
+            version = f"rules-v{live_rules.version}" if live_rules and live_rules.version else None
+            for flag in flags_for(event, decision, source_version=version):
                 await flags_topic.send(key=f"{flag.entity_type}:{flag.entity_id}".encode(),
                                        value=flag.model_dump_json().encode())
                 metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
                 metrics.EVENT_TO_FLAG.observe(seconds_since(event.occurred_at))
-            # The ledger lets operators and failure drills account for every event exactly.
-            await retrying("ledger", lambda: redis.zadd(LEDGER, {str(event.event_id): time.time()}))
             record_decision(message.topic, decision)
-            metrics.PROCESSING.observe(time.perf_counter() - started)
-            stats["processed"] += 1
+            done.append(str(event.event_id))
+        await retrying("model inputs and ledger", lambda: finish(decoded, decisions, done))
+        elapsed = time.perf_counter() - started
+        for _ in done:
+            metrics.PROCESSING.observe(elapsed / len(done))
+        stats["processed"] += len(done)
+
+    async def finish(decoded: list[Any], decisions: list[Any], done: list[str]) -> None:
+        pipe = redis.pipeline(transaction=False)
+        for (_, event), decision in zip(decoded, decisions):
+            if decision is not None:
+                runtime.queue_inputs(pipe, event, decision)
+        # The ledger lets operators and failure drills account for every event exactly.
+        if done:
+            pipe.zadd(LEDGER, dict.fromkeys(done, time.time()))
+        await pipe.execute()
+
+    async def handle_one(message: Any, event: Any) -> Any:
+        try:
+            return await retrying(f"event {event.event_id}", lambda: processor.handle(event))
+        except Exception as exc:  # a bug must not lose the event: park it with the reason
+            log.exception("processing failed for %s", event.event_id)
+            await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
+            return None
+
+    @app.agent(inputs, name="vigil.process")
+    async def process(stream: faust.StreamT) -> None:
+        # Micro-batches: one Redis round trip loads the state of a whole batch, in event order.
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait):
+            await run_to_completion(handle_batch(list(batch)))
+
+    @app.agent(decisions_topic, name="vigil.learner")
+    async def learner(stream: faust.StreamT) -> None:
+        # tns.decisions has one partition: the one worker that owns it is the only learner.
+        async for item in stream.events():
+            try:
+                event = decode_event(item.message.value, topic=Topics.DECISIONS)
+            except InvalidEvent:
+                continue  # the process agent dead-letters it
+            if isinstance(event, ReviewDecided) and runtime.models:
+                result = await retrying(f"decision {event.payload.decision_id}",
+                                        lambda: runtime.learn(event))
+                log.info("decision %s: %s", event.payload.decision_id,
+                         {k: v for k, v in result.items() if k != "outcomes"})
 
     @app.agent(flags_topic, name="vigil.queue_sink")
     async def sink(stream: faust.StreamT) -> None:
@@ -146,20 +219,34 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             except ValueError as exc:
                 await send_dead_letter(message, "invalid_flag", str(exc).splitlines()[0])
                 continue
-            result = await retrying(f"flag {flag.flag_id}", lambda: queue.add_flag(flag))
-            outcome = getattr(result, "suppressed", None) or ("created" if result.created else "duplicate")
-            metrics.QUEUE_FLAGS.labels(flag.detector_id, outcome).inc()
+            # add_flag counts the outcome (created, duplicate, suppressed) in the metrics itself.
+            result = await retrying(f"flag {flag.flag_id}",
+                                    lambda: queue.add_flag(flag, event=flag.event))
             if result.created:
-                metrics.FLAG_TO_CASE.observe(seconds_since(flag.flagged_at))
                 stats["flags"] += 1
 
     worker_id = f"{socket.gethostname()}-{os.getpid()}"
+    rules_loaded = asyncio.Event()
+
+    if live_rules is not None:
+        @app.task
+        async def follow_rule_deploys() -> None:
+            # Pub/sub for speed plus a 1 s poll for safety: a deploy is in force within ~1-2 s.
+            await live_rules.watch(poll_interval=1.0)
+
+    @app.timer(interval=2.0)
+    async def follow_model_snapshots() -> None:
+        try:
+            await runtime.refresh()
+        except TRANSIENT:
+            pass
 
     @app.timer(interval=2.0)
     async def heartbeat() -> None:
         # Lets `vigil up`, `vigil status` and tests see that this worker joined the group.
         assigned = _update_lag(app)
-        beat = {"worker": worker_id, "assigned_partitions": assigned, "at": time.time(), **stats}
+        beat = {"worker": worker_id, "assigned_partitions": assigned, "at": time.time(),
+                "rules_version": live_rules.version if live_rules else None, **stats}
         try:
             await redis.set(f"vigil:worker:{worker_id}", json.dumps(beat), ex=10)
             await redis.zremrangebyscore(LEDGER, "-inf", time.time() - settings.ledger_retention)
@@ -202,7 +289,7 @@ def run_worker(settings: Settings | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.create_topics:
         create_topics(settings.kafka_bootstrap,
-                      {t: settings.partitions for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)})
+                      topic_plan(settings.partitions))
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
         log.info("metrics on :%d/metrics", settings.metrics_port)

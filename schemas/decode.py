@@ -36,11 +36,22 @@ def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
         raise InvalidEvent("bad_json", f"not valid UTF-8 JSON: {exc}") from None
     except RecursionError:
         raise InvalidEvent("bad_json", "JSON is nested too deeply") from None
-    return decode_event_obj(obj, topic=topic)
+    model = _model_for(obj, topic)
+    # Validate the original bytes: no second serialisation on the hot path.
+    return _validate(model, raw)
 
 
 def decode_event_obj(obj: Any, *, topic: str | None = None) -> Envelope:
     """Validate an already-parsed JSON object (used by replay and the publisher)."""
+    model = _model_for(obj, topic)
+    try:
+        text = json.dumps(obj)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidEvent("bad_json", f"not serialisable as JSON: {type(exc).__name__}: {exc}") from None
+    return _validate(model, text)
+
+
+def _model_for(obj: Any, topic: str | None) -> type[Envelope]:
     if not isinstance(obj, dict):
         raise InvalidEvent("not_an_object", f"an event is a JSON object, got {type(obj).__name__}")
     event_type = obj.get("type")
@@ -53,10 +64,10 @@ def decode_event_obj(obj: Any, *, topic: str | None = None) -> Envelope:
             "wrong_topic",
             f"{event_type} belongs on {TOPIC_BY_TYPE[event_type]}, not on {topic}",
         )
-    try:
-        text = json.dumps(obj)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidEvent("bad_json", f"not serialisable as JSON: {type(exc).__name__}: {exc}") from None
+    return model
+
+
+def _validate(model: type[Envelope], text: str | bytes) -> Envelope:
     try:
         # JSON mode keeps strictness while accepting RFC 3339 strings for datetimes and UUIDs.
         return model.model_validate_json(text)

@@ -33,3 +33,15 @@ INPUT_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_TYPE.values(
 
 #: Topics Vigil writes to.
 OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS)
+
+
+def topic_plan(partitions: int) -> dict[str, int]:
+    """Partitions per topic: ``partitions`` everywhere but ``tns.decisions``, which has one so
+    that exactly one worker (the learner) consumes the analysts' labels, in order.
+
+    >>> topic_plan(4)[Topics.DECISIONS], topic_plan(4)[Topics.MESSAGES]
+    (1, 4)
+    """
+    plan = {topic: partitions for topic in (*INPUT_TOPICS, *OUTPUT_TOPICS)}
+    plan[Topics.DECISIONS] = 1
+    return plan

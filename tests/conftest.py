@@ -22,7 +22,7 @@ import redis as redis_lib
 
 from pipeline.config import Settings
 from pipeline.embedded import ServerProcess, create_topics, start_kafka, start_redis
-from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from schemas.topics import topic_plan
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -98,7 +98,7 @@ def make_stack(tmp_path: Path, partitions: int = 4) -> Stack:
         app_id="vigil-test", partitions=partitions, session_timeout=3.0, rebalance_timeout=3.0,
         heartbeat_interval=0.5, commit_interval=0.5, log_level="info",
     )
-    create_topics(kafka.url, {t: partitions for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)})
+    create_topics(kafka.url, topic_plan(partitions))
     return Stack(kafka, redis, settings, state_dir)
 
 

@@ -3,6 +3,7 @@ valid sets evaluate as their YAML says."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +13,12 @@ from detectors.core import Context, decide
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import example_features
-from detectors.ruleset import default_sources, load_rules, run_examples
+from detectors.ruleset import default_sources, load_rules, run_examples, sources_from_dir
 from schemas import decode_event_obj
 
+#: The engine tests below run on a pinned copy of the library's first two rules, so the shipped
+#: library can grow and be retuned (its own inline examples test it) without rewriting them.
+FIXTURES = Path(__file__).parent / "rule_fixtures"
 PAYMENT = "message.off_platform_payment.yaml"
 DEVICE = "signup.shared_device_ring.yaml"
 
@@ -68,8 +72,12 @@ examples:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
+def engine_sources() -> dict[str, str]:
+    return sources_from_dir(FIXTURES)
+
+
 def sources(**extra: str) -> dict[str, str]:
-    out = default_sources()
+    out = engine_sources()
     out.update({name.replace("__", "."): text for name, text in extra.items()})
     return out
 
@@ -154,59 +162,59 @@ def test_run_examples_reports_what_each_example_actually_did() -> None:
 
 
 def test_refuses_invalid_yaml() -> None:
-    srcs = {**default_sources(), PAYMENT: default_sources()[PAYMENT] + "\n  broken: [unclosed\n"}
+    srcs = {**engine_sources(), PAYMENT: engine_sources()[PAYMENT] + "\n  broken: [unclosed\n"}
     only_problem(srcs, PAYMENT, "(file)", "not valid YAML")
 
 
 def test_refuses_a_file_that_is_not_a_mapping() -> None:
-    only_problem({**default_sources(), PAYMENT: "- just\n- a list\n"}, PAYMENT, "(file)", "mapping")
+    only_problem({**engine_sources(), PAYMENT: "- just\n- a list\n"}, PAYMENT, "(file)", "mapping")
 
 
 @pytest.mark.parametrize("field", ["owner", "condition", "severity", "examples"])
 def test_refuses_missing_required_field(field: str) -> None:
-    only_problem(edited(default_sources(), PAYMENT, **{field: None}), PAYMENT, field, "required")
+    only_problem(edited(engine_sources(), PAYMENT, **{field: None}), PAYMENT, field, "required")
 
 
 def test_refuses_out_of_range_score() -> None:
-    only_problem(edited(default_sources(), PAYMENT, score=1.5), PAYMENT, "score", "1")
+    only_problem(edited(engine_sources(), PAYMENT, score=1.5), PAYMENT, "score", "1")
 
 
 def test_refuses_cel_syntax_error_in_condition() -> None:
-    srcs = edited(default_sources(), PAYMENT, condition="payload.text == && true")
+    srcs = edited(engine_sources(), PAYMENT, condition="payload.text == && true")
     only_problem(srcs, PAYMENT, "condition", "CEL syntax error")
 
 
 def test_refuses_cel_syntax_error_in_reason_placeholder() -> None:
-    srcs = edited(default_sources(), DEVICE, reason="{{ features.device_accounts_24h + }} accounts")
+    srcs = edited(engine_sources(), DEVICE, reason="{{ features.device_accounts_24h + }} accounts")
     only_problem(srcs, DEVICE, "reason", "not valid CEL")
 
 
 def test_refuses_regex_that_re2_cannot_compile() -> None:
-    patterns = yaml.safe_load(default_sources()[PAYMENT])["patterns"]
+    patterns = yaml.safe_load(engine_sources()[PAYMENT])["patterns"]
     # Lookahead is fine for Python's re but not for RE2 (no backtracking features).
-    srcs = edited(default_sources(), PAYMENT, patterns={**patterns, "contact": r"whats(?=app)"})
+    srcs = edited(engine_sources(), PAYMENT, patterns={**patterns, "contact": r"whats(?=app)"})
     problem = only_problem(srcs, PAYMENT, "patterns.contact", "not a valid RE2 regex")
     assert "contact" in problem.field
 
 
 def test_refuses_re2_call_to_an_undeclared_pattern() -> None:
-    srcs = edited(default_sources(), PAYMENT,
+    srcs = edited(engine_sources(), PAYMENT,
                   condition='!payload.has_active_contract && re2("undeclared", payload.text)')
     only_problem(srcs, PAYMENT, "condition", "'undeclared'", "not declared under patterns")
 
 
 def test_refuses_re2_find_of_an_undeclared_pattern_in_the_reason() -> None:
-    srcs = edited(default_sources(), PAYMENT, reason='found {{ re2_find("iban", payload.text) }}')
+    srcs = edited(engine_sources(), PAYMENT, reason='found {{ re2_find("iban", payload.text) }}')
     only_problem(srcs, PAYMENT, "reason", "'iban'", "not declared under patterns")
 
 
 def test_refuses_unknown_variable() -> None:
-    srcs = edited(default_sources(), PAYMENT, condition="!payload.has_active_contract && user.banned")
+    srcs = edited(engine_sources(), PAYMENT, condition="!payload.has_active_contract && user.banned")
     only_problem(srcs, PAYMENT, "condition", "unknown variable 'user'")
 
 
 def test_comprehension_variables_are_not_unknown_variables() -> None:
-    srcs = edited(default_sources(), PAYMENT, condition=(
+    srcs = edited(engine_sources(), PAYMENT, condition=(
         '!payload.has_active_contract && ["paypal ", "whatsapp", "@gmail.com"]'
         '.exists(w, lower(payload.text).contains(w))'))
     load_rules(srcs)  # would raise if `w` were taken for an unknown variable
@@ -217,13 +225,13 @@ def test_comprehension_variables_are_not_unknown_variables() -> None:
     'matches(payload.text, "(?i)venmo")',
 ])
 def test_refuses_cel_matches_pointing_to_re2(condition: str) -> None:
-    srcs = edited(default_sources(), PAYMENT, condition=condition)
+    srcs = edited(engine_sources(), PAYMENT, condition=condition)
     problem = only_problem(srcs, PAYMENT, "condition", "matches() is not allowed")
     assert "re2(" in problem.message
 
 
 def test_refuses_duplicate_rule_id() -> None:
-    srcs = {**default_sources(), "message.off_platform_payment.yml": default_sources()[PAYMENT]}
+    srcs = {**engine_sources(), "message.off_platform_payment.yml": engine_sources()[PAYMENT]}
     found = problems(srcs)
     duplicate = [p for p in found if p.field == "id" and "duplicate" in p.message]
     assert len(duplicate) == 1
@@ -233,70 +241,70 @@ def test_refuses_duplicate_rule_id() -> None:
 
 
 def test_refuses_rule_id_that_differs_from_its_file_name() -> None:
-    srcs = default_sources()
+    srcs = engine_sources()
     srcs["message.renamed.yaml"] = srcs.pop(PAYMENT)
     only_problem(srcs, "message.renamed.yaml", "id", "message.off_platform_payment", "message.renamed")
 
 
 def test_refuses_malformed_rule_id() -> None:
-    srcs = default_sources()
+    srcs = engine_sources()
     text = srcs.pop(PAYMENT).replace("id: message.off_platform_payment", "id: Message-Payment")
     only_problem({**srcs, "Message-Payment.yaml": text}, "Message-Payment.yaml", "id")
 
 
 def test_refuses_unknown_event_type() -> None:
-    srcs = edited(default_sources(), PAYMENT, event_types=["message.sent", "message.edited"])
+    srcs = edited(engine_sources(), PAYMENT, event_types=["message.sent", "message.edited"])
     only_problem(srcs, PAYMENT, "event_types", "unknown event type 'message.edited'")
 
 
 def test_refuses_unknown_feature_in_an_example() -> None:
-    srcs = replaced(default_sources(), DEVICE,
+    srcs = replaced(engine_sources(), DEVICE,
                     "features: {device_accounts_24h: 3, ip24_accounts_1h: 3}",
                     "features: {device_accounts_24h: 3, ip24_accounts_1h: 3, device_accounts_7d: 9}")
     only_problem(srcs, DEVICE, "examples.0.features", "unknown feature 'device_accounts_7d'")
 
 
 def test_refuses_example_that_passes_but_says_it_flags() -> None:
-    data = yaml.safe_load(default_sources()[PAYMENT])
+    data = yaml.safe_load(engine_sources()[PAYMENT])
     data["examples"].append({"name": "an innocent question", "expect": "flag",
                              "payload": {"text": "Is the brief final?", "has_active_contract": False}})
-    srcs = {**default_sources(), PAYMENT: yaml.safe_dump(data, sort_keys=False)}
+    srcs = {**engine_sources(), PAYMENT: yaml.safe_dump(data, sort_keys=False)}
     only_problem(srcs, PAYMENT, "examples", "'an innocent question' should flag but got pass")
 
 
 def test_refuses_example_that_flags_but_says_it_passes() -> None:
-    data = yaml.safe_load(default_sources()[DEVICE])
+    data = yaml.safe_load(engine_sources()[DEVICE])
     data["examples"].append({"name": "a fourth account", "expect": "pass",
                              "features": {"device_accounts_24h": 4, "ip24_accounts_1h": 1}})
-    srcs = {**default_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
+    srcs = {**engine_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
     only_problem(srcs, DEVICE, "examples", "'a fourth account' should pass but got flag")
 
 
 def test_refuses_example_whose_event_is_not_valid() -> None:
-    data = yaml.safe_load(default_sources()[PAYMENT])
+    data = yaml.safe_load(engine_sources()[PAYMENT])
     data["examples"].append({"name": "contract as a string", "expect": "pass",
                              "payload": {"has_active_contract": "yes"}})
-    srcs = {**default_sources(), PAYMENT: yaml.safe_dump(data, sort_keys=False)}
+    srcs = {**engine_sources(), PAYMENT: yaml.safe_dump(data, sort_keys=False)}
     only_problem(srcs, PAYMENT, "examples", "should pass but got invalid", "has_active_contract")
 
 
 def test_refuses_rule_without_a_pass_example() -> None:
-    data = yaml.safe_load(default_sources()[DEVICE])
+    data = yaml.safe_load(engine_sources()[DEVICE])
     data["examples"] = [e for e in data["examples"] if e["expect"] == "flag"]
     assert len(data["examples"]) >= 2
-    srcs = {**default_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
+    srcs = {**engine_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
     only_problem(srcs, DEVICE, "examples", "must pass")
 
 
 def test_refuses_rule_without_a_flag_example() -> None:
-    data = yaml.safe_load(default_sources()[DEVICE])
+    data = yaml.safe_load(engine_sources()[DEVICE])
     data["examples"] = [e for e in data["examples"] if e["expect"] == "pass"]
-    srcs = {**default_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
+    srcs = {**engine_sources(), DEVICE: yaml.safe_dump(data, sort_keys=False)}
     only_problem(srcs, DEVICE, "examples", "must flag")
 
 
 def test_reports_every_broken_file_at_once() -> None:
-    srcs = edited(default_sources(), PAYMENT, condition="payload.text ==")
+    srcs = edited(engine_sources(), PAYMENT, condition="payload.text ==")
     srcs = edited(srcs, DEVICE, event_types=["user.signed_in"])
     found = problems(srcs)
     assert {(p.file, p.field) for p in found} >= {(PAYMENT, "condition"), (DEVICE, "event_types")}
@@ -306,11 +314,11 @@ def test_reports_every_broken_file_at_once() -> None:
 
 
 def test_changed_threshold_evaluates_differently() -> None:
-    srcs = replaced(default_sources(), DEVICE, "features.device_accounts_24h >= 3",
+    srcs = replaced(engine_sources(), DEVICE, "features.device_accounts_24h >= 3",
                     "features.device_accounts_24h >= 4")
     srcs = replaced(srcs, DEVICE, "features: {device_accounts_24h: 3, ip24_accounts_1h: 3}",
                     "features: {device_accounts_24h: 4, ip24_accounts_1h: 3}")
-    stricter, shipped = load_rules(srcs), load_rules()
+    stricter, shipped = load_rules(srcs), load_rules(engine_sources())
     features = {**example_features("user.signed_up"), "device_accounts_24h": 3, "ip24_accounts_1h": 1}
     event = signup()
     assert [r.detector_id for r in decide(event, Context(features), shipped).findings] == [
@@ -321,7 +329,7 @@ def test_changed_threshold_evaluates_differently() -> None:
 
 
 def test_shadow_rule_fires_as_shadow_hit_not_finding() -> None:
-    srcs = {**default_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", "mode: shadow")}
+    srcs = {**engine_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", "mode: shadow")}
     rules = load_rules(srcs)
     features = {**example_features("message.sent"), "sender_strangers_1h": 7}
     decision = decide(message(), Context(features), rules)
@@ -332,7 +340,7 @@ def test_shadow_rule_fires_as_shadow_hit_not_finding() -> None:
 
 
 def test_shadow_rule_that_does_not_match_is_not_a_hit() -> None:
-    srcs = {**default_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", "mode: shadow")}
+    srcs = {**engine_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", "mode: shadow")}
     features = {**example_features("message.sent"), "sender_strangers_1h": 2}
     decision = decide(message(), Context(features), load_rules(srcs))
     assert decision.shadow_hits == () and decision.findings == ()
@@ -341,7 +349,7 @@ def test_shadow_rule_that_does_not_match_is_not_a_hit() -> None:
 @pytest.mark.parametrize("spelling", ["mode: off", 'mode: "off"'])
 def test_off_rule_is_skipped_and_never_fires(spelling: str) -> None:
     # Unquoted, YAML 1.1 reads `off` as false; a rule author writes it that way all the same.
-    srcs = {**default_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", spelling)}
+    srcs = {**engine_sources(), STRANGERS: STRANGERS_YAML.replace("mode: enforce", spelling)}
     rules = load_rules(srcs)
     features = {**example_features("message.sent"), "sender_strangers_1h": 50}
     result = results_by_id(decide(message(), Context(features), rules))["message.many_strangers"]
@@ -353,7 +361,7 @@ def test_off_rule_is_skipped_and_never_fires(spelling: str) -> None:
 
 
 def test_runtime_error_is_reported_and_other_rules_still_run() -> None:
-    rules = load_rules({**default_sources(), BROKEN: BROKEN_YAML})
+    rules = load_rules({**engine_sources(), BROKEN: BROKEN_YAML})
     assert [r.id for r in rules.for_type("message.sent")][0] == "message.aaa_broken"
     event = message({"text": "send it to my venmo please", "has_active_contract": False,
                      "attachment_count": 60})
@@ -368,20 +376,20 @@ def test_runtime_error_is_reported_and_other_rules_still_run() -> None:
 
 
 def test_rule_with_runtime_error_still_works_where_it_can() -> None:
-    rules = load_rules({**default_sources(), BROKEN: BROKEN_YAML})
+    rules = load_rules({**engine_sources(), BROKEN: BROKEN_YAML})
     result = results_by_id(decide(message({"text": "trigger"}), Context({}), rules))
     assert result["message.aaa_broken"].fired and result["message.aaa_broken"].skipped is None
 
 
 def test_missing_feature_at_runtime_is_an_error_result() -> None:
-    results = load_rules().evaluate(signup(), {"ip24_accounts_1h": 1})
+    results = load_rules(engine_sources()).evaluate(signup(), {"ip24_accounts_1h": 1})
     assert len(results) == 1
     assert results[0].skipped is not None and results[0].skipped.startswith("error:")
     assert not results[0].fired
 
 
 def test_reason_template_is_filled_from_event_payload_and_features() -> None:
-    rules = load_rules({**default_sources(), STRANGERS: STRANGERS_YAML})
+    rules = load_rules({**engine_sources(), STRANGERS: STRANGERS_YAML})
     features = {**example_features("message.sent"), "sender_strangers_1h": 6,
                 "account_age_seconds": 1209600.0}
     event = message({"sender_id": "u_spammer", "recipient_id": "u_target"})
@@ -393,22 +401,22 @@ def test_reason_template_is_filled_from_event_payload_and_features() -> None:
 
 def test_reason_of_shipped_device_rule_names_both_counts() -> None:
     features = {**example_features("user.signed_up"), "device_accounts_24h": 4, "ip24_accounts_1h": 7}
-    (finding,) = decide(signup(), Context(features), load_rules()).findings
+    (finding,) = decide(signup(), Context(features), load_rules(engine_sources())).findings
     assert finding.reason == ("4 accounts signed up from one device in 24h "
                               "(7 from the same /24 network in the last hour)")
 
 
 def test_reason_of_payment_rule_quotes_the_matched_words() -> None:
     event = message({"text": "Just pay me with Zelle or western  union", "has_active_contract": False})
-    (finding,) = decide(event, Context({}), load_rules()).findings
+    (finding,) = decide(event, Context({}), load_rules(engine_sources())).findings
     assert '("Zelle")' in finding.reason
     contact = message({"text": "add me on Telegram", "has_active_contract": False})
-    (finding,) = decide(contact, Context({}), load_rules()).findings
+    (finding,) = decide(contact, Context({}), load_rules(engine_sources())).findings
     assert '("Telegram")' in finding.reason
 
 
 def test_passing_rule_has_empty_reason_and_zero_score() -> None:
-    (result,) = load_rules().evaluate(message({"text": "see you tomorrow"}), {})
+    (result,) = load_rules(engine_sources()).evaluate(message({"text": "see you tomorrow"}), {})
     assert not result.fired and result.reason == "" and result.score == 0.0
 
 
@@ -419,16 +427,16 @@ def test_fingerprint_is_stable_for_the_same_sources() -> None:
 
 
 def test_fingerprint_changes_when_any_source_changes() -> None:
-    base = load_rules().fingerprint
-    reworded = replaced(default_sources(), DEVICE, "owner: trust-safety-accounts",
+    base = load_rules(engine_sources()).fingerprint
+    reworded = replaced(engine_sources(), DEVICE, "owner: trust-safety-accounts",
                         "owner: trust-safety-accounts-2")
     assert load_rules(reworded).fingerprint != base
-    added = {**default_sources(), STRANGERS: STRANGERS_YAML}
+    added = {**engine_sources(), STRANGERS: STRANGERS_YAML}
     assert load_rules(added).fingerprint not in {base, load_rules(reworded).fingerprint}
 
 
 def test_rules_only_run_for_their_event_types() -> None:
-    rules = load_rules()
+    rules = load_rules(engine_sources())
     assert [r.id for r in rules.for_type("user.signed_up")] == ["signup.shared_device_ring"]
     assert rules.for_type("review.decided") == ()
     proposal = decode_event_obj(example_event("proposal.submitted"))

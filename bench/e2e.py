@@ -1,0 +1,203 @@
+"""End-to-end benchmarks on the embedded stack; prints figures, asserts nothing.
+
+    .venv/bin/python bench/e2e.py [--events 20000]
+
+1. Throughput: N simulator events through the full pipeline (validation, consent gate, rules,
+   models, flags, queue) with one worker, and a bare faust consumer of the same events in the
+   same run; both rates and their ratio (target: pipeline >= 0.75 x bare).
+2. Scaling: the same with two workers.
+3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
+   measured capacity (target p99 < 100 ms), and publish -> processed for all events.
+
+Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
+consumer-group join is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pipeline.config import Settings  # noqa: E402
+from pipeline.embedded import create_topics, start_kafka, start_redis  # noqa: E402
+from pipeline.publisher import Publisher  # noqa: E402
+from pipeline.simulate import generate  # noqa: E402
+from schemas.topics import topic_plan  # noqa: E402
+
+LEDGER = "vigil:ledger:processed"
+
+
+def spawn(module: str, settings: Settings, log: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", module], cwd=REPO,
+                            env={**os.environ, **settings.env(), **env},
+                            stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def fresh_stack(workdir: Path, partitions: int):  # noqa: ANN201
+    kafka = start_kafka(workdir)
+    server = start_redis(workdir, appendfsync="everysec")
+    create_topics(kafka.url, topic_plan(partitions))
+    settings = Settings(kafka_bootstrap=kafka.url, redis_url=server.url, state_dir=workdir,
+                        partitions=partitions, session_timeout=3, rebalance_timeout=3,
+                        heartbeat_interval=0.5, commit_interval=1.0, log_level="warning",
+                        ledger_retention=3600)
+    return kafka, server, settings
+
+
+def publish_all(settings: Settings, events: list[dict]) -> None:
+    with Publisher(settings.kafka_bootstrap, config={"linger.ms": 20}) as publisher:
+        for event in events:
+            publisher.publish(event)
+
+
+def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: str) -> float:
+    client = redis.Redis.from_url(settings.redis_url)
+    client.delete(LEDGER)
+    settings = replace(settings, app_id=f"vigil-bench-{tag}")
+    procs = [spawn("pipeline.worker", settings, workdir / f"{tag}-{i}.log") for i in range(workers)]
+    try:
+        deadline = time.time() + 900
+        while client.zcard(LEDGER) < n and time.time() < deadline:
+            time.sleep(0.5)
+        times = [t for _, t in client.zrange(LEDGER, 0, -1, withscores=True)]
+    finally:
+        stop(procs)
+    if len(times) < n:
+        raise SystemExit(f"pipeline processed only {len(times)} of {n}; see {workdir}")
+    return (n - 1) / (max(times) - min(times))
+
+
+def bare_rate(settings: Settings, n: int, workdir: Path) -> float:
+    out = workdir / "bare.json"
+    proc = spawn("bench.bare_consumer", replace(settings, app_id="vigil-bench-bare"),
+                 workdir / "bare.log", BENCH_EXPECT=str(n), BENCH_OUT=str(out))
+    try:
+        deadline = time.time() + 600
+        while not out.exists() and time.time() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop([proc])
+    data = json.loads(out.read_text())
+    return (n - 1) / (data["last"] - data["first"])
+
+
+def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> dict[str, float]:
+    """Steady load at ``rate``; publish -> processed (all) and publish -> case (flagged)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    client.delete(LEDGER)
+    settings = replace(settings, app_id="vigil-bench-latency")
+    proc = spawn("pipeline.worker", settings, workdir / "latency.log")
+    sent: dict[str, float] = {}
+    try:
+        _wait_joined(client)
+        publisher = Publisher(settings.kafka_bootstrap, config={"linger.ms": 0})
+        start = datetime.now(timezone.utc)
+        began = time.time()
+        for sim in generate(seed=99, count=int(rate * seconds), fraud_rate=0.1, start=start,
+                            mean_gap_seconds=1.0 / rate):
+            at = datetime.fromisoformat(sim.envelope["occurred_at"].replace("Z", "+00:00"))
+            delay = (at - start).total_seconds() - (time.time() - began)
+            if delay > 0:
+                time.sleep(delay)
+            publisher.publish(sim.envelope)
+            sent[sim.envelope["event_id"]] = time.time()
+        publisher.flush()
+        deadline = time.time() + 60
+        while client.zcard(LEDGER) < len(sent) and time.time() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)
+        processed = {m.decode(): t for m, t in client.zrange(LEDGER, 0, -1, withscores=True)}
+        case_lat = _case_latencies(client, sent)
+    finally:
+        stop([proc])
+    to_processed = sorted(processed[e] - t for e, t in sent.items() if e in processed)
+    return {"events": len(sent), "to_processed": _pcts(to_processed), "to_case": _pcts(case_lat),
+            "flagged": len(case_lat)}
+
+
+def _case_latencies(client: redis.Redis, sent: dict[str, float]) -> list[float]:
+    out = []
+    for entry_id, fields in client.xrange("vigil:flags:recent"):
+        raw = client.get(b"vigil:flag:" + fields[b"flag_id"])
+        if not raw:
+            continue
+        event_id = json.loads(raw)["event_id"]
+        if event_id in sent:
+            written = int(entry_id.split(b"-")[0]) / 1000
+            out.append(written - sent[event_id])
+    return sorted(out)
+
+
+def _wait_joined(client: redis.Redis) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        keys = client.keys("vigil:worker:*")
+        beats = [json.loads(v) for v in client.mget(keys)] if keys else []
+        if any(b["assigned_partitions"] for b in beats):
+            return
+        time.sleep(0.3)
+    raise SystemExit("worker did not join")
+
+
+def _pcts(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--latency-seconds", type=float, default=30)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
+    kafka, server, settings = fresh_stack(workdir, args.partitions)
+    try:
+        events = [s.envelope for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
+        publish_all(settings, events)
+        bare = bare_rate(settings, len(events), workdir)
+        one = pipeline_rate(settings, 1, len(events), workdir, "one")
+        two = pipeline_rate(settings, 2, len(events), workdir, "two")
+        print(f"events: {len(events)}, partitions: {args.partitions}, cores: {os.cpu_count()}")
+        print(f"bare faust consumer      : {bare:10,.0f} events/s")
+        print(f"full pipeline, 1 worker  : {one:10,.0f} events/s   ratio to bare: {one / bare:.2f} (target >= 0.75)")
+        print(f"full pipeline, 2 workers : {two:10,.0f} events/s   scaling vs 1: {two / one:.2f}x")
+        lat = latency(settings, rate=one / 2, seconds=args.latency_seconds, workdir=workdir)
+        print(f"latency at {one / 2:,.0f} events/s (half capacity), {lat['events']} events, "
+              f"{lat['flagged']} flagged:")
+        print(f"  publish -> processed : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_processed"].items()))
+        print(f"  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items())
+              + "   (target p99 < 100 ms)")
+    finally:
+        server.stop()
+        kafka.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Request and response bodies of the review API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
+UserName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+DetectorId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_.-]+$")]
+EntityType = Literal["user", "job_post", "message", "proposal"]
+Severity = Literal["low", "medium", "high", "critical"]
+Status = Literal["open", "escalated", "closed"]
+SlaState = Literal["ok", "due_soon", "breached"]
+Sort = Literal["priority", "sla", "age", "updated"]
+Outcome = Literal["confirmed_fraud", "legitimate", "escalate"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecisionIn(Body):
+    outcome: Outcome
+    #: Required for confirmed_fraud: one of GET /api/policy-reasons.
+    policy_reason: Annotated[str, Field(max_length=64)] = ""
+    notes: Annotated[str, Field(max_length=5000)] = ""
+    #: The idempotency key (the Idempotency-Key header works too); generated when absent.
+    decision_id: Id | None = None
+
+
+class NoteIn(Body):
+    text: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class ReassignIn(Body):
+    analyst: UserName
+
+
+class SnoozeIn(Body):
+    entity_type: EntityType
+    entity_id: Id
+    detector_id: DetectorId
+    duration_seconds: Annotated[int, Field(ge=60, le=30 * 86400)]
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    entity: str
+    entity_type: str
+    entity_id: str
+    subject_id: str | None
+    status: Status
+    severity: Severity
+    max_score: float
+    flag_count: int
+    report_count: int
+    suppressed_count: int
+    detectors: list[str]
+    top_reason: str
+    top_detector: str
+    priority: float
+    created_at: str
+    updated_at: str
+    age_seconds: float
+    due_at: str
+    sla_state: Literal["ok", "due_soon", "breached", "met"]
+    breached_at: str | None
+    claimed_by: str | None
+    lease_until: str | None
+    outcome: Outcome | None
+    decision_id: str | None
+    decided_by: str | None
+    decided_at: str | None
+    escalated_at: str | None
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+
+
+class CaseDetail(CaseSummary):
+    flags: list[dict[str, Any]]
+    suppressed_flags: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+    earlier_decisions: list[dict[str, Any]]
+    consent: dict[str, Any] | None
+    snoozes: list[dict[str, Any]]
+    masked: bool = False
+
+
+class ClaimOut(BaseModel):
+    case_id: str
+    claimed_by: str
+    lease_until: str
+    action: Literal["claim", "renew", "reassign"]
+
+
+class DecisionOut(BaseModel):
+    decision: dict[str, Any]
+    replayed: bool
+
+
+class AuditPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_before: str | None
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+
+
+class Published(BaseModel):
+    event_id: str
+    topic: str
+
+
+class Problem(BaseModel):
+    error: str
+    message: str

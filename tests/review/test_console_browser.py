@@ -1,0 +1,138 @@
+"""The console in a real browser: Playwright driving Debian's chromium, headless.
+
+Needs /usr/bin/chromium (Debian package ``chromium``); skipped with that message where it is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.embedded import free_port
+from pipeline.review.app import create_app
+from tests.review.conftest import add_users
+from tests.review.factories import flag, seed
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HOSTILE = ('<script>window.__vigil_xss = 1</script><img src="x" id="injected-img" '
+           'onerror="window.__vigil_xss = 2"><b id="injected-b">bold</b> & pay me on venmo')
+
+pytestmark = [pytest.mark.integration]
+
+
+def launch_browser(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium: "
+                    "apt-get install -y chromium (Debian package `chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class LiveServer:
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the review service did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live(redis_url: str) -> Iterator[LiveServer]:
+    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"), background=False)
+    with LiveServer(app) as server:
+        yield server
+
+
+def log_in(page: Any, live: LiveServer, token: str) -> None:
+    page.goto(f"{live.url}/queue")
+    assert page.url.startswith(f"{live.url}/login")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/queue")
+
+
+def test_an_analyst_logs_in_claims_decides_and_the_case_leaves_the_queue(
+        browser: Any, live: LiveServer, redis_url: str) -> None:
+    tokens = add_users(redis_url, {"alice": "analyst"})
+    first, second = seed(redis_url, [flag("u1", severity="critical"), flag("u2", severity="medium")])
+    page = browser.new_page()
+    try:
+        log_in(page, live, tokens["alice"])
+        rows = page.locator("tr.case-row")
+        assert rows.count() == 2
+        assert rows.first.get_attribute("data-case-id") == first  # critical first
+        page.click(f"a[href='/cases/{first}']")
+        page.wait_for_url(f"{live.url}/cases/{first}")
+        page.click("#claim")
+        page.wait_for_url(f"{live.url}/cases/{first}?done=claim")
+        assert page.inner_text("#claim-holder").startswith("alice")
+        # Confirmed fraud without a policy reason is refused with a message.
+        page.click("#decide-confirmed_fraud")
+        assert "policy_reason" in page.inner_text(".error")
+        page.select_option("#policy_reason", "off_platform_payment")
+        page.fill("#notes", "asked for Venmo before the contract")
+        page.click("#decide-confirmed_fraud")
+        page.wait_for_url(f"{live.url}/queue?done=decided&case={first}")
+        assert "Decision recorded" in page.inner_text(".notice")
+        assert [r.get_attribute("data-case-id") for r in page.locator("tr.case-row").all()] == [second]
+        page.goto(f"{live.url}/queue?status=closed")
+        assert page.locator(f"tr[data-case-id='{first}']").count() == 1
+    finally:
+        page.close()
+
+
+def test_script_and_html_in_a_message_render_as_inert_text(
+        browser: Any, live: LiveServer, redis_url: str) -> None:
+    tokens = add_users(redis_url, {"alice": "analyst"})
+    case_id, = seed(redis_url, [flag("u1", text=HOSTILE, reason=f"Asked to pay off platform ({HOSTILE})")])
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        log_in(page, live, tokens["alice"])
+        assert HOSTILE[:60] in page.inner_text("td.reason")  # the queue shows it as text
+        page.goto(f"{live.url}/cases/{case_id}")
+        assert page.inner_text("pre.text") == HOSTILE
+        assert HOSTILE in page.inner_text("td.reason")
+        page.wait_for_timeout(300)  # give an injected onerror handler the chance to run
+        assert page.evaluate("typeof window.__vigil_xss") == "undefined"
+        for selector in ("#injected-b", "#injected-img", "main script", "img"):
+            assert page.locator(selector).count() == 0, selector
+        assert dialogs == []
+    finally:
+        page.close()
