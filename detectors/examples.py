@@ -36,6 +36,11 @@ _BASE_PAYLOADS: dict[str, dict[str, Any]] = {
         "user_id": "u_example", "ai_features": "opted_in", "policy_version": "2026-01",
         "changed_at": "2026-01-05T08:00:00Z",
     },
+    "review.decided": {
+        "decision_id": "dec_example", "case_id": "case_example", "entity_type": "user",
+        "entity_id": "u_example", "outcome": "confirmed_fraud", "policy_reason": "scam",
+        "event_ids": ["3b9b0c8e-8a51-4d5e-9a3c-0f7d0d1a2b3c"], "analyst_id": "analyst_1",
+    },
     "user_report.filed": {
         "reporter_id": "u_example", "target_type": "user", "target_id": "u_other",
         "reason": "scam", "details": "",

@@ -64,15 +64,26 @@ def up_command(
     for name, pid in state.pids.items():
         table.add_row(name, f"pid {pid}, log {state.logs.get(name, '-')}")
     for name, url in state.urls.items():
-        if name not in ("kafka", "redis"):
+        if name not in ("kafka", "redis", "analyst token"):
             table.add_row(name, url)
     console.print(table)
+    _print_console_login(state)
     if wait:
         with console.status("waiting for the workers to join the consumer group..."):
             ready = wait_for_workers(state.redis_url, workers, timeout=60)
         if not ready:
             _fail(f"workers did not report in 60s; see {settings.state_dir}/worker-1.log")
         console.print(f"[green]{workers} worker(s) consuming.[/] Stop everything with `vigil down`.")
+
+
+def _print_console_login(state: StackState) -> None:
+    url = state.urls.get("review console")
+    token_file = state.urls.get("analyst token")
+    if url:
+        console.print(f"[bold]Review console:[/] {url}")
+    if token_file and Path(token_file).exists():
+        console.print(f"  log in with the analyst token: {Path(token_file).read_text().strip()}"
+                      f"  (also in {token_file})")
 
 
 def wait_for_workers(redis_url: str, count: int, timeout: float) -> bool:
@@ -129,7 +140,7 @@ def publish_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
     with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("publish", total=len([ln for ln in lines if ln.strip()]))
-        publisher = Publisher(settings.kafka_bootstrap)
+        publisher = Publisher(settings.kafka_bootstrap, consent_registry=settings.redis_url)
         for number, obj in read_jsonl(lines):
             try:
                 if isinstance(obj, Exception):
@@ -187,7 +198,8 @@ def simulate_live(settings: Settings, *, rate: float, count: int | None, duratio
     limit = count if count is not None else (int(rate * duration) if duration else 10**12)
     start = datetime.now(timezone.utc)
     began = time.monotonic()
-    publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-simulator")
+    publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-simulator",
+                          consent_registry=settings.redis_url)
     sent = 0
     try:
         for sim in generate(seed=seed, count=limit, fraud_rate=fraud_rate, start=start,
@@ -212,13 +224,19 @@ def simulate_live(settings: Settings, *, rate: float, count: int | None, duratio
 def replay_command(
     events: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL events.")],
     out: Annotated[Path, typer.Option(help="Where to write one result line per event.")],
+    models: Annotated[bool, typer.Option(help="Also run the online models (consent-gated; "
+                                               "review.decided lines teach them).")] = True,
 ) -> None:
     """Run the detector core offline over a file, in order, with no Kafka or Redis."""
+    from detectors.models import default_models
     from pipeline.replay import replay_file
 
+    settings = Settings.from_env()
+    detectors = default_models(settings.model_hash_key.encode()) if models else []
     started = time.perf_counter()
     with out.open("w") as handle:
-        n, bad = replay_file(str(events), handle.write,
+        n, bad = replay_file(str(events), handle.write, models=detectors,
+                             policy_version=settings.policy_version,
                              on_invalid=lambda r: err.print(f"line {r.line}: {r.reason}"))
     took = time.perf_counter() - started
     console.print(f"replayed {n} events in {took:.1f}s ({n / max(took, 1e-9):,.0f}/s); "
@@ -328,6 +346,9 @@ def demo_command(
         console.print("interrupted")
     finally:
         _print_queue(settings, table=False)
+        state = StackState.load(settings.state_dir)
+        if state:
+            _print_console_login(state)
         if started_here:
             console.print("stopping the stack...")
             down(Settings.from_env())

@@ -18,7 +18,8 @@ from schemas.events import ConsentChanged
 PREFIX = "vigil:consent:"
 
 
-def _member(event: ConsentChanged) -> str:
+def consent_member(event: ConsentChanged) -> str:
+    """The canonical registry entry of a change (identical for a redelivered event)."""
     p = event.payload
     return json.dumps({"state": p.ai_features, "policy_version": p.policy_version,
                        "changed_at": p.changed_at.isoformat(), "event_id": str(event.event_id)},
@@ -38,7 +39,7 @@ class RedisConsentStore:
     @staticmethod
     def queue_record(args: list[str], event: ConsentChanged) -> None:
         """Append the recording of a change to a feature-store batch script's ``args``."""
-        args += ["Z", PREFIX + event.subject_id, _member(event),
+        args += ["Z", PREFIX + event.subject_id, consent_member(event),
                  repr(event.payload.changed_at.timestamp())]
 
     @staticmethod
@@ -53,7 +54,7 @@ class RedisConsentStore:
 
     async def record(self, event: ConsentChanged) -> None:
         await self.redis.zadd(PREFIX + event.subject_id,
-                              {_member(event): event.payload.changed_at.timestamp()})
+                              {consent_member(event): event.payload.changed_at.timestamp()})
 
     async def latest(self, user_id: str) -> ConsentRecord | None:
         return self.parse(await self.redis.zrevrange(PREFIX + user_id, 0, 0))
@@ -72,7 +73,7 @@ class MemoryConsentStore:
         self.history: dict[str, dict[str, float]] = {}
 
     async def record(self, event: ConsentChanged) -> None:
-        self.history.setdefault(event.subject_id, {})[_member(event)] = (
+        self.history.setdefault(event.subject_id, {})[consent_member(event)] = (
             event.payload.changed_at.timestamp())
 
     async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | None:

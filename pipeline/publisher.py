@@ -4,6 +4,11 @@ Small and safe: every event is validated against its contract before it leaves t
 keyed by ``subject_id`` so one user's events stay in order, sent by an idempotent producer with
 ``acks=all``, and a delivery failure is raised, never swallowed.
 
+Consent changes are a control-plane write: given ``consent_registry`` (the Redis URL), the
+publisher records a ``consent.changed`` in the registry *before* sending it, so an opt-out is in
+force for every event any worker processes from then on, including events already queued
+behind it on other topics. The Kafka copy keeps the history and feeds other consumers.
+
     with Publisher("kafka:9092") as publisher:
         publisher.publish(event_dict)      # validates; raises InvalidEvent on a bad event
     # leaving the block flushes; any failed delivery raises PublishError
@@ -19,7 +24,9 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.decode import MAX_EVENT_BYTES, decode_event_obj
 from schemas.errors import VigilError
-from schemas.events import Envelope
+from pipeline.consent_store import PREFIX as CONSENT_PREFIX
+from pipeline.consent_store import consent_member
+from schemas.events import ConsentChanged, Envelope
 from schemas.topics import TOPIC_BY_TYPE
 
 
@@ -35,8 +42,15 @@ class PublishError(VigilError):
 
 class Publisher:
     def __init__(self, bootstrap_servers: str, *, client_id: str = "vigil-publisher",
-                 delivery_timeout_ms: int = 30_000, config: dict[str, Any] | None = None) -> None:
-        """``config`` adds or overrides librdkafka settings (``{"linger.ms": 20}``)."""
+                 delivery_timeout_ms: int = 30_000, config: dict[str, Any] | None = None,
+                 consent_registry: str | None = None) -> None:
+        """``config`` adds or overrides librdkafka settings (``{"linger.ms": 20}``);
+        ``consent_registry`` is the Redis URL consent changes are written through to."""
+        self._registry = None
+        if consent_registry:
+            import redis
+
+            self._registry = redis.Redis.from_url(consent_registry, socket_timeout=5)
         self._producer = Producer({
             "bootstrap.servers": bootstrap_servers,
             "client.id": client_id,
@@ -58,6 +72,10 @@ class Publisher:
             from schemas.errors import InvalidEvent
             raise InvalidEvent("oversized", f"event is {len(value)} bytes; the limit is {MAX_EVENT_BYTES}")
         event_id = str(model.event_id)
+        if self._registry is not None and isinstance(model, ConsentChanged):
+            # Before Kafka: if this raises, nothing was sent and the caller retries.
+            self._registry.zadd(CONSENT_PREFIX + model.subject_id,
+                                {consent_member(model): model.payload.changed_at.timestamp()})
 
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:

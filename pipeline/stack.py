@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -101,11 +103,23 @@ def up(settings: Settings, *, workers: int = 1) -> StackState:
             process = spawn_worker(replace(worker_settings, metrics_port=port), log_path)
             state.pids[name], state.logs[name] = process.pid, str(log_path)
             state.urls[f"{name} metrics"] = f"http://127.0.0.1:{port}/metrics"
+        review_port = _port_or_free(8000)
+        log_path = settings.state_dir / "review.log"
+        review = spawn_review(worker_settings, review_port, log_path)
+        state.pids["review"], state.logs["review"] = review.pid, str(log_path)
+        state.urls["review console"] = f"http://127.0.0.1:{review_port}/"
+        _wait_http(f"http://127.0.0.1:{review_port}/healthz", review, log_path)
+        if "redis" in state.pids:  # our own Redis: give the local user an analyst login
+            token = create_user(state.redis_url, "analyst", "analyst")
+            token_file = settings.state_dir / "analyst.token"
+            token_file.write_text(token + "\n")
+            token_file.chmod(0o600)
+            state.urls["analyst token"] = str(token_file)
     except BaseException:
         for server in started:
             server.stop()
         for name, pid in state.pids.items():
-            if name.startswith("worker"):
+            if name.startswith("worker") or name == "review":
                 _terminate(pid)
         raise
     state.urls = {"kafka": state.kafka_bootstrap, "redis": state.redis_url, **state.urls}
@@ -119,6 +133,56 @@ def spawn_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "pipeline.worker"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
+
+
+def spawn_review(settings: Settings, port: int, log_path: Path) -> subprocess.Popen:
+    env = {**os.environ, **settings.env(), "VIGIL_REVIEW_PORT": str(port)}
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "pipeline.review"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def _port_or_free(preferred: int) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def _wait_http(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"the review service exited; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise StackError(f"the review service did not answer {url} in {timeout:g}s; see {log_path}")
+
+
+def create_user(redis_url: str, name: str, role: str) -> str:
+    """A fresh token for ``name`` (created, or rotated if it exists)."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from pipeline.review.auth import UserStore
+
+    async def run() -> str:
+        client = Redis.from_url(redis_url)
+        try:
+            return await UserStore(client).add_user(name, role, rotate=True)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
 
 
 def _terminate(pid: int, timeout: float = 15.0) -> bool:
@@ -139,7 +203,8 @@ def down(settings: Settings) -> list[str]:
     state = StackState.load(settings.state_dir)
     if state is None:
         return []
-    order = sorted(state.pids, key=lambda n: (not n.startswith("worker"), n == "kafka"))
+    # Workers and the review service first (they commit and flush), then Redis, Kafka last.
+    order = sorted(state.pids, key=lambda n: (n in ("redis", "kafka"), n == "kafka"))
     stopped = [name for name in order if _terminate(state.pids[name])]
     (settings.state_dir / STATE_FILE).unlink(missing_ok=True)
     return stopped

@@ -253,6 +253,15 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         except TRANSIENT:
             pass
 
+    @app.on_partitions_revoked.connect
+    async def forget_lag(app: faust.App, revoked: set[Any], **_: Any) -> None:
+        # Another worker reports these partitions now; a stale gauge here would overstate lag.
+        for tp in revoked:
+            try:
+                metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+            except KeyError:
+                pass
+
     app.vigil_stats = stats  # type: ignore[attr-defined]
     return app
 

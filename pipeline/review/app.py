@@ -107,8 +107,11 @@ def create_app(settings: Settings | None = None, *, review: ReviewSettings | Non
 
     settings = settings or Settings.from_env()
     review = review or ReviewSettings.from_env()
+    # Consent changes that services send through the ingest endpoint are written through to
+    # the registry before Kafka, so an opt-out is in force at once (pipeline.publisher).
     make_publisher = publisher or (lambda: Publisher(settings.kafka_bootstrap,
-                                                     client_id="vigil-review"))
+                                                     client_id="vigil-review",
+                                                     consent_registry=settings.redis_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,17 @@ def test_up_starts_the_embedded_stack_and_down_stops_everything(tmp_path: Path) 
     state = StackState.load(tmp_path / "state")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
-        assert state is not None and {"kafka", "redis", "worker-1"} <= set(state.pids)
+        assert state is not None and {"kafka", "redis", "worker-1", "review"} <= set(state.pids)
         assert state.kafka_bootstrap in started.stdout and "worker(s) consuming" in started.stdout
         assert all(alive(pid) for pid in state.pids.values())
+        # The review console answers, and the printed analyst token logs in.
+        url = state.urls["review console"]
+        assert url in started.stdout
+        token = Path(state.urls["analyst token"]).read_text().strip()
+        assert token in started.stdout
+        request = urllib.request.Request(url + "api/me", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["role"] == "analyst"
         again = subprocess.run([*vigil, "up"], cwd=REPO, env=env, capture_output=True, text=True,
                                timeout=60)
         assert again.returncode != 0 and "already running" in again.stdout + again.stderr

@@ -1,0 +1,123 @@
+"""Consent-gated online models on the real embedded stack: opt-outs across topics, the label loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from detectors.examples import example_event
+from pipeline.models_runtime import input_key, version_key
+from pipeline.publisher import Publisher
+from tests.conftest import Stack, wait_until
+from tests.integration.test_pipeline import flags_in_redis, wait_caught_up
+
+pytestmark = pytest.mark.integration
+MODEL = "message.scam_model"
+NOW = datetime.now(timezone.utc)
+
+
+def consent(user: str, state: str, at: datetime) -> dict:
+    return example_event("consent.changed", {"user_id": user, "ai_features": state,
+                                             "changed_at": at.isoformat()},
+                         event_id=str(uuid.uuid4()), occurred_at=at.isoformat())
+
+
+def message(user: str, text: str, n: int, at: datetime | None = None) -> dict:
+    at = at or datetime.now(timezone.utc)
+    return example_event("message.sent", {"sender_id": user, "text": text, "message_id": f"m{n}",
+                                          "has_active_contract": False},
+                         event_id=str(uuid.uuid4()), occurred_at=at.isoformat())
+
+
+def scored(stack: Stack, events: list[dict]) -> set[str]:
+    """The events the model saw (it stores what it saw, waiting for a label)."""
+    client = stack.client
+    keys = [input_key(e["event_id"], MODEL) for e in events]
+    return {e["event_id"] for e, v in zip(events, client.mget(keys)) if v is not None}
+
+
+def test_an_opt_out_stops_scoring_of_events_already_queued_on_other_topics(stack: Stack) -> None:
+    publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
+    worker = stack.start_worker("worker-a")
+    publisher.publish(consent("u_c", "opted_in", NOW - timedelta(hours=1)))
+    before = [message("u_c", "Thanks, the draft is attached.", i) for i in range(10)]
+    for event in before:
+        publisher.publish(event)
+    publisher.flush()
+    wait_until(lambda: {e["event_id"] for e in before} <= stack.ledger(), 30, message="first messages")
+    assert scored(stack, before) == {e["event_id"] for e in before}, "opted in: the model scores"
+
+    # The worker is down while messages queue up; then the user opts out; more messages follow.
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(30)
+    queued = [message("u_c", "Here is the second draft.", 100 + i,
+                      at=datetime.now(timezone.utc) - timedelta(minutes=5)) for i in range(20)]
+    for event in queued:
+        publisher.publish(event)
+    publisher.flush()
+    publisher.publish(consent("u_c", "opted_out", datetime.now(timezone.utc)))
+    after = [message("u_c", "Final version attached.", 200 + i) for i in range(10)]
+    for event in after:
+        publisher.publish(event)
+    publisher.flush()
+
+    stack.start_worker("worker-b")
+    everything = queued + after
+    wait_until(lambda: {e["event_id"] for e in everything} <= stack.ledger(), 60, message="the rest")
+    # Queued before the opt-out was published, processed after it: never scored.
+    assert scored(stack, everything) == set()
+
+
+def test_analyst_labels_teach_the_model_every_worker_scores_with(stack: Stack) -> None:
+    publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
+    stack.start_worker()
+    users = [f"u_l{i}" for i in range(8)]
+    for user in users:
+        publisher.publish(consent(user, "opted_in", NOW - timedelta(hours=1)))
+    spam = ["Send the deposit by gift card now and I will release the work, WhatsApp me",
+            "Pay the registration fee in bitcoin to my wallet to unlock the job",
+            "Urgent: transfer the fee via western union before we start, text me"]
+    ham = ["I pushed the fixes to the staging branch, please review",
+           "The logo variants are in the shared folder, which one do you prefer?",
+           "Can we move our call to Thursday afternoon?"]
+    training = [(message(users[i % 8], spam[i % 3], i), True) for i in range(24)]
+    training += [(message(users[i % 8], ham[i % 3], 100 + i), False) for i in range(24)]
+    for event, _ in training:
+        publisher.publish(event)
+    publisher.flush()
+    ids = {e["event_id"] for e, _ in training}
+    wait_until(lambda: ids <= stack.ledger(), 60, message="training messages scored")
+    assert scored(stack, [e for e, _ in training]) == ids
+
+    for n, (event, is_fraud) in enumerate(training):
+        publisher.publish(example_event("review.decided", {
+            "decision_id": f"d{n}", "case_id": f"c{n}", "entity_id": event["subject_id"],
+            "outcome": "confirmed_fraud" if is_fraud else "legitimate",
+            "policy_reason": "scam" if is_fraud else "", "event_ids": [event["event_id"]]},
+            event_id=str(uuid.uuid4()), subject_id=event["subject_id"]))
+    publisher.flush()
+    client = stack.client
+    wait_until(lambda: int(client.get(version_key(MODEL)) or 0) >= 1, 60,
+               message="the learner to publish a model snapshot")
+    wait_until(lambda: client.scard("vigil:model:applied_decisions") == len(training), 60,
+               message="every decision applied once")
+
+    probe = [message(users[0], "Pay the fee by gift card and bitcoin first, WhatsApp me now", 900),
+             message(users[1], "Please review the staging branch when you can", 901)]
+    for event in probe:
+        publisher.publish(event)
+    publisher.flush()
+    wait_until(lambda: {e["event_id"] for e in probe} <= stack.ledger(), 30, message="probes")
+    wait_caught_up(stack)
+    model_flags = {f["event_id"]: f for f in flags_in_redis(stack) if f["detector_id"] == MODEL}
+    assert probe[0]["event_id"] in model_flags, "the taught model flags new spam"
+    assert probe[1]["event_id"] not in model_flags
+    flag = model_flags[probe[0]["event_id"]]
+    assert flag["is_ai"] and flag["consent"]["state"] == "opted_in"  # the audit trail
+    assert flag["evidence"].get("top_features"), "an analyst can see what drove the score"
+    assert not any(users[0] in json.dumps(feature) for feature in flag["evidence"]["top_features"])
