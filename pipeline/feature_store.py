@@ -35,9 +35,12 @@ def _sum_members(members: list[Any]) -> float:
 
 
 #: One script call carries out the operations of a whole batch of events, in order, so a
-#: batch costs one round trip and one command to encode, whatever it holds. Every key comes in
-#: ARGV (Redis Cluster would need hash tags; see README, "Scaling").
+#: batch costs one round trip. The operations travel as one JSON array (encoding one string is
+#: far cheaper for redis-py than thousands of arguments); numbers stay strings so timestamps
+#: keep every digit. Every key is inside that array, not in KEYS: Redis Cluster would need
+#: hash tags (see README, "Known limits").
 _BATCH_SCRIPT = """
+local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
 local horizon, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 i = 3
@@ -79,7 +82,7 @@ while i <= n do
     return redis.error_reply('unknown op ' .. tostring(op))
   end
 end
-return out
+return cjson.encode(out)
 """
 
 
@@ -124,14 +127,20 @@ class RedisFeatureStore:
                 raw[feature] = int(reply)
             elif kind == "sum":
                 raw[feature] = float(reply)
+            elif isinstance(reply, bytes):
+                raw[feature] = json.loads(reply) if reply else None
             else:
                 raw[feature] = json.loads(reply) if reply else None
         return raw
 
+    async def run(self, args: list[str]) -> list[Any]:
+        """Run the batch script over ``args`` (built with :meth:`queue`); the replies in order."""
+        return json.loads(await self.script(args=[json.dumps(args)]))
+
     async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
         args = script_header()
         readers = self.queue(args, plan)
-        return self.parse(readers, await self.script(args=args))
+        return self.parse(readers, await self.run(args))
 
 
 class MemoryFeatureStore:

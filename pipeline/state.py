@@ -53,7 +53,7 @@ class RedisState:
             self.consent.queue_lookup(args, event.subject_id, event.occurred_at)
             self.consent.queue_latest(args, event.subject_id)
             spans.append(readers)
-        replies = await self.features.script(args=args)
+        replies = await self.features.run(args)
         out, i = [], 0
         for readers in spans:
             raw = self.features.parse(readers, replies[i:i + len(readers)])
