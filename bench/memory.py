@@ -111,6 +111,13 @@ async def run(users: int, active: int) -> None:
     print(f"activity: {active:,} users x 10 messages add {(after - before) / active:,.0f} B per active "
           f"user (windowed state; expires {25} h after the user's last event)")
     print(f"keys: {sync.dbsize():,}")
+    # What stays per user once the 25 h windows have expired: profile and consent history.
+    sample = range(0, users, max(1, users // 1000))
+    kinds = {"profile": "vigil:f:user:usr_{:08x}:profile", "consent": "vigil:consent:usr_{:08x}",
+             "events window": "vigil:f:user:usr_{:08x}:events", "device window": "vigil:f:device:dev_{:08x}:accounts"}
+    for kind, pattern in kinds.items():
+        sizes = [sync.memory_usage(pattern.format(i)) or 0 for i in sample]
+        print(f"  {kind:<14} {sum(sizes) / len(sizes):6.0f} B per user (MEMORY USAGE, sampled)")
     await client.aclose()
     server.stop()
 

@@ -36,7 +36,7 @@ class Settings:
     #: Create missing topics at worker start (embedded stack); production creates them ahead.
     create_topics: bool = True
     #: Micro-batch size and how long to wait filling one (seconds): latency vs throughput.
-    batch_size: int = 500
+    batch_size: int = 200
     batch_wait: float = 0.01
     #: Online models: on/off, the key identifiers are hashed under before a model sees them
     #: (a secret in production; the default is for local use only), and how long what a model

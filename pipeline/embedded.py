@@ -331,6 +331,9 @@ def start_redis(
         "--appendonly", "yes",
         "--appendfsync", appendfsync,
         "--save", "",
+        # Consent histories are small sorted sets of ~150-byte entries; keeping them in the
+        # compact encoding saves ~800 bytes per user (bench/memory.py).
+        "--zset-max-ziplist-value", "256",
         "--daemonize", "no",
         "--protected-mode", "no",
         "--logfile", str(log_path),

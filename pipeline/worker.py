@@ -33,7 +33,7 @@ from pipeline import metrics
 from pipeline.config import Settings
 from pipeline.dead_letters import dead_letter
 from pipeline.flags import flags_for
-from pipeline.kafka_transport import SCHEME
+from pipeline.kafka_transport import IDEMPOTENT_SCHEME, SCHEME
 from pipeline.observe import record_decision, seconds_since
 from pipeline.processor import Processor
 from pipeline.models_runtime import ModelRuntime
@@ -85,9 +85,9 @@ def broker_urls(bootstrap: str, *, idempotent: bool = False) -> str:
     """faust's broker setting for a Kafka bootstrap list (``h1:9092,h2:9092``).
 
     >>> broker_urls("k1:9092,k2:9092", idempotent=True)
-    'idempotent-kafka://k1:9092;idempotent-kafka://k2:9092'
+    'vigil-kafka-idempotent://k1:9092;vigil-kafka-idempotent://k2:9092'
     """
-    scheme = SCHEME if idempotent else "kafka"
+    scheme = IDEMPOTENT_SCHEME if idempotent else SCHEME
     return ";".join(f"{scheme}://{host.strip()}" for host in bootstrap.split(",") if host.strip())
 
 
