@@ -4,7 +4,7 @@ producer. Registered as broker schemes through the ``faust.transports`` entry po
 * faust hard-codes ``fetch_max_wait_ms=1500``. A broker that does not answer a long-poll fetch
   as soon as data arrives (the embedded Tansu broker waits the full time) then adds up to
   1.5 s per hop, and an event crosses two hops (input, then ``tns.flags``) before its case
-  exists. ``VIGIL_FETCH_MAX_WAIT_MS`` (default 50) bounds that wait.
+  exists. ``VIGIL_FETCH_MAX_WAIT_MS`` (default 10) bounds that wait.
 * faust turns on ``enable_idempotence`` only inside Kafka transactions; outside them a producer
   retry can write a flag or dead letter twice (harmless: flag ids are idempotent, but noisy).
   ``VIGIL_IDEMPOTENT_PRODUCER=1`` selects the ``vigil-kafka-idempotent`` scheme on a real
@@ -25,7 +25,7 @@ IDEMPOTENT_SCHEME = "vigil-kafka-idempotent"
 
 
 def fetch_max_wait_ms() -> int:
-    return int(os.environ.get("VIGIL_FETCH_MAX_WAIT_MS", "50"))
+    return int(os.environ.get("VIGIL_FETCH_MAX_WAIT_MS", "10"))
 
 
 class BoundedWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
