@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -46,7 +46,6 @@ class Settings:
     model_input_ttl: int = 30 * 86400
     #: aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it).
     idempotent_producer: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -196,6 +196,16 @@ def _print_deployment(deployment: Deployment, *, created: bool) -> None:
                       f"(fingerprint {deployment.fingerprint})")
 
 
+def _audited_by(author: str | None, message: str, action: str) -> str:
+    """Who makes an audited change; refuses a change without a who and a why."""
+    who = author or _default_author()
+    if not who.strip():
+        _fail(f"say who {action}: --author NAME (or set $USER)")
+    if not message.strip():
+        _fail("say why: --message TEXT")
+    return who
+
+
 @rules_app.command("deploy")
 def deploy_command(
     directory: RulesDir = None,
@@ -205,11 +215,7 @@ def deploy_command(
     """Validate a rule set and make it the one workers run (a new, audited version)."""
     from pipeline.rule_store import RuleStoreError
 
-    who = author or _default_author()
-    if not who.strip():
-        _fail("say who deploys: --author NAME (or set $USER)")
-    if not message.strip():
-        _fail("say why: --message TEXT")
+    who = _audited_by(author, message, "deploys")
     sources, where = _sources(directory)
     with _store() as store:
         before = store.current_version()
@@ -234,11 +240,7 @@ def rollback_command(
     """Deploy an earlier version's rules again, as a new version recorded as a rollback."""
     from pipeline.rule_store import RuleStoreError
 
-    who = author or _default_author()
-    if not who.strip():
-        _fail("say who rolls back: --author NAME (or set $USER)")
-    if not message.strip():
-        _fail("say why: --message TEXT")
+    who = _audited_by(author, message, "rolls back")
     with _store() as store:
         before = store.current_version()
         try:

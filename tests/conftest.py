@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -102,28 +103,29 @@ def make_stack(tmp_path: Path, partitions: int = 4) -> Stack:
     return Stack(kafka, redis, settings, state_dir)
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A fresh embedded broker and Redis with Vigil's topics (4 partitions each)."""
-    s = make_stack(tmp_path)
+@contextmanager
+def running_stack(tmp_path: Path, partitions: int = 4) -> Iterator[Stack]:
+    s = make_stack(tmp_path, partitions=partitions)
     try:
         yield s
     finally:
         s.stop_workers()
         s.redis.stop()
         s.kafka.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A fresh embedded broker and Redis with Vigil's topics (4 partitions each)."""
+    with running_stack(tmp_path) as s:
+        yield s
 
 
 @pytest.fixture
 def single_partition_stack(tmp_path: Path) -> Iterator[Stack]:
     """One partition per topic: processing order equals publish order, as in `vigil replay`."""
-    s = make_stack(tmp_path, partitions=1)
-    try:
+    with running_stack(tmp_path, partitions=1) as s:
         yield s
-    finally:
-        s.stop_workers()
-        s.redis.stop()
-        s.kafka.stop()
 
 
 def with_settings(stack: Stack, **changes: object) -> Stack:
