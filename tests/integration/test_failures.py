@@ -160,3 +160,19 @@ def _event_id(raw: bytes) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return value.get("event_id") if isinstance(value, dict) and isinstance(value.get("event_id"), str) else None
+
+
+def test_a_worker_stopped_gracefully_mid_stream_commits_nothing_it_did_not_process(stack: Stack) -> None:
+    # A rolling restart: SIGTERM lets the worker stop cleanly (it commits what it acked).
+    events = [s.envelope for s in generate(seed=43, count=4000, fraud_rate=0.15)]
+    first = stack.start_worker("worker-a")
+    publish(stack, events)
+    wait_until(lambda: len(stack.ledger()) >= 800, 60, message="the worker to be mid-stream")
+    os.killpg(first.pid, signal.SIGTERM)
+    first.wait(60)
+    assert len(stack.ledger()) < len(events), "the stop should land mid-stream"
+    stack.start_worker("worker-b")
+    wait_processed(stack, {e["event_id"] for e in events})
+    wait_caught_up(stack)
+    assert_no_flag_lost(stack)
+    assert_cases_consistent(stack)
