@@ -18,6 +18,7 @@ import functools
 import hashlib
 import ipaddress
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
@@ -126,6 +127,11 @@ def ip_prefix(ip: str) -> str:
     >>> ip_prefix("203.0.113.77"), ip_prefix("2001:db8:1:2::5")
     ('203.0.113.0/24', '2001:db8:1::/48')
     """
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdecimal() and len(p) <= 3 and p[0] != "0" or p == "0"
+                               for p in parts) and all(int(p) <= 255 for p in parts):
+        # Plain dotted-quad IPv4 (already canonical), the common case: no ipaddress objects.
+        return f"{parts[0]}.{parts[1]}.{parts[2]}.0/24"
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -145,7 +151,9 @@ def ip_prefix(ip: str) -> str:
 
 # Letters and digits of any script (not only ASCII), so texts in other scripts do not all
 # reduce to no words and share one fingerprint.
-_WORD = re.compile(r"(?:[^\W_]|')+")
+# ``_`` is turned into a space first: ``[\w']+`` on that is the same as ``(?:[^\W_]|')+`` on the
+# text, at a third of the cost.
+_WORD = re.compile(r"[\w']+")
 _BANDS, _ROWS = 6, 3
 # Fixed odd multipliers and offsets (multiply-shift hashing mod 2**64), so fingerprints agree
 # across workers, restarts and replays.
@@ -153,6 +161,23 @@ _MULTIPLIERS = np.array([(0x9E3779B97F4A7C15 * (2 * i + 1)) % 2**64 | 1
                          for i in range(_BANDS * _ROWS)], dtype=np.uint64)
 _OFFSETS = np.array([(0xBF58476D1CE4E5B9 * (i + 7)) % 2**64 for i in range(_BANDS * _ROWS)],
                     dtype=np.uint64)
+#: Combines a band's minima into its key (a dot product mod 2**64, cut to 48 bits).
+_BAND_MIX = np.array([0x94D049BB133111EB, 0xD6E8FEB86659FD93, 0xA0761D6478BD642F], dtype=np.uint64)
+#: CRC-32 of each word seen lately. Cover letters share most of their vocabulary, so a word
+#: is hashed once, not once per letter; the cache is dropped when it grows past this size.
+_WORD_HASHES: dict[str, int] = {}
+_WORD_CACHE_LIMIT = 1 << 18
+
+
+def _word_hashes(words: list[str]) -> np.ndarray:
+    cached = list(map(_WORD_HASHES.get, words))
+    if None in cached:
+        if len(_WORD_HASHES) > _WORD_CACHE_LIMIT:
+            _WORD_HASHES.clear()
+        for i, word in enumerate(words):
+            if cached[i] is None:
+                cached[i] = _WORD_HASHES[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+    return np.array(cached, dtype=np.uint64)
 
 
 @functools.lru_cache(maxsize=4096)  # planning asks twice per proposal (writes, reads)
@@ -161,7 +186,9 @@ def text_fingerprints(text: str) -> tuple[str, ...]:
 
     With 6 bands of 3 rows, two letters whose bigram sets overlap 75% (a template with the
     client's name and job title swapped in) share a band 96% of the time; unrelated letters
-    (overlap under 10%) almost never do.
+    (overlap under 10%) almost never do. A bigram is its two words' CRC-32s side by side in
+    64 bits, so a letter costs a few numpy calls rather than a hash call per bigram (repeated
+    bigrams need no deduplication: they cannot change a minimum).
 
     >>> a = text_fingerprints("Hi there, I am an expert developer with 10 years of experience in Python and Django. I can start today.")
     >>> b = text_fingerprints("Hello there, I am an expert developer with 10 years of experience in Python and Django. I can start now.")
@@ -169,18 +196,15 @@ def text_fingerprints(text: str) -> tuple[str, ...]:
     >>> len(set(a) & set(b)) > 0, len(set(a) & set(c))
     (True, 0)
     """
-    words = _WORD.findall(text.lower())
-    shingles = {f"{words[i]} {words[i + 1]}" for i in range(len(words) - 1)} or {" ".join(words)}
-    hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles),
-        dtype=np.uint64, count=len(shingles))
+    words = _WORD.findall(text.lower().replace("_", " "))
+    if len(words) < 2:  # no bigram: the whole (short) text is the one shingle
+        words = [" ".join(words), ""]
+    hashes = _word_hashes(words)
+    shingles = (hashes[:-1] << np.uint64(32)) | hashes[1:]
     # One row per hash function; uint64 arithmetic wraps, which is what multiply-shift wants.
-    minima = (np.outer(_MULTIPLIERS, hashes) + _OFFSETS[:, None]).min(axis=1)
-    return tuple(
-        f"{band}:" + hashlib.blake2b(minima[band * _ROWS:(band + 1) * _ROWS].tobytes(),
-                                     digest_size=6).hexdigest()
-        for band in range(_BANDS)
-    )
+    minima = (np.outer(_MULTIPLIERS, shingles) + _OFFSETS[:, None]).min(axis=1)
+    keys = (minima.reshape(_BANDS, _ROWS) * _BAND_MIX).sum(axis=1) >> np.uint64(16)
+    return tuple(f"{band}:{key:012x}" for band, key in enumerate(keys.tolist()))
 
 
 def _window_reads(feature: str, key: str, event: Envelope, seconds: float) -> CountSince:
@@ -318,6 +342,11 @@ CATALOGUE: tuple[Feature, ...] = (
 )
 
 FEATURES: dict[str, Feature] = {f.name: f for f in CATALOGUE}
+#: The catalogue entries of each event type, in catalogue order.
+_BY_TYPE: dict[str, tuple[Feature, ...]] = {
+    kind: tuple(f for f in CATALOGUE if kind in f.event_types)
+    for kind in set().union(*(f.event_types for f in CATALOGUE))
+}
 
 
 def plan_writes(event: Envelope) -> list[Write]:
@@ -354,16 +383,15 @@ def plan_writes(event: Envelope) -> list[Write]:
 def plan_features(event: Envelope) -> FeaturePlan:
     """Everything the store must write and read for this event, each read once."""
     reads: dict[str, Read] = {}
-    for feature in CATALOGUE:
-        if event.type in feature.event_types:
-            for read in feature.reads(event):
-                reads.setdefault(read.feature, read)
+    for feature in _BY_TYPE.get(event.type, ()):
+        for read in feature.reads(event):
+            reads.setdefault(read.feature, read)
     return FeaturePlan(writes=plan_writes(event), reads=list(reads.values()))
 
 
 def assemble(event: Envelope, raw: dict[str, Any]) -> dict[str, Any]:
     """Feature values for this event from the store's raw answers."""
-    return {f.name: f.value(event, raw) for f in CATALOGUE if event.type in f.event_types}
+    return {f.name: f.value(event, raw) for f in _BY_TYPE.get(event.type, ())}
 
 
 def example_features(event_type: str) -> dict[str, Any]:

@@ -99,20 +99,30 @@ class RedisFeatureStore:
     def queue(args: list[str], plan: FeaturePlan) -> list[tuple[str, str]]:
         """Append the plan's operations to the script's ``args``; returns how to read replies."""
         readers: list[tuple[str, str]] = []
+        # A plan's times are mostly one instant (the event's) and a few window starts; repr()
+        # is the costliest step here, so each distinct time is formatted once.
+        times: dict[float, str] = {}
+
+        def fmt(t: float) -> str:
+            text = times.get(t)
+            if text is None:
+                text = times[t] = repr(t)
+            return text
+
         for write in plan.writes:
             key = PREFIX + write.key
             if isinstance(write, Observe):
-                args += ["O", key, write.member, repr(write.at)]
+                args += ["O", key, write.member, fmt(write.at)]
             else:
                 args += ["N" if write.only_if_absent else "R", key,
                          json.dumps(write.value, sort_keys=True)]
         for read in plan.reads:
             key = PREFIX + read.key
             if isinstance(read, CountSince):
-                args += ["C", key, repr(read.since), repr(read.until)]
+                args += ["C", key, fmt(read.since), fmt(read.until)]
                 readers.append((read.feature, "int"))
             elif isinstance(read, SumSince):
-                args += ["S", key, repr(read.since), repr(read.until)]
+                args += ["S", key, fmt(read.since), fmt(read.until)]
                 readers.append((read.feature, "sum"))
             else:
                 args += ["G", key]
