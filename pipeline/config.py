@@ -44,6 +44,10 @@ class Settings:
     models_enabled: bool = True
     model_hash_key: str = "vigil-local-development-key-not-secret"
     model_input_ttl: int = 30 * 86400
+    #: Which events' model inputs are kept for labels: ``flagged`` (the events of flags: the
+    #: review queue's decisions can only label those) or ``all`` scored events, for labels
+    #: from elsewhere (memory: ~1 KB per scored event for ``model_input_ttl``).
+    model_inputs: str = "flagged"
     #: aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it).
     idempotent_producer: bool = False
 
@@ -71,6 +75,7 @@ class Settings:
             model_hash_key=_env("VIGIL_MODEL_HASH_KEY", cls.model_hash_key),
             model_input_ttl=int(_env("VIGIL_MODEL_INPUT_TTL", str(cls.model_input_ttl))),
             batch_wait=float(_env("VIGIL_BATCH_WAIT", str(cls.batch_wait))),
+            model_inputs=_model_inputs(_env("VIGIL_MODEL_INPUTS", cls.model_inputs)),
         )
 
     def env(self) -> dict[str, str]:
@@ -97,4 +102,11 @@ class Settings:
             "VIGIL_MODEL_HASH_KEY": self.model_hash_key,
             "VIGIL_MODEL_INPUT_TTL": str(self.model_input_ttl),
             "VIGIL_BATCH_WAIT": str(self.batch_wait),
+            "VIGIL_MODEL_INPUTS": self.model_inputs,
         }
+
+
+def _model_inputs(value: str) -> str:
+    if value not in ("flagged", "all"):
+        raise ValueError(f"VIGIL_MODEL_INPUTS must be 'flagged' or 'all', not {value!r}")
+    return value

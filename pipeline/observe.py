@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from detectors.results import Decision
@@ -25,17 +27,34 @@ def consent_reason_code(skipped: str) -> str:
     return _CONSENT_REASONS.get(detail, "outdated_policy" if detail.startswith("consent under") else "other")
 
 
-def record_decision(topic: str, decision: Decision) -> None:
-    metrics.EVENTS.labels(topic, decision.event_type).inc()
-    for result in decision.results:
-        if result.fired:
-            metrics.DETECTOR_HITS.labels(result.detector_id, result.mode).inc()
-        elif result.skipped:
-            if result.skipped.startswith("error"):
-                metrics.DETECTOR_ERRORS.labels(result.detector_id).inc()
-            elif result.skipped.startswith("no_consent"):
-                metrics.AI_SKIPPED.labels(result.detector_id,
-                                          consent_reason_code(result.skipped)).inc()
+def record_decisions(decisions: Iterable[tuple[str, Decision]]) -> None:
+    """Count a batch of ``(topic, decision)`` pairs: events in, hits, errors, consent skips.
+
+    Counted per batch, then added once per label set: a labelled child costs a lock and a
+    lookup, which per event and per result would be a real share of the worker's time.
+    """
+    events: Counter[tuple[str, str]] = Counter()
+    hits: Counter[tuple[str, str]] = Counter()
+    errors: Counter[str] = Counter()
+    skipped: Counter[tuple[str, str]] = Counter()
+    for topic, decision in decisions:
+        events[topic, decision.event_type] += 1
+        for result in decision.results:
+            if result.fired:
+                hits[result.detector_id, result.mode] += 1
+            elif result.skipped:
+                if result.skipped.startswith("error"):
+                    errors[result.detector_id] += 1
+                elif result.skipped.startswith("no_consent"):
+                    skipped[result.detector_id, consent_reason_code(result.skipped)] += 1
+    for labels, n in events.items():
+        metrics.EVENTS.labels(*labels).inc(n)
+    for labels, n in hits.items():
+        metrics.DETECTOR_HITS.labels(*labels).inc(n)
+    for detector, n in errors.items():
+        metrics.DETECTOR_ERRORS.labels(detector).inc(n)
+    for labels, n in skipped.items():
+        metrics.AI_SKIPPED.labels(*labels).inc(n)
 
 
 def seconds_since(moment: datetime) -> float:

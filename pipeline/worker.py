@@ -34,7 +34,7 @@ from pipeline.config import Settings
 from pipeline.dead_letters import dead_letter
 from pipeline.flags import flags_for
 from pipeline.kafka_transport import IDEMPOTENT_SCHEME, SCHEME
-from pipeline.observe import record_decision, seconds_since
+from pipeline.observe import record_decisions, seconds_since
 from pipeline.processor import Processor
 from pipeline.models_runtime import ModelRuntime
 from pipeline.review_queue import ReviewQueue
@@ -154,29 +154,36 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         except Exception:  # a bug: go one by one, so one bad event cannot park the others
             log.exception("batch failed; processing its %d events one by one", len(events))
             decisions = [await handle_one(message, event) for message, event in decoded]
-        done = []
+        done, counted, flagged = [], [], []
+        version = f"rules-v{live_rules.version}" if live_rules and live_rules.version else None
         for (message, event), decision in zip(decoded, decisions):
             if decision is None:
                 continue
-            version = f"rules-v{live_rules.version}" if live_rules and live_rules.version else None
-            for flag in flags_for(event, decision, source_version=version):
-                await flags_topic.send(key=f"{flag.entity_type}:{flag.entity_id}".encode(),
-                                       value=flag.model_dump_json().encode())
-                metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
-                metrics.EVENT_TO_FLAG.observe(seconds_since(event.occurred_at))
-            record_decision(message.topic, decision)
+            if decision.findings or keep_all_inputs:
+                flagged.append((event, decision))
+            if decision.findings:
+                for flag in flags_for(event, decision, source_version=version):
+                    await flags_topic.send(key=f"{flag.entity_type}:{flag.entity_id}".encode(),
+                                           value=flag.model_dump_json().encode())
+                    metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
+                    metrics.EVENT_TO_FLAG.observe(seconds_since(event.occurred_at))
+            counted.append((message.topic, decision))
             done.append(str(event.event_id))
-        await retrying("model inputs and ledger", lambda: finish(decoded, decisions, done))
+        record_decisions(counted)
+        await retrying("model inputs and ledger", lambda: finish(flagged, done))
         elapsed = time.perf_counter() - started
         for _ in done:
             metrics.PROCESSING.observe(elapsed / len(done))
         stats["processed"] += len(done)
 
-    async def finish(decoded: list[Any], decisions: list[Any], done: list[str]) -> None:
+    # What the models saw is kept for flagged events (an analyst's decision labels the events
+    # of a case's flags), or for every scored event when labels also come from elsewhere.
+    keep_all_inputs = settings.model_inputs == "all"
+
+    async def finish(flagged: list[Any], done: list[str]) -> None:
         pipe = redis.pipeline(transaction=False)
-        for (_, event), decision in zip(decoded, decisions):
-            if decision is not None:
-                runtime.queue_inputs(pipe, event, decision)
+        for event, decision in flagged:
+            runtime.queue_inputs(pipe, event, decision)
         # The ledger lets operators and failure drills account for every event exactly.
         if done:
             pipe.zadd(LEDGER, dict.fromkeys(done, time.time()))

@@ -13,7 +13,7 @@ import pytest
 from detectors.examples import example_event
 from pipeline.models_runtime import input_key, version_key
 from pipeline.publisher import Publisher
-from tests.conftest import Stack, wait_until
+from tests.conftest import Stack, wait_until, with_settings
 from tests.integration.test_pipeline import flags_in_redis, wait_caught_up
 
 pytestmark = pytest.mark.integration
@@ -42,6 +42,7 @@ def scored(stack: Stack, events: list[dict]) -> set[str]:
 
 
 def test_an_opt_out_stops_scoring_of_events_already_queued_on_other_topics(stack: Stack) -> None:
+    with_settings(stack, model_inputs="all")  # every scored event's input is kept: the evidence
     publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
     worker = stack.start_worker("worker-a")
     publisher.publish(consent("u_c", "opted_in", NOW - timedelta(hours=1)))
@@ -74,6 +75,7 @@ def test_an_opt_out_stops_scoring_of_events_already_queued_on_other_topics(stack
 
 
 def test_analyst_labels_teach_the_model_every_worker_scores_with(stack: Stack) -> None:
+    with_settings(stack, model_inputs="all")  # labels name unflagged events here too
     publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
     stack.start_worker()
     users = [f"u_l{i}" for i in range(8)]
@@ -121,3 +123,20 @@ def test_analyst_labels_teach_the_model_every_worker_scores_with(stack: Stack) -
     assert flag["is_ai"] and flag["consent"]["state"] == "opted_in"  # the audit trail
     assert flag["evidence"].get("top_features"), "an analyst can see what drove the score"
     assert not any(users[0] in json.dumps(feature) for feature in flag["evidence"]["top_features"])
+
+
+def test_by_default_only_flagged_events_keep_what_the_model_saw(stack: Stack) -> None:
+    """Analysts' decisions label the events of flags, so only those inputs wait for a label."""
+    publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
+    stack.start_worker()
+    publisher.publish(consent("u_k", "opted_in", NOW - timedelta(hours=1)))
+    flagged = message("u_k", "Let's skip the fees, pay me on venmo instead", 1)
+    quiet = message("u_k", "The second draft is in the shared folder", 2)
+    for event in (flagged, quiet):
+        publisher.publish(event)
+    publisher.flush()
+    wait_until(lambda: {flagged["event_id"], quiet["event_id"]} <= stack.ledger(), 30,
+               message="both messages processed")
+    wait_caught_up(stack)
+    assert {f["event_id"] for f in flags_in_redis(stack)} == {flagged["event_id"]}
+    assert scored(stack, [flagged, quiet]) == {flagged["event_id"]}
