@@ -3,8 +3,7 @@ producer. Registered as broker schemes through the ``faust.transports`` entry po
 
 * faust hard-codes ``fetch_max_wait_ms=1500``. A broker that does not answer a long-poll fetch
   as soon as data arrives (the embedded Tansu broker waits the full time) then adds up to
-  1.5 s per hop, and an event crosses two hops (input, then ``tns.flags``) before its case
-  exists. ``VIGIL_FETCH_MAX_WAIT_MS`` (default 10) bounds that wait.
+  1.5 s to every fetch, and so to the time from event to case. ``VIGIL_FETCH_MAX_WAIT_MS`` (default 10) bounds that wait.
 * faust turns on ``enable_idempotence`` only inside Kafka transactions; outside them a producer
   retry can write a flag or dead letter twice (harmless: flag ids are idempotent, but noisy).
   ``VIGIL_IDEMPOTENT_PRODUCER=1`` selects the ``vigil-kafka-idempotent`` scheme on a real

@@ -41,7 +41,7 @@ MODEL_LABELS = Counter("vigil_model_labels_total", "Labels offered to online mod
                        ["detector", "result"])
 MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"])
 
-# ---- queue sink ------------------------------------------------------------------------------
+# ---- review queue writes ------------------------------------------------------------------------------
 QUEUE_FLAGS = Counter("vigil_queue_flags_total",
                       "Flags offered to the review queue, by what happened to them",
                       ["detector", "result"])

@@ -1,4 +1,4 @@
-"""The faust worker: every input topic in, flags and dead letters out, flags into the review queue.
+"""The faust worker: every input topic in; cases into the review queue, flags and dead letters out.
 
 Delivery is at least once (the embedded broker has no Kafka transactions): offsets are committed
 only after the producer is flushed, and every output is idempotent (feature counters keyed by
@@ -7,7 +7,7 @@ redelivered event changes nothing. The agent reads as the core's contract::
 
     event = decode(raw)                   # schemas/: bytes -> typed event, or a dead letter
     decision = await processor.handle(event)   # context from Redis, then the pure decide()
-    await apply(event, decision)          # flags, ledger, metrics
+    await apply(event, decision)          # cases, flags, ledger, metrics
 """
 
 from __future__ import annotations
@@ -163,10 +163,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                 flagged.append((event, decision))
             if decision.findings:
                 for flag in flags_for(event, decision, source_version=version):
-                    await flags_topic.send(key=f"{flag.entity_type}:{flag.entity_id}".encode(),
-                                           value=flag.model_dump_json().encode())
-                    metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
-                    metrics.EVENT_TO_FLAG.observe(seconds_since(event.occurred_at))
+                    await enqueue(flag)
             counted.append((message.topic, decision))
             done.append(str(event.event_id))
         record_decisions(counted)
@@ -179,6 +176,22 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     # What the models saw is kept for flagged events (an analyst's decision labels the events
     # of a case's flags), or for every scored event when labels also come from elsewhere.
     keep_all_inputs = settings.model_inputs == "all"
+
+    async def enqueue(flag: Flag) -> None:
+        """Open or join the flag's case, then publish the flag to ``tns.flags``.
+
+        The case is written here, not by a consumer of ``tns.flags``: that second Kafka hop
+        was most of the time from event to case. Both steps are idempotent by flag id, so an
+        event redelivered after a crash between them adds nothing twice.
+        """
+        # add_flag counts the outcome (created, duplicate, suppressed) in the metrics itself.
+        result = await retrying(f"flag {flag.flag_id}", lambda: queue.add_flag(flag))
+        if result.created:
+            stats["flags"] += 1
+        await flags_topic.send(key=f"{flag.entity_type}:{flag.entity_id}".encode(),
+                               value=flag.model_dump_json().encode())
+        metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
+        metrics.EVENT_TO_FLAG.observe(seconds_since(flag.occurred_at))
 
     async def finish(flagged: list[Any], done: list[str]) -> None:
         pipe = redis.pipeline(transaction=False)
@@ -216,21 +229,6 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                                         lambda: runtime.learn(event))
                 log.info("decision %s: %s", event.payload.decision_id,
                          {k: v for k, v in result.items() if k != "outcomes"})
-
-    @app.agent(flags_topic, name="vigil.queue_sink")
-    async def sink(stream: faust.StreamT) -> None:
-        async for item in stream.events():
-            message = item.message
-            try:
-                flag = Flag.model_validate_json(message.value)
-            except ValueError as exc:
-                await send_dead_letter(message, "invalid_flag", str(exc).splitlines()[0])
-                continue
-            # add_flag counts the outcome (created, duplicate, suppressed) in the metrics itself.
-            result = await retrying(f"flag {flag.flag_id}",
-                                    lambda: queue.add_flag(flag, event=flag.event))
-            if result.created:
-                stats["flags"] += 1
 
     worker_id = f"{socket.gethostname()}-{os.getpid()}"
     rules_loaded = asyncio.Event()

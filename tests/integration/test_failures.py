@@ -1,8 +1,8 @@
 """Failure drills on the real embedded stack, each ending with an exact account.
 
 Every accepted event must be processed (it is in the processing ledger) or dead-lettered (a dead
-letter names its topic, partition and offset); no flag may be lost between tns.flags and the
-queue, and no flag or case duplicated.
+letter names its topic, partition and offset); no flag may be published to tns.flags
+without being in the queue, and no flag or case duplicated.
 """
 
 from __future__ import annotations

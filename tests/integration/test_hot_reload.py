@@ -108,7 +108,7 @@ def test_a_deployed_threshold_takes_effect_within_seconds_and_a_bad_set_is_refus
         traffic.stop.set()
         traffic.join()
     wait_until(lambda: set(traffic.sent) <= stack.ledger(), 30, message="all traffic processed")
-    wait_caught_up(stack)  # and every flag through the queue sink
+    wait_caught_up(stack)  # every input committed
     flags = long_text_flags(stack)
     assert {f["source_version"] for f in flags.values()} == {f"rules-v{v2.version}"}
     # Every message sent 3 s or more after the deploy was flagged, including after the refusal.

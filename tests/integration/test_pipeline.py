@@ -89,7 +89,7 @@ def wait_processed(stack: Stack, event_ids: set[str], timeout: float = 90) -> No
 
 
 def wait_caught_up(stack: Stack, timeout: float = 60) -> None:
-    topics = [*INPUT_TOPICS, Topics.FLAGS]
+    topics = list(INPUT_TOPICS)
     wait_until(lambda: group_lag(stack.settings.kafka_bootstrap, stack.settings.app_id, topics) == 0,
                timeout, message="the worker to commit every input and flag")
 
