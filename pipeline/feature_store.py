@@ -43,14 +43,19 @@ _BATCH_SCRIPT = """
 local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
 local horizon, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local expiring = {}
 i = 3
 while i <= n do
   local op, key = ARGV[i], ARGV[i + 1]
-  if op == 'O' then
+  if op == 'O' or op == 'P' then
     local at = tonumber(ARGV[i + 3])
     redis.call('ZADD', key, at, ARGV[i + 2])
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', at - horizon)
-    redis.call('EXPIRE', key, math.floor(horizon))
+    if op == 'O' then redis.call('ZREMRANGEBYSCORE', key, '-inf', at - horizon) end
+    -- One EXPIRE per key per batch: the batch spans seconds of a 25-hour TTL.
+    if not expiring[key] then
+      redis.call('EXPIRE', key, math.floor(horizon))
+      expiring[key] = true
+    end
     i = i + 4
   elseif op == 'R' or op == 'N' then
     if op == 'N' then redis.call('SET', key, ARGV[i + 2], 'EX', ttl, 'NX')
@@ -112,7 +117,7 @@ class RedisFeatureStore:
         for write in plan.writes:
             key = PREFIX + write.key
             if isinstance(write, Observe):
-                args += ["O", key, write.member, fmt(write.at)]
+                args += ["O" if write.trim else "P", key, write.member, fmt(write.at)]
             else:
                 args += ["N" if write.only_if_absent else "R", key,
                          json.dumps(write.value, sort_keys=True)]
@@ -158,7 +163,7 @@ class MemoryFeatureStore:
 
     def __init__(self) -> None:
         self.sets: dict[str, dict[str, float]] = {}
-        # Like Redis's ZREMRANGEBYSCORE on every write: members at or before the highest
+        # Like Redis's ZREMRANGEBYSCORE on trimming writes: members at or before the highest
         # trim point a key has seen are gone, even for a late event's reads.
         self.trimmed: dict[str, float] = {}
         self.records: dict[str, dict[str, Any]] = {}
@@ -170,8 +175,9 @@ class MemoryFeatureStore:
         for write in plan.writes:
             if isinstance(write, Observe):
                 members = self.sets.setdefault(write.key, {})
-                horizon = max(self.trimmed.get(write.key, float("-inf")), write.at - HORIZON)
-                self.trimmed[write.key] = horizon
+                horizon = self.trimmed.get(write.key, float("-inf"))
+                if write.trim:
+                    horizon = self.trimmed[write.key] = max(horizon, write.at - HORIZON)
                 members[write.member] = write.at
                 if len(members) > 64:  # prune physically now and then; reads filter anyway
                     for member in [m for m, t in members.items() if t <= horizon]:

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from detectors.examples import example_event
-from detectors.features import DAY, HOUR, MINUTE, assemble, plan_features
+from detectors.features import DAY, HORIZON, HOUR, MINUTE, TRIM_EVERY, assemble, plan_features, trims
 from pipeline.consent_store import MemoryConsentStore, RedisConsentStore
 from pipeline.feature_store import MemoryFeatureStore, RedisFeatureStore
 from schemas import decode_event_obj
@@ -174,11 +174,18 @@ async def test_redis_and_memory_consent_stores_agree_on_as_of(stack: Any) -> Non
         await client.aclose()
 
 
+def trimming_id() -> str:
+    """An event id whose write to its user's event set trims the set."""
+    while not trims(event_id := str(uuid.uuid4())):
+        pass
+    return event_id
+
+
 async def test_stores_agree_for_an_event_later_than_the_slack(stack: Any) -> None:
     def message_at(seconds: float) -> Envelope:
         return decode_event_obj(example_event(
             "message.sent", occurred_at=(T0 + timedelta(seconds=seconds)).isoformat(),
-            event_id=str(uuid.uuid4())))
+            event_id=trimming_id()))
 
     client = Redis.from_url(stack.settings.redis_url)
     try:
@@ -187,5 +194,25 @@ async def test_stores_agree_for_an_event_later_than_the_slack(stack: Any) -> Non
         for event in (message_at(100), message_at(DAY + 2 * HOUR), message_at(DAY)):
             plan = plan_features(event)
             assert await redis_store.execute(plan) == memory_store.execute_sync(plan)
+    finally:
+        await client.aclose()
+
+
+async def test_windowed_sets_stay_bounded_while_written_for_days(stack: Any) -> None:
+    """Trimming is sampled (one write in TRIM_EVERY), yet a busy key keeps about a horizon of
+    members, not everything it ever saw."""
+    client = Redis.from_url(stack.settings.redis_url)
+    try:
+        store = RedisFeatureStore(client)
+        per_hour, hours = 20, 24 * 4
+        for i in range(per_hour * hours):
+            event = decode_event_obj(example_event(
+                "message.sent", occurred_at=(T0 + timedelta(seconds=i * HOUR / per_hour)).isoformat(),
+                event_id=str(uuid.uuid4())))
+            await store.execute(plan_features(event))
+        held = await client.zcard(f"vigil:f:user:{event.subject_id}:events")
+        in_horizon = per_hour * HORIZON / HOUR
+        assert in_horizon <= held <= in_horizon + 20 * TRIM_EVERY, held
+        assert held < per_hour * hours / 2
     finally:
         await client.aclose()
