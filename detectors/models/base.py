@@ -8,6 +8,8 @@ pure steps the pipeline can run in different places:
   text is masked by :func:`detectors.privacy.mask_text`). ``x`` is JSON-serialisable, so the
   pipeline can keep it until the event's label arrives and train on exactly what was scored.
 - :meth:`OnlineModel.predict` scores ``x`` in [0, 1] and explains the score.
+  :meth:`OnlineModel.detect` explains only results that fire (the ones an analyst reads);
+  a quiet result's evidence says which model, state, mode, score and threshold, no more.
 - :meth:`OnlineModel.learn` learns one label; :meth:`OnlineModel.observe` learns from an
   unlabelled input (only models with an unsupervised part use it). Neither is ever called
   directly by the pipeline: :func:`detectors.core.learn_from_label` and
@@ -86,11 +88,12 @@ class OnlineModel(Detector):
 
     @abstractmethod
     def _score(self, x: ModelInput) -> float:
-        """The score of ``x`` in [0, 1], nothing else (used on the learning path)."""
+        """The score of ``x`` in [0, 1], nothing else (learning, and results that do not fire):
+        exactly the score :meth:`_explain` returns."""
 
     @abstractmethod
     def _explain(self, x: ModelInput) -> tuple[float, dict[str, Any]]:
-        """The score of ``x`` and what drove it."""
+        """The score of ``x`` and what drove it (a dict with the ``mode`` that scored it)."""
 
     @abstractmethod
     def _learn(self, x: ModelInput, label: bool) -> None:
@@ -164,17 +167,34 @@ class OnlineModel(Detector):
         self.n_positive += int(bool(label))
 
     def detect(self, event: Envelope, features: Mapping[str, Any]) -> DetectorResult:
+        """Featurize and score ``event``; explain the score only if it fires.
+
+        Ranking the features that drove a score costs more than the score itself, and only a
+        fired result's evidence and reason reach an analyst (flags), so a quiet result carries
+        the short evidence of :meth:`_quiet_evidence` and a reason without signals.
+        """
         x = self.featurize(event, features)
-        score, explanation = self.predict(x)
-        fired = self.fires(score, explanation["mode"])
-        top = explanation.get("top_features", [])[:3]
-        signals = ", ".join(_signal(t) for t in top) or "no single feature stands out"
-        reason = f"{self.short_name} score {score:.2f} ({explanation['mode']}): {signals}"
+        mode = self.current_mode
+        score = self._score(x)
+        if self.fires(score, mode):
+            score, explanation = self.predict(x)
+            mode = explanation["mode"]
+            fired = self.fires(score, mode)
+            top = explanation.get("top_features", [])[:3]
+            signals = ", ".join(_signal(t) for t in top) or "no single feature stands out"
+        else:
+            fired, explanation, signals = False, self._quiet_evidence(score, mode), "did not fire"
+        reason = f"{self.short_name} score {score:.2f} ({mode}): {signals}"
         return DetectorResult(
             detector_id=self.id, detector_version=self.version, is_ai=True, fired=fired,
             mode=self.mode, score=score, severity=severity_for(score), reason=reason,
             evidence=explanation, model_input=x,
         )
+
+    def _quiet_evidence(self, score: float, mode: str) -> dict[str, Any]:
+        """The evidence of a result that did not fire: what scored it, and against what."""
+        return {"mode": mode, "model": self.id, "state_version": self.state_version,
+                "score": round(score, 6), "threshold": round(self.threshold_for(mode), 6)}
 
     # ---- snapshots -------------------------------------------------------------------------
 

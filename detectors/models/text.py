@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,10 +24,28 @@ _TOKEN = re.compile(r"<[a-z]+>|[^\W_]+|[!?$£€₹]")
 #: Long texts are cut: the first tokens carry the pitch, and the cost stays bounded.
 MAX_TOKENS = 400
 
+# On lower-cased ASCII without "<" (no placeholder can match), _TOKEN's tokens are the runs of
+# [a-z0-9] and each of "!?$" on its own: a translate and a split find exactly those, ~2x faster.
+_ASCII_KEEP = string.ascii_lowercase + string.digits + "!?$"
+_ASCII_SEPARATE = str.maketrans({c: (c if c in _ASCII_KEEP else " ") for c in map(chr, range(128))})
+
 
 def tokens(text: str) -> list[str]:
-    """Masked, lower-cased tokens (placeholders such as ``<phone>`` are tokens too)."""
-    return _TOKEN.findall(mask_text(text).lower())[:MAX_TOKENS]
+    """Masked, lower-cased tokens (placeholders such as ``<phone>`` are tokens too).
+
+    >>> tokens("Pay $50 by WhatsApp!! +44 7700 900123 <b>")
+    ['pay', '$', '50', 'by', 'whatsapp', '!', '!', '<phone>', '<b>']
+    >>> tokens("Sí, ¿5 € vale? snake_case")
+    ['sí', '5', '€', 'vale', '?', 'snake', 'case']
+    """
+    low = mask_text(text).lower()
+    if "<" in low or not low.isascii():
+        return _TOKEN.findall(low)[:MAX_TOKENS]
+    low = low.translate(_ASCII_SEPARATE)
+    for mark in "!?$":
+        if mark in low:
+            low = low.replace(mark, f" {mark} ")
+    return low.split()[:MAX_TOKENS]
 
 
 def text_features(text: str, prefix: str = "", *, bigrams: bool = True) -> dict[str, float]:
@@ -46,10 +65,13 @@ def text_features(text: str, prefix: str = "", *, bigrams: bool = True) -> dict[
 
 
 def text_shape(text: str, prefix: str = "text_") -> dict[str, float]:
-    """Length, shouting and digit density, each scaled to [0, 1]."""
-    letters = sum(map(str.isalpha, text))  # map over a builtin: ~4x a generator's speed
-    upper = sum(map(str.isupper, text))
-    digits = sum(map(str.isdigit, text))
+    """Length, shouting and digit density, each scaled to [0, 1].
+
+    >>> text_shape("WIN 1000 NOW!") == {"text_length": 0.013, "text_upper_frac": 1.0,
+    ...                                 "text_digit_frac": 4 / 13, "text_exclaims": 0.2}
+    True
+    """
+    letters, upper, digits = _char_counts(text)
     n = max(len(text), 1)
     return {
         f"{prefix}length": min(len(text), 1000) / 1000,
@@ -59,12 +81,33 @@ def text_shape(text: str, prefix: str = "text_") -> dict[str, float]:
     }
 
 
+_ASCII_LETTERS = string.ascii_letters.encode()
+_ASCII_UPPER = string.ascii_uppercase.encode()
+_ASCII_DIGITS = string.digits.encode()
+
+
+def _char_counts(text: str) -> tuple[int, int, int]:
+    """How many characters of ``text`` are letters, upper-case and digits (str.isalpha & co)."""
+    if text.isascii():
+        # ASCII: those are exactly A-Za-z, A-Z and 0-9, and deleting them with bytes.translate
+        # counts them ~10x faster than calling str.isalpha & co per character.
+        raw = text.encode("ascii")
+        n = len(raw)
+        return (n - len(raw.translate(None, _ASCII_LETTERS)),
+                n - len(raw.translate(None, _ASCII_UPPER)),
+                n - len(raw.translate(None, _ASCII_DIGITS)))
+    # map over a builtin: ~4x a generator's speed
+    return sum(map(str.isalpha, text)), sum(map(str.isupper, text)), sum(map(str.isdigit, text))
+
+
 def log_scale(value: object, cap: float) -> float:
     """``log1p(value) / log1p(cap)`` clipped to [0, 1]; missing or bad values are 0.
 
     >>> log_scale(0, 100), log_scale(100, 100), log_scale(None, 100), log_scale(1e9, 100)
     (0.0, 1.0, 0.0, 1.0)
     """
+    if value is None:  # a missing feature, the common case: skip float()'s TypeError
+        return 0.0
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):

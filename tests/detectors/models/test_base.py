@@ -54,3 +54,18 @@ def test_the_scoring_copy_of_the_weights_matches_rivers() -> None:
     for ev, features, _ in labelled("message.sent", 3):
         x = model.featurize(ev, features)
         assert model._score(x) == pytest.approx(model._lr.predict_proba_one(x)[True], abs=1e-12)
+
+
+def test_only_a_fired_result_is_explained_and_a_quiet_one_says_what_scored_it() -> None:
+    model = ScamMessageModel(KEY)
+    teach(model, labelled("message.sent", 20))
+    for ev, features, label in labelled("message.sent", 5):
+        result = model.detect(ev, features)
+        score, explanation = model.predict(result.model_input)
+        assert result.score == score and result.fired == label
+        if result.fired:
+            assert result.evidence == explanation and "did not fire" not in result.reason
+        else:  # the same figures as the full explanation, without the ranking of features
+            assert result.evidence == {k: explanation[k] for k in
+                                       ("mode", "model", "state_version", "score", "threshold")}
+            assert result.reason == f"scam message score {score:.2f} (supervised): did not fire"
