@@ -14,7 +14,7 @@ from detectors.core import Context, decide
 from detectors.features import assemble
 from detectors.results import Decision
 from detectors.ruleset import RuleSet
-from pipeline.state import State
+from pipeline.state import Loaded, State
 from schemas.events import Envelope
 
 
@@ -32,7 +32,14 @@ class Processor:
 
     async def handle_batch(self, events: Sequence[Envelope]) -> list[Decision]:
         """Decisions for ``events`` in order, as if each were handled after the previous one."""
-        loaded = await self.state.load(events)
+        return self.decide(events, await self.load(events))
+
+    async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
+        """Write the batch's state and read what deciding it needs (the I/O half)."""
+        return await self.state.load(events)
+
+    def decide(self, events: Sequence[Envelope], loaded: Sequence[Loaded]) -> list[Decision]:
+        """The pure half: :func:`detectors.core.decide` for each event and what was loaded for it."""
         rules, models = self.rules(), self.models()
         return [
             decide(event, Context(

@@ -3,11 +3,13 @@
 Delivery is at least once (the embedded broker has no Kafka transactions): offsets are committed
 only after the producer is flushed, and every output is idempotent (feature counters keyed by
 event id, flag ids derived from event and detector, a Lua script that adds each flag once), so a
-redelivered event changes nothing. The agent reads as the core's contract::
+redelivered event changes nothing. The agent reads as the core's contract, a micro-batch at a
+time and in two overlapping stages::
 
-    event = decode(raw)                   # schemas/: bytes -> typed event, or a dead letter
-    decision = await processor.handle(event)   # context from Redis, then the pure decide()
-    await apply(event, decision)          # cases, flags, ledger, metrics
+    prepare: event = decode(raw)          # schemas/: bytes -> typed event, or a dead letter
+             loading = processor.load(events)      # one Redis script: features and consent
+    complete: decisions = processor.decide(events, await loading)   # the pure decide()
+             apply(decisions)             # cases, flags, ledger, metrics; then ack the batch
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import faust
@@ -42,7 +45,7 @@ from pipeline.rule_store import LiveRules
 from pipeline.state import RedisState
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
-from schemas.events import ReviewDecided
+from schemas.events import Envelope, ReviewDecided
 from schemas.outputs import Flag
 from schemas.topics import INPUT_TOPICS, Topics, topic_plan
 
@@ -66,19 +69,14 @@ async def retrying(what: str, action: Callable[[], Awaitable[T]], *, max_delay: 
             delay = min(max_delay, delay * 2)
 
 
-async def run_to_completion(work: Awaitable[None], grace: float = 30.0) -> None:
-    """Finish a batch even if the agent is being stopped.
+@dataclass
+class Batch:
+    """A micro-batch between its two stages: decoded, its state load under way."""
 
-    faust acks a ``take_events`` batch as soon as the loop body exits, cancelled or not; a
-    batch cut short by a shutdown would then be committed unprocessed. So the batch runs
-    shielded, and a stop waits for it (bounded) before letting the cancellation through.
-    """
-    task = asyncio.ensure_future(work)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task}, timeout=grace)
-        raise
+    items: list[Any]  # every event of the batch (dead letters too): all acked when complete
+    started: float
+    decoded: list[tuple[Any, Envelope]] = field(default_factory=list)
+    loading: asyncio.Future[Any] | None = None
 
 
 def broker_urls(bootstrap: str, *, idempotent: bool = False) -> str:
@@ -132,27 +130,47 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         metrics.DEAD_LETTERS.labels(message.topic, kind).inc()
         stats["dead_letters"] += 1
 
-    async def handle_batch(batch: list[Any]) -> None:
-        started = time.perf_counter()
+    async def prepare(items: list[Any]) -> Batch:
+        """Decode a batch (invalid events become dead letters) and start loading its state."""
         if live_rules is not None and not rules_loaded.is_set():
             # Never judge an event with the packaged rules when a deployed set exists.
             await retrying("deployed rule set", live_rules.refresh)
             rules_loaded.set()
-        decoded = []
-        for item in batch:
+        batch = Batch(items, started=time.perf_counter())
+        for item in items:
             message = item.message
             try:
-                decoded.append((message, decode_event(message.value, topic=message.topic)))
+                batch.decoded.append((message, decode_event(message.value, topic=message.topic)))
             except InvalidEvent as exc:
                 await send_dead_letter(message, exc.kind, exc.reason)
-        if not decoded:
-            return
-        events = [event for _, event in decoded]
+        if batch.decoded:
+            events = [event for _, event in batch.decoded]
+            previous = loads[-1] if loads else None
+            if previous is not None and not previous.done():
+                # Loads run in batch order, so batch N+1 reads what batch N wrote.
+                await asyncio.wait({previous})
+            batch.loading = asyncio.ensure_future(
+                retrying(f"batch of {len(events)}", lambda: processor.load(events)))
+            loads[:] = [batch.loading]
+        return batch
+
+    async def complete(batch: Batch) -> None:
+        """Decide a prepared batch, apply the decisions, then ack every event of it."""
+        if batch.decoded:
+            await apply(batch)
+        for item in batch.items:
+            item.ack()  # the final ack: the offset may now be committed
+
+    async def apply(batch: Batch) -> None:
+        decoded = batch.decoded
         try:
-            decisions: list[Any] = await retrying(
-                f"batch of {len(events)}", lambda: processor.handle_batch(events))
+            assert batch.loading is not None
+            loaded = await batch.loading
+            decisions: list[Any] = processor.decide([event for _, event in decoded], loaded)
+        except asyncio.CancelledError:
+            raise
         except Exception:  # a bug: go one by one, so one bad event cannot park the others
-            log.exception("batch failed; processing its %d events one by one", len(events))
+            log.exception("batch failed; processing its %d events one by one", len(decoded))
             decisions = [await handle_one(message, event) for message, event in decoded]
         done, counted, flagged = [], [], []
         version = f"rules-v{live_rules.version}" if live_rules and live_rules.version else None
@@ -168,7 +186,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             done.append(str(event.event_id))
         record_decisions(counted)
         await retrying("model inputs and ledger", lambda: finish(flagged, done))
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - batch.started
         for _ in done:
             metrics.PROCESSING.observe(elapsed / len(done))
         stats["processed"] += len(done)
@@ -210,11 +228,35 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
             return None
 
+    loads: list[asyncio.Future[Any]] = []  # the latest state load started
+
     @app.agent(inputs, name="vigil.process")
     async def process(stream: faust.StreamT) -> None:
         # Micro-batches: one Redis round trip loads the state of a whole batch, in event order.
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_wait):
-            await run_to_completion(handle_batch(list(batch)))
+        # Two stages overlap: while batch N is decided (CPU), Redis already loads batch N+1.
+        # faust acks a take_events batch when the loop body ends; the extra reference taken
+        # here keeps its offsets uncommitted until complete() has applied it and acks it. A
+        # stop or crash in between leaves the batch unacked: it is redelivered, and every
+        # output is idempotent.
+        ready: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
+
+        async def completer() -> None:
+            while True:
+                await complete(await ready.get())
+
+        completing = asyncio.ensure_future(completer())
+        try:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
+                items = list(events)
+                for item in items:
+                    item.message.incref()
+                handing = asyncio.ensure_future(ready.put(await prepare(items)))
+                await asyncio.wait({handing, completing}, return_when=asyncio.FIRST_COMPLETED)
+                if completing.done():  # the completer failed: fail the agent, do not stall it
+                    handing.cancel()
+                    completing.result()
+        finally:
+            completing.cancel()
 
     @app.agent(decisions_topic, name="vigil.learner")
     async def learner(stream: faust.StreamT) -> None:
