@@ -11,7 +11,9 @@ evaluated by RE2 (linear time, no catastrophic backtracking) through two functio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import cel
@@ -112,6 +114,16 @@ class CompiledRule:
     def version(self) -> str:
         return str(self.spec.version)
 
+    @cached_property
+    def condition_reads(self) -> Reads:
+        """What its condition reads of each variable (see :func:`program_reads`)."""
+        return program_reads(self.program)
+
+    @cached_property
+    def reason_reads(self) -> Reads:
+        """What its reason template's placeholders read of each variable."""
+        return merge_reads(program_reads(p) for p in self.reason_parts if not isinstance(p, str))
+
 
 def compile_rule(spec: RuleSpec) -> tuple[CompiledRule | None, list[tuple[str, str]]]:
     """Compile a validated spec; return ``(rule, [])`` or ``(None, [(field, message), ...])``."""
@@ -163,3 +175,66 @@ def _check_references(program: Any, where: str, patterns: dict[str, Any]) -> lis
         if name not in patterns:
             problems.append((where, f"re2 pattern {name!r} is not declared under patterns"))
     return problems
+
+
+# ---- what a rule reads -----------------------------------------------------------------------
+
+#: Per rule variable read: the fields read (``payload.text`` reads ``text``), or None when the
+#: variable is used whole.
+Reads = Mapping[str, frozenset[str] | None]
+
+_MENTION = re.compile(r"(?<!\w)(event|payload|features)(?!\w)")
+#: ``.field`` right after a mention; a name followed by ``(`` is a method or macro on the
+#: variable itself (``payload.exists(...)``), which needs all of it.
+_FIELD_AFTER = re.compile(r"\s*\.\s*([A-Za-z_]\w*)(?!\w)(?!\s*\()")
+#: ``x.payload`` on one line: a field of something else, not the variable (a dot at the end of
+#: a ``//`` comment is on the line before, so a mention after it still counts).
+_FIELD_OF_SOMETHING = re.compile(r"[\w)\]}\"'][ \t]*\.[ \t]*\Z")
+
+
+def program_reads(program: Any) -> dict[str, frozenset[str] | None]:
+    """Which fields of ``event``, ``payload`` and ``features`` a compiled CEL program reads.
+
+    Only a plain field select (``payload.text``, ``has(payload.text)``) counts as reading
+    one field. Any other use of a variable (bare, indexed, ``in``, iterated, bound by a macro,
+    a method's receiver, even inside a string) reads it whole (None), so the conclusion errs
+    towards converting too much, never too little.
+
+    >>> program_reads(cel.compile('has(payload.x) && features.n > 1 && payload["y"] == 2'))
+    {'features': frozenset({'n'}), 'payload': None}
+    >>> program_reads(cel.compile('event.payload.text == "a" && size(features) > 0'))
+    {'event': frozenset({'payload'}), 'features': None}
+    """
+    source = program.source
+    names = sorted(set(program.variables()) & _VARIABLES)
+    fields: dict[str, set[str] | None] = {name: set() for name in names}
+    for mention in _MENTION.finditer(source):
+        name = mention.group(1)
+        if name not in fields or _FIELD_OF_SOMETHING.search(source, 0, mention.start()):
+            continue
+        selected = _FIELD_AFTER.match(source, mention.end())
+        seen = fields[name]
+        if selected is None or seen is None:
+            fields[name] = None
+        else:
+            seen.add(selected.group(1))
+    # A variable the source never names plainly (not expected) is given whole, to be safe.
+    return {name: frozenset(f) if f else None for name, f in fields.items()}
+
+
+def merge_reads(reads: Iterable[Reads]) -> dict[str, frozenset[str] | None]:
+    """Everything any of several programs reads: fields add up; whole wins over fields.
+
+    >>> merged = merge_reads([{"payload": frozenset({"a"}), "event": frozenset({"b"})},
+    ...                       {"payload": frozenset({"c"}), "event": None}])
+    >>> sorted(merged["payload"]), merged["event"]
+    (['a', 'c'], None)
+    """
+    out: dict[str, frozenset[str] | None] = {}
+    for one in reads:
+        for name, fields in one.items():
+            if name not in out:
+                out[name] = fields
+            elif out[name] is not None:
+                out[name] = None if fields is None else out[name] | fields
+    return out

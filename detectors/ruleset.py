@@ -8,6 +8,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,7 +23,7 @@ from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import FEATURES, example_features
 from detectors.results import DetectorResult
-from detectors.rule import CompiledRule, RuleSpec, compile_rule
+from detectors.rule import CompiledRule, RuleSpec, compile_rule, merge_reads
 from schemas.decode import decode_event_obj
 from schemas.errors import InvalidEvent
 from schemas.events import EVENT_MODELS, Envelope
@@ -61,49 +62,201 @@ class RuleSet:
 
     def evaluate(self, event: Envelope, features: Mapping[str, Any],
                  event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
-        """Run every rule that applies to this event type; a failing rule is reported, not raised."""
-        rules = self.for_type(event.type)
-        if not rules:
+        """Run every rule that applies to this event type; a failing rule is reported, not raised.
+
+        ``event_dict`` is the event's ``model_dump(mode="json")`` if the caller has it already.
+        """
+        plan = self._plans.get(event.type)
+        if plan is None:
             return []
-        data = event_dict if event_dict is not None else event.model_dump(mode="json")
-        evaluator = _Evaluator(data, features, self.variables_for(event.type))
-        return [evaluator.run(rule, event) for rule in rules]
+        return plan.evaluator().evaluate(event, features, event_dict)
 
     def variables_for(self, event_type: str) -> frozenset[str]:
-        """Which of ``event``, ``payload`` and ``features`` the rules of this event type read.
+        """Which of ``event``, ``payload`` and ``features`` the rules of this event type read."""
+        plan = self._plans.get(event_type)
+        return frozenset({*plan.condition_reads, *plan.reason_reads}) if plan else frozenset()
 
-        Only those are converted into the CEL context: the conversion is most of an event's
-        evaluation cost, and most rules never read the whole envelope.
-        """
-        cached = self.__dict__.get("_variables_cache")
+    @property
+    def _plans(self) -> dict[str, _Plan]:
+        cached = self.__dict__.get("_plans_cache")
         if cached is None:
-            cached = {}
-            for kind, rules in self._by_type.items():
-                names: set[str] = set()
-                for rule in rules:
-                    names.update(rule.program.variables())
-                    for part in rule.reason_parts:
-                        if not isinstance(part, str):
-                            names.update(part.variables())
-                cached[kind] = frozenset(names & RULE_VARIABLES)
-            object.__setattr__(self, "_variables_cache", cached)
-        return cached.get(event_type, frozenset())
+            cached = {kind: _Plan.of(rules) for kind, rules in self._by_type.items()}
+            object.__setattr__(self, "_plans_cache", cached)
+        return cached
+
+
+# ---- evaluation ------------------------------------------------------------------------------
+
+#: Per variable: the fields to put in the context in a stable order, or None for all of it.
+_Fields = dict[str, tuple[str, ...] | None]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How to evaluate the rules of one event type, converting as little as they need.
+
+    Converting Python values into CEL values is most of an evaluation's cost (about a
+    microsecond a string or dict entry), yet a message's rules read two of its payload fields,
+    not the whole envelope. So the context holds only the fields the conditions read
+    (:attr:`CompiledRule.condition_reads`), and those only the reason templates read are added
+    when a rule fires. A field the event lacks stays absent, so ``has()`` and a missing field's
+    error are as they would be with everything converted; a variable a rule uses other than
+    by field (bare, indexed, iterated) is converted whole.
+    """
+
+    rules: tuple[CompiledRule, ...]
+    #: Per rule: its not-fired result's fields (see :func:`_result`).
+    templates: tuple[dict[str, Any], ...]
+    condition_reads: _Fields
+    #: The variables whose reason fields the conditions do not read, with everything read.
+    reason_reads: _Fields
+    #: Whether ``event`` or ``payload`` is read at all, and what of the envelope they read, as
+    #: ``model_dump(include=...)`` (None: all of it).
+    reads_envelope: bool
+    include: dict[str, Any] | None
+    #: This plan's evaluator in each thread (see :meth:`evaluator`).
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, rules: tuple[CompiledRule, ...]) -> _Plan:
+        conditions = merge_reads(rule.condition_reads for rule in rules)
+        everything = merge_reads([conditions, *(rule.reason_reads for rule in rules)])
+        more = {name: fields for name, fields in everything.items()
+                if name not in conditions or conditions[name] != fields}
+        envelope = _ordered(everything)
+        return cls(rules, tuple(_template(rule) for rule in rules), _ordered(conditions),
+                   _ordered(more), "event" in envelope or "payload" in envelope,
+                   _envelope_include(envelope))
+
+    def evaluator(self) -> _Evaluator:
+        """This thread's evaluator (its functions are registered once): each event overwrites
+        every variable the conditions read, and a rule that fires those the reasons read."""
+        evaluator = getattr(self._local, "evaluator", None)
+        if evaluator is None:
+            evaluator = self._local.evaluator = _Evaluator(self)
+        return evaluator
+
+    def envelope(self, event: Envelope, event_dict: dict[str, Any] | None) -> dict[str, Any]:
+        """The envelope as CEL sees it (JSON mode: datetimes, UUIDs and enums as strings),
+        as far as the rules read it."""
+        if not self.reads_envelope:
+            return {}
+        if event_dict is not None:
+            return event_dict
+        return event.model_dump(mode="json", include=self.include)
+
+
+def _ordered(reads: Mapping[str, frozenset[str] | None]) -> _Fields:
+    return {name: None if fields is None else tuple(sorted(fields))
+            for name, fields in sorted(reads.items()) if name in RULE_VARIABLES}
+
+
+def _envelope_include(reads: _Fields) -> dict[str, Any] | None:
+    """The ``include`` that serialises just the envelope fields ``event`` and ``payload`` read."""
+    if "event" in reads and reads["event"] is None:
+        return None
+    include: dict[str, Any] = dict.fromkeys(reads.get("event") or (), True)
+    if "payload" in reads and "payload" not in include:
+        fields = reads["payload"]
+        include["payload"] = True if fields is None else set(fields)
+    return include
+
+
+def _values(reads: _Fields, data: dict[str, Any], features: Mapping[str, Any]) -> dict[str, Any]:
+    """The CEL variables holding just these fields of the event and its features."""
+    values: dict[str, Any] = {}
+    for name, fields in reads.items():
+        source = features if name == "features" else data if name == "event" else data["payload"]
+        values[name] = dict(source) if fields is None else {
+            key: source[key] for key in fields if key in source}
+    return values
+
+
+def _template(rule: CompiledRule) -> dict[str, Any]:
+    """The fields of the rule's result when it does not fire (the entity is set per event)."""
+    spec = rule.spec
+    return dict(DetectorResult(
+        detector_id=spec.id, detector_version=rule.version, is_ai=False, mode=spec.mode,
+        fired=False, score=0.0, severity=spec.severity, reason="", dedup_seconds=rule.dedup_seconds,
+    ).__dict__)
+
+
+#: Whether a result may be made by copying fields into a bare instance: the dataclass's own
+#: ``__init__`` sets each of its ~15 fields through ``object.__setattr__`` (it is frozen), ~2 us
+#: a result, and most results are rules that did not fire. Not if it gains a hook or slots.
+_COPY_FIELDS = (not hasattr(DetectorResult, "__post_init__")
+                and "__slots__" not in vars(DetectorResult))
+
+
+def _result(template: dict[str, Any], entity: tuple[str, str], **changes: Any) -> DetectorResult:
+    """A result with the template's fields, this entity, a fresh ``evidence`` and ``changes``:
+    equal, field for field, to ``DetectorResult(**those)``."""
+    if not _COPY_FIELDS:
+        return DetectorResult(**{**template, "entity_type": entity[0], "entity_id": entity[1],
+                                 "evidence": {}, **changes})
+    result = object.__new__(DetectorResult)
+    fields = result.__dict__
+    fields.update(template)
+    fields["entity_type"], fields["entity_id"] = entity
+    fields["evidence"] = {}
+    if changes:
+        fields.update(changes)
+    return result
+
+
+def _skipped(rule: CompiledRule, why: str) -> DetectorResult:
+    spec = rule.spec
+    return DetectorResult(detector_id=spec.id, detector_version=rule.version, is_ai=False,
+                          mode=spec.mode, fired=False, skipped=why)
+
+
+def _entities(event: Envelope) -> dict[str, tuple[str, str]]:
+    """The case entity of a finding about this event, by a rule's ``entity`` setting."""
+    return {"default": case_entity(event), "subject": ("user", event.subject_id)}
+
+
+def _lower(text: str) -> str:
+    return text.lower()
 
 
 class _Evaluator:
-    """One CEL context per event, shared by every rule (building it is the costly part)."""
+    """Evaluates a plan's rules on events, one at a time, in one CEL context every rule of an
+    event shares (converting the event into it is the costly part)."""
 
-    def __init__(self, data: dict[str, Any], features: Mapping[str, Any],
-                 variables: frozenset[str] = frozenset(RULE_VARIABLES)) -> None:
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
         self.active: CompiledRule | None = None
-        values = {"event": data, "payload": data["payload"], "features": features}
-        self.context = cel.Context(variables={
-            name: dict(value) if name == "features" else value
-            for name, value in values.items() if name in variables
-        })
+        #: The event and features until the reason fields are in the context.
+        self.pending: tuple[dict[str, Any], Mapping[str, Any]] | None = None
+        self.context = cel.Context()
         self.context.add_function("re2", self._re2)
         self.context.add_function("re2_find", self._re2_find)
-        self.context.add_function("lower", lambda text: text.lower())
+        self.context.add_function("lower", _lower)
+
+    def evaluate(self, event: Envelope, features: Mapping[str, Any],
+                 event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
+        plan = self.plan
+        data = plan.envelope(event, event_dict)
+        self._load(_values(plan.condition_reads, data, features))
+        self.pending = (data, features) if plan.reason_reads else None
+        entities = _entities(event)
+        try:
+            return [self._run(rule, template, entities[rule.spec.entity])
+                    for rule, template in zip(plan.rules, plan.templates)]
+        finally:
+            self.pending = None
+
+    def _load(self, variables: dict[str, Any]) -> None:
+        # Adds or replaces each variable (values are dicts, never callables, which it would
+        # register as functions).
+        self.context.update(variables)
+
+    def _load_reason_fields(self) -> None:
+        # Conditions read only their own fields, so the rules after this one see no difference.
+        if self.pending is not None:
+            data, features = self.pending
+            self.pending = None
+            self._load(_values(self.plan.reason_reads, data, features))
 
     def _pattern(self, name: str) -> Any:
         assert self.active is not None
@@ -116,25 +269,23 @@ class _Evaluator:
         match = self._pattern(name).search(text)
         return match.group(0) if match else ""
 
-    def run(self, rule: CompiledRule, event: Envelope) -> DetectorResult:
+    def _run(self, rule: CompiledRule, template: dict[str, Any],
+             entity: tuple[str, str]) -> DetectorResult:
         spec = rule.spec
-        base = dict(detector_id=spec.id, detector_version=rule.version, is_ai=False, mode=spec.mode)
         if spec.mode == "off":
-            return DetectorResult(**base, fired=False, skipped="rule is off")
+            return _skipped(rule, "rule is off")
         self.active = rule
         try:
             fired = rule.program.execute(self.context)
-            if not isinstance(fired, bool):
+            if fired is False:
+                return _result(template, entity)
+            if fired is not True:
                 raise TypeError(f"condition returned {type(fired).__name__}, not bool")
-            reason = self._render(rule) if fired else ""
+            self._load_reason_fields()
+            reason = self._render(rule)
         except Exception as exc:  # a broken rule must not stop the others
-            return DetectorResult(**base, fired=False, skipped=f"error: {type(exc).__name__}: {exc}")
-        entity_type, entity_id = case_entity(event) if spec.entity == "default" else ("user", event.subject_id)
-        return DetectorResult(
-            **base, fired=fired, score=spec.score if fired else 0.0, severity=spec.severity,
-            reason=reason, entity_type=entity_type, entity_id=entity_id,
-            dedup_seconds=rule.dedup_seconds,
-        )
+            return _skipped(rule, f"error: {type(exc).__name__}: {exc}")
+        return _result(template, entity, fired=True, score=spec.score, reason=reason)
 
     def _render(self, rule: CompiledRule) -> str:
         parts = []
@@ -274,7 +425,7 @@ def run_examples(rule: CompiledRule) -> list[ExampleOutcome]:
                                                f"example event is not valid: {exc.reason}"))
                 continue
             features = {**example_features(event_type), **example.features}
-            result = _Evaluator(event.model_dump(mode="json"), features).run(enforced, event)
+            (result,) = _Evaluator(_Plan.of((enforced,))).evaluate(event, features)
             got = "error" if result.skipped else ("flag" if result.fired else "pass")
             outcomes.append(ExampleOutcome(rule.id, example.name, example.expect, got,
                                            result.skipped or result.reason))

@@ -3,9 +3,12 @@ valid sets evaluate as their YAML says."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import cel
 import pytest
 import yaml
 
@@ -13,7 +16,16 @@ from detectors.core import Context, decide
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import example_features
-from detectors.ruleset import default_sources, load_rules, run_examples, sources_from_dir
+from detectors.results import DetectorResult
+from detectors.rule import CompiledRule, program_reads
+from detectors.ruleset import (
+    RuleSet,
+    compile_file,
+    default_sources,
+    load_rules,
+    run_examples,
+    sources_from_dir,
+)
 from schemas import decode_event_obj
 
 #: The engine tests below run on a pinned copy of the library's first two rules, so the shipped
@@ -441,3 +453,154 @@ def test_rules_only_run_for_their_event_types() -> None:
     assert rules.for_type("review.decided") == ()
     proposal = decode_event_obj(example_event("proposal.submitted"))
     assert rules.evaluate(proposal, {}) == []
+
+
+# ---- contexts hold only what the rules read --------------------------------------------------
+
+
+@pytest.mark.parametrize(("source", "reads"), [
+    ("payload.text", {"payload": {"text"}}),
+    ("payload . text == 'a' && has(payload.sender_id)", {"payload": {"text", "sender_id"}}),
+    ("event.payload.text", {"event": {"payload"}}),
+    ("features.x.exists(d, d == payload.y)", {"features": {"x"}, "payload": {"y"}}),
+    # Any other use reads the variable whole.
+    ("payload.text + payload['sender_id']", {"payload": None}),
+    ("size(features) > 0", {"features": None}),
+    ("'text' in payload", {"payload": None}),
+    ("payload.size() > 1", {"payload": None}),
+    ("features.exists(k, k == 'a')", {"features": None}),
+    ("[1].exists(payload, payload > 0)", {"payload": None}),
+    ('payload.text == "the payload"', {"payload": None}),
+    ("payload.text // payload\n == 'a'", {"payload": None}),
+    # A field of something else, not the variable; inside a string it adds a harmless field.
+    ("features.a.payload", {"features": {"a"}}),
+    ('payload.text == "x.features"', {"payload": {"text"}}),
+    ('payload.text == "payload.x"', {"payload": {"text", "x"}}),
+])
+def test_program_reads_counts_only_plain_field_selects_as_fields(
+        source: str, reads: dict[str, set[str] | None]) -> None:
+    assert program_reads(cel.compile(source)) == {
+        name: None if fields is None else frozenset(fields) for name, fields in reads.items()}
+
+
+#: (condition, reason) pairs that need more than the fields a naive scan would find, or
+#: exactly the fields and their absence. Every one must behave as with everything converted.
+TRICKY_RULES = [
+    # The reason reads fields no condition reads, in all three variables.
+    ("features.sender_strangers_1h >= 1",
+     "{{ event.subject_id }} to {{ payload.recipient_id }}, "
+     "{{ int(features.account_age_seconds) }}s"),
+    ("has(payload.text) && !has(payload.no_such_field) && has(features.sender_strangers_1h)",
+     "has"),
+    ("!has(features.sender_strangers_1h)", "no count"),
+    ("size(features) == 2", "{{ size(features) }} features"),
+    ('"text" in payload && !("nope" in payload)', "in"),
+    ('payload["has_active_contract"] == false', '{{ payload["sender_id"] }}'),
+    ('features.exists(k, k == "sender_strangers_1h")', "exists"),
+    ('[payload.text].exists(features, features == "hello")', "bound"),
+    ('payload.text != "payload" && payload.recipient_id != "features.x"', "{{ payload.text }}"),
+    ('event.type == "message.sent" && size(event) > 3',
+     "{{ event.event_id }} at {{ event.occurred_at }}"),
+    ("event.payload.text == payload.text", "{{ event.payload.sender_id }}"),
+    ("payload.size() >= 6", "{{ size(payload) }} fields"),
+    ("features.sender_strangers_1h >= 0 // a comment ending in a dot.\n && payload.text != ''",
+     "{{ payload.thread_id }}"),
+    ('payload.no_such_field == "x"', "never"),
+    ("features.not_supplied > 1", "never"),
+]
+
+
+def adhoc_rules(pairs: list[tuple[str, str]]) -> RuleSet:
+    """Message rules made of (condition, reason) pairs, compiled without running examples."""
+    compiled = []
+    for i, (condition, reason) in enumerate(pairs):
+        rule_id = f"message.case_{i:02d}"
+        text = yaml.safe_dump({
+            "id": rule_id, "version": 1, "owner": "tests",
+            "description": "A rule made up for a test.", "event_types": ["message.sent"],
+            "condition": condition, "severity": "low", "score": 0.5, "reason": reason,
+            "examples": [{"name": "a", "expect": "flag"}, {"name": "b", "expect": "pass"}],
+        })
+        rule, found = compile_file(f"{rule_id}.yaml", text)
+        assert rule is not None, found
+        compiled.append(rule)
+    return RuleSet(tuple(compiled), "adhoc")
+
+
+def with_everything_converted(rule: CompiledRule, event: Any,
+                              features: dict[str, Any]) -> tuple[Any, str]:
+    """(fired, reason), or ("error", why): the rule run on the whole envelope, payload and features,
+    as rules were evaluated before contexts held only what they read."""
+    data = event.model_dump(mode="json")
+    context = cel.Context(variables={"event": data, "payload": data["payload"],
+                                     "features": dict(features)})
+    context.add_function("re2", lambda name, text: rule.patterns[name].search(text) is not None)
+    context.add_function("lower", lambda text: text.lower())
+    try:
+        fired = rule.program.execute(context)
+        reason = "".join(part if isinstance(part, str) else str(part.execute(context))
+                         for part in rule.reason_parts) if fired else ""
+    except Exception as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+    return fired, reason
+
+
+@pytest.mark.parametrize("features", [
+    {"sender_strangers_1h": 3, "account_age_seconds": 86400.0},
+    {},
+    {**example_features("message.sent"), "sender_strangers_1h": 0},
+], ids=["two features", "no features", "every feature"])
+@pytest.mark.parametrize("payload", [
+    {"text": "hello", "has_active_contract": False, "sender_id": "u_a", "recipient_id": "u_b"},
+    {"text": "payload", "has_active_contract": True, "attachment_count": 3},
+], ids=["no contract", "contract"])
+def test_minimal_context_evaluates_as_if_everything_were_converted(
+        payload: dict[str, Any], features: dict[str, Any]) -> None:
+    event = message(payload)
+    # Together, some rules make others' variables whole; alone, each gets just what it reads.
+    for pairs in [TRICKY_RULES, *([pair] for pair in TRICKY_RULES)]:
+        rules = adhoc_rules(pairs)
+        got = [("error", r.skipped.removeprefix("error: ")) if r.skipped else (r.fired, r.reason)
+               for r in rules.evaluate(event, features)]
+        assert got == [with_everything_converted(rule, event, features) for rule in rules.rules]
+
+
+def test_tricky_rules_do_fire_and_do_fail_where_they_should() -> None:
+    # So that the comparison above is not vacuous.
+    rules = adhoc_rules(TRICKY_RULES)
+    event = message({"text": "hello", "has_active_contract": False, "recipient_id": "u_b"})
+    results = rules.evaluate(event, {"sender_strangers_1h": 3, "account_age_seconds": 86400.0})
+    fired = {r.detector_id for r in results if r.fired}
+    assert {f"message.case_{i:02d}" for i in (0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)} <= fired
+    assert results[0].reason.endswith("to u_b, 86400s")
+    assert results[3].reason == "2 features"
+    assert [r.detector_id for r in results if r.skipped] == ["message.case_13", "message.case_14"]
+
+
+def test_a_result_is_the_dataclass_it_would_be_if_built_field_by_field() -> None:
+    rules = load_rules({**engine_sources(), STRANGERS: STRANGERS_YAML})
+    features = {**example_features("message.sent"), "sender_strangers_1h": 6}
+    event = message({"text": "hi", "recipient_id": "u_b"})
+    quiet = rules.evaluate(event, {**features, "sender_strangers_1h": 1})
+    loud = rules.evaluate(event, features)
+    assert [r.fired for r in quiet] == [False, False] and [r.fired for r in loud] == [True, False]
+    for got in quiet + loud:
+        built = DetectorResult(**{f.name: getattr(got, f.name) for f in fields(DetectorResult)})
+        assert got == built and vars(got) == vars(built) and type(got) is DetectorResult
+    # What the rule engine always built for a rule that did not fire.
+    assert quiet[0] == DetectorResult(
+        detector_id="message.many_strangers", detector_version="1", is_ai=False, fired=False,
+        mode="enforce", score=0.0, severity="medium", reason="", entity_type="user",
+        entity_id="u_example", dedup_seconds=3600)
+    assert quiet[0].evidence is not loud[0].evidence
+
+
+def test_threads_evaluating_at_once_get_their_own_results() -> None:
+    rules = load_rules({**engine_sources(), STRANGERS: STRANGERS_YAML})
+    cases = [(message({"text": f"msg {i}", "recipient_id": f"u_{i}"}),
+              {**example_features("message.sent"), "sender_strangers_1h": i % 9})
+             for i in range(40)]
+    alone = [rules.evaluate(event, features) for event, features in cases]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda case: rules.evaluate(*case), cases * 5))
+    assert together == alone * 5
