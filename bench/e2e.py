@@ -105,30 +105,23 @@ def bare_rate(settings: Settings, n: int, workdir: Path) -> float:
     return (n - 1) / (data["last"] - data["first"])
 
 
-def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> dict[str, float]:
-    """Steady load at ``rate``; publish -> processed (all) and publish -> case (flagged)."""
+def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
+            warmup: float = 3.0) -> dict[str, float]:
+    """Steady load at ``rate`` after ``warmup`` seconds of the same; publish -> processed (all)
+    and publish -> case (flagged), for the measured events only."""
     client = redis.Redis.from_url(settings.redis_url)
     client.delete(LEDGER)
     settings = replace(settings, app_id="vigil-bench-latency")
     proc = spawn("pipeline.worker", settings, workdir / "latency.log")
-    sent: dict[str, float] = {}
     try:
         _wait_joined(client)
         publisher = Publisher(settings.kafka_bootstrap, config={"linger.ms": 0})
-        start = datetime.now(timezone.utc)
-        began = time.time()
-        for sim in generate(seed=99, count=int(rate * seconds), fraud_rate=0.1, start=start,
-                            mean_gap_seconds=1.0 / rate):
-            at = datetime.fromisoformat(sim.envelope["occurred_at"].replace("Z", "+00:00"))
-            delay = (at - start).total_seconds() - (time.time() - began)
-            if delay > 0:
-                time.sleep(delay)
-            publisher.publish(sim.envelope)
-            sent[sim.envelope["event_id"]] = time.time()
-        publisher.flush()
-        deadline = time.time() + 60
-        while client.zcard(LEDGER) < len(sent) and time.time() < deadline:
-            time.sleep(0.5)
+        # Warm-up, not measured: the load generator's producer connects and registers (the
+        # first second of sends waits on that), and the worker's first fetches settle.
+        warm = _steady_load(publisher, rate, warmup, seed=98)
+        _wait_ledger(client, warm)
+        sent = _steady_load(publisher, rate, seconds, seed=99)
+        _wait_ledger(client, sent)
         time.sleep(2)
         processed = {m.decode(): t for m, t in client.zrange(LEDGER, 0, -1, withscores=True)}
         case_lat = _case_latencies(client, sent)
@@ -137,6 +130,32 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path) -> d
     to_processed = sorted(processed[e] - t for e, t in sent.items() if e in processed)
     return {"events": len(sent), "to_processed": _pcts(to_processed), "to_case": _pcts(case_lat),
             "flagged": len(case_lat)}
+
+
+def _steady_load(publisher: Publisher, rate: float, seconds: float, seed: int) -> dict[str, float]:
+    """Publish simulator traffic at ``rate`` events/s for ``seconds``; event id -> send time."""
+    sent: dict[str, float] = {}
+    start = datetime.now(timezone.utc)
+    began = time.time()
+    for sim in generate(seed=seed, count=int(rate * seconds), fraud_rate=0.1, start=start,
+                        mean_gap_seconds=1.0 / rate):
+        at = datetime.fromisoformat(sim.envelope["occurred_at"].replace("Z", "+00:00"))
+        delay = (at - start).total_seconds() - (time.time() - began)
+        if delay > 0:
+            time.sleep(delay)
+        publisher.publish(sim.envelope)
+        sent[sim.envelope["event_id"]] = time.time()
+    publisher.flush()
+    return sent
+
+
+def _wait_ledger(client: redis.Redis, events: dict[str, float], timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        done = client.zmscore(LEDGER, list(events))
+        if all(score is not None for score in done):
+            return
+        time.sleep(0.5)
 
 
 def _case_latencies(client: redis.Redis, sent: dict[str, float]) -> list[float]:

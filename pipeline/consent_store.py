@@ -6,6 +6,7 @@ ask what applied when an event happened, and a redelivered or out-of-order chang
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,10 @@ def consent_member(event: ConsentChanged) -> str:
                       sort_keys=True)
 
 
+@functools.lru_cache(maxsize=65536)
 def _record(member: str | bytes) -> ConsentRecord:
+    # Cached: every event of a user reads the same one or two entries, and a ConsentRecord
+    # is immutable, so parsing each once is enough.
     data = json.loads(member)
     return ConsentRecord(data["state"], data["policy_version"],
                          datetime.fromisoformat(data["changed_at"]), data["event_id"])
