@@ -10,7 +10,9 @@
    measured capacity (target p99 < 100 ms), and publish -> processed for all events.
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
-consumer-group join is not counted.
+consumer-group join is not counted. Each throughput line also prints the CPU time per event of
+the consumer or workers, Redis and the broker over the same span (from /proc): where the time
+goes when all of them share the machine's cores.
 """
 
 from __future__ import annotations
@@ -74,35 +76,81 @@ def publish_all(settings: Settings, events: list[dict]) -> None:
             publisher.publish(event)
 
 
-def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: str) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler:
+    """Samples the CPU time of named processes, to say what an event costs each of them
+    between two moments of a run (``per_event``)."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.pids = pids
+        self.samples: list[tuple[float, dict[str, float]]] = []
+
+    def sample(self) -> None:
+        self.samples.append((time.time(), {name: sum(cpu_seconds(p) for p in pids)
+                                           for name, pids in self.pids.items()}))
+
+    def per_event(self, first: float, last: float, events: int) -> dict[str, float]:
+        """Microseconds of CPU per event for each process between ``first`` and ``last``."""
+        inside = [s for s in self.samples if first <= s[0] <= last] or self.samples[-2:]
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        share = events * (t1 - t0) / max(last - first, 1e-9)  # events in the sampled span
+        return {name: (c1[name] - c0[name]) / max(share, 1) * 1e6 for name in self.pids}
+
+
+def _watch(procs: list[subprocess.Popen], kafka_pid: int, redis_pid: int,
+           label: str) -> CpuSampler:
+    return CpuSampler({label: [p.pid for p in procs], "redis": [redis_pid], "broker": [kafka_pid]})
+
+
+def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: str,
+                  pids: tuple[int, int]) -> tuple[float, dict[str, float]]:
+    """Events/s through ``workers`` workers, and CPU us per event of workers, Redis, broker."""
     client = redis.Redis.from_url(settings.redis_url)
     client.delete(LEDGER)
     settings = replace(settings, app_id=f"vigil-bench-{tag}")
     procs = [spawn("pipeline.worker", settings, workdir / f"{tag}-{i}.log") for i in range(workers)]
+    sampler = _watch(procs, *pids, label="workers")
     try:
         deadline = time.time() + 900
         while client.zcard(LEDGER) < n and time.time() < deadline:
-            time.sleep(0.5)
+            sampler.sample()
+            time.sleep(0.1)
         times = [t for _, t in client.zrange(LEDGER, 0, -1, withscores=True)]
     finally:
         stop(procs)
     if len(times) < n:
         raise SystemExit(f"pipeline processed only {len(times)} of {n}; see {workdir}")
-    return (n - 1) / (max(times) - min(times))
+    first, last = min(times), max(times)
+    return (n - 1) / (last - first), sampler.per_event(first, last, n)
 
 
-def bare_rate(settings: Settings, n: int, workdir: Path) -> float:
+def bare_rate(settings: Settings, n: int, workdir: Path,
+              pids: tuple[int, int]) -> tuple[float, dict[str, float]]:
     out = workdir / "bare.json"
     proc = spawn("bench.bare_consumer", replace(settings, app_id="vigil-bench-bare"),
                  workdir / "bare.log", BENCH_EXPECT=str(n), BENCH_OUT=str(out))
+    sampler = _watch([proc], *pids, label="consumer")
     try:
         deadline = time.time() + 600
         while not out.exists() and time.time() < deadline:
-            time.sleep(0.5)
+            sampler.sample()
+            time.sleep(0.05)
     finally:
         stop([proc])
     data = json.loads(out.read_text())
-    return (n - 1) / (data["last"] - data["first"])
+    return (n - 1) / (data["last"] - data["first"]), sampler.per_event(data["first"], data["last"], n)
+
+
+def _cpu_line(costs: dict[str, float]) -> str:
+    return "CPU per event: " + ", ".join(f"{name} {us:,.0f} us" for name, us in costs.items())
 
 
 def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
@@ -200,13 +248,15 @@ def main() -> None:
     try:
         events = [s.envelope for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
         publish_all(settings, events)
-        bare = bare_rate(settings, len(events), workdir)
-        one = pipeline_rate(settings, 1, len(events), workdir, "one")
-        two = pipeline_rate(settings, 2, len(events), workdir, "two")
+        pids = (kafka.process.pid, server.process.pid)
+        bare, bare_cpu = bare_rate(settings, len(events), workdir, pids)
+        one, one_cpu = pipeline_rate(settings, 1, len(events), workdir, "one", pids)
+        two, two_cpu = pipeline_rate(settings, 2, len(events), workdir, "two", pids)
         print(f"events: {len(events)}, partitions: {args.partitions}, cores: {os.cpu_count()}")
-        print(f"bare faust consumer      : {bare:10,.0f} events/s")
-        print(f"full pipeline, 1 worker  : {one:10,.0f} events/s   ratio to bare: {one / bare:.2f} (target >= 0.75)")
-        print(f"full pipeline, 2 workers : {two:10,.0f} events/s   scaling vs 1: {two / one:.2f}x")
+        print(f"bare faust consumer      : {bare:10,.0f} events/s   {_cpu_line(bare_cpu)}")
+        print(f"full pipeline, 1 worker  : {one:10,.0f} events/s   ratio to bare: {one / bare:.2f} (target >= 0.75)"
+              f"   {_cpu_line(one_cpu)}")
+        print(f"full pipeline, 2 workers : {two:10,.0f} events/s   scaling vs 1: {two / one:.2f}x   {_cpu_line(two_cpu)}")
         for share in (0.5, 0.25):
             server.stop()
             kafka.stop()

@@ -181,27 +181,10 @@ def _template(rule: CompiledRule) -> dict[str, Any]:
     ).__dict__)
 
 
-#: Whether a result may be made by copying fields into a bare instance: the dataclass's own
-#: ``__init__`` sets each of its ~15 fields through ``object.__setattr__`` (it is frozen), ~2 us
-#: a result, and most results are rules that did not fire. Not if it gains a hook or slots.
-_COPY_FIELDS = (not hasattr(DetectorResult, "__post_init__")
-                and "__slots__" not in vars(DetectorResult))
-
-
 def _result(template: dict[str, Any], entity: tuple[str, str], **changes: Any) -> DetectorResult:
-    """A result with the template's fields, this entity, a fresh ``evidence`` and ``changes``:
-    equal, field for field, to ``DetectorResult(**those)``."""
-    if not _COPY_FIELDS:
-        return DetectorResult(**{**template, "entity_type": entity[0], "entity_id": entity[1],
-                                 "evidence": {}, **changes})
-    result = object.__new__(DetectorResult)
-    fields = result.__dict__
-    fields.update(template)
-    fields["entity_type"], fields["entity_id"] = entity
-    fields["evidence"] = {}
-    if changes:
-        fields.update(changes)
-    return result
+    """A result with the template's fields, this entity, a fresh ``evidence`` and ``changes``."""
+    return DetectorResult(**{**template, "entity_type": entity[0], "entity_id": entity[1],
+                             "evidence": {}, **changes})
 
 
 def _skipped(rule: CompiledRule, why: str) -> DetectorResult:
