@@ -8,6 +8,7 @@
 2. Scaling: the same with two workers.
 3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
    measured capacity (target p99 < 100 ms), and publish -> processed for all events.
+   ``--latency-rate R`` runs only this, at R events/s.
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
 consumer-group join is not counted. Each throughput line also prints the CPU time per event of
@@ -237,14 +238,31 @@ def _pcts(values: list[float]) -> dict[str, float]:
     return {"p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000}
 
 
+def _print_latency(lat: dict, rate: float, share: str) -> None:
+    print(f"latency at {rate:,.0f} events/s{share}, {lat['events']} events, {lat['flagged']} flagged:")
+    print("  publish -> processed : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_processed"].items()))
+    print("  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items())
+          + "   (target p99 < 100 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--latency-rate", type=float, default=None,
+                        help="only the latency run, at this many events/s")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     kafka, server, settings = fresh_stack(workdir, args.partitions)
+    if args.latency_rate:
+        try:
+            _print_latency(latency(settings, rate=args.latency_rate, seconds=args.latency_seconds,
+                                   workdir=workdir), args.latency_rate, "")
+        finally:
+            server.stop()
+            kafka.stop()
+        return
     try:
         events = [s.envelope for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
         publish_all(settings, events)
@@ -264,11 +282,7 @@ def main() -> None:
             kafka, server, settings = fresh_stack(workdir / f"latency-{share}", args.partitions)
             rate = one * share
             lat = latency(settings, rate=rate, seconds=args.latency_seconds, workdir=workdir)
-            print(f"latency at {rate:,.0f} events/s ({share:.0%} of capacity), {lat['events']} events, "
-                  f"{lat['flagged']} flagged:")
-            print("  publish -> processed : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_processed"].items()))
-            print("  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items())
-                  + "   (target p99 < 100 ms)")
+            _print_latency(lat, rate, f" ({share:.0%} of capacity)")
     finally:
         server.stop()
         kafka.stop()
