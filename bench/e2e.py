@@ -29,6 +29,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -155,13 +156,16 @@ def _cpu_line(costs: dict[str, float]) -> str:
 
 
 def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
-            warmup: float = 3.0) -> dict[str, float]:
+            pids: tuple[int, int], warmup: float = 3.0) -> dict[str, Any]:
     """Steady load at ``rate`` after ``warmup`` seconds of the same; publish -> processed (all)
-    and publish -> case (flagged), for the measured events only."""
+    and publish -> case (flagged), for the measured events only; and the share of a core each
+    process used meanwhile."""
     client = redis.Redis.from_url(settings.redis_url)
     client.delete(LEDGER)
     settings = replace(settings, app_id="vigil-bench-latency")
     proc = spawn("pipeline.worker", settings, workdir / "latency.log")
+    sampler = _watch([proc], *pids, label="worker")
+    sampler.pids["load generator"] = [os.getpid()]
     try:
         _wait_joined(client)
         publisher = Publisher(settings.kafka_bootstrap, config={"linger.ms": 0})
@@ -169,7 +173,9 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
         # first second of sends waits on that), and the worker's first fetches settle.
         warm = _steady_load(publisher, rate, warmup, seed=98)
         _wait_ledger(client, warm)
+        sampler.sample()
         sent = _steady_load(publisher, rate, seconds, seed=99)
+        sampler.sample()
         _wait_ledger(client, sent)
         time.sleep(2)
         processed = {m.decode(): t for m, t in client.zrange(LEDGER, 0, -1, withscores=True)}
@@ -177,8 +183,10 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
     finally:
         stop([proc])
     to_processed = sorted(processed[e] - t for e, t in sent.items() if e in processed)
+    (t0, c0), (t1, c1) = sampler.samples
+    cores = {name: (c1[name] - c0[name]) / (t1 - t0) for name in c0}
     return {"events": len(sent), "to_processed": _pcts(to_processed), "to_case": _pcts(case_lat),
-            "flagged": len(case_lat)}
+            "flagged": len(case_lat), "cores": cores}
 
 
 def _steady_load(publisher: Publisher, rate: float, seconds: float, seed: int) -> dict[str, float]:
@@ -238,11 +246,13 @@ def _pcts(values: list[float]) -> dict[str, float]:
     return {"p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000}
 
 
-def _print_latency(lat: dict, rate: float, share: str) -> None:
+def _print_latency(lat: dict[str, Any], rate: float, share: str) -> None:
     print(f"latency at {rate:,.0f} events/s{share}, {lat['events']} events, {lat['flagged']} flagged:")
     print("  publish -> processed : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_processed"].items()))
     print("  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items())
           + "   (target p99 < 100 ms)")
+    print("  share of a core while loading: "
+          + ", ".join(f"{name} {share:.0%}" for name, share in lat["cores"].items()))
 
 
 def main() -> None:
@@ -258,7 +268,8 @@ def main() -> None:
     if args.latency_rate:
         try:
             _print_latency(latency(settings, rate=args.latency_rate, seconds=args.latency_seconds,
-                                   workdir=workdir), args.latency_rate, "")
+                                   workdir=workdir, pids=(kafka.process.pid, server.process.pid)),
+                           args.latency_rate, "")
         finally:
             server.stop()
             kafka.stop()
@@ -281,7 +292,8 @@ def main() -> None:
             # A fresh stack, so a latency run does not first chew through an earlier backlog.
             kafka, server, settings = fresh_stack(workdir / f"latency-{share}", args.partitions)
             rate = one * share
-            lat = latency(settings, rate=rate, seconds=args.latency_seconds, workdir=workdir)
+            lat = latency(settings, rate=rate, seconds=args.latency_seconds, workdir=workdir,
+                          pids=(kafka.process.pid, server.process.pid))
             _print_latency(lat, rate, f" ({share:.0%} of capacity)")
     finally:
         server.stop()
