@@ -27,7 +27,7 @@ def consent_member(event: ConsentChanged) -> str:
                       sort_keys=True)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _record(member: str | bytes) -> ConsentRecord:
     # Cached: every event of a user reads the same one or two entries, and a ConsentRecord
     # is immutable, so parsing each once is enough.

@@ -15,6 +15,7 @@ time and in two overlapping stages::
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -352,6 +353,11 @@ def run_worker(settings: Settings | None = None) -> None:
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
                           redirect_stdouts=False, workdir=str(settings.state_dir))
+    # Everything imported and built so far lives as long as the process. Frozen, the cyclic
+    # collector stops scanning it: a full collection took 100-160 ms of ~175,000 objects, a
+    # stall every few seconds under load; without the start-up objects it is a few ms.
+    gc.collect()
+    gc.freeze()
     worker.execute_from_commandline()
 
 
