@@ -8,7 +8,8 @@
 2. Scaling: the same with two workers.
 3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
    measured capacity (target p99 < 100 ms), and publish -> processed for all events.
-   ``--latency-rate R`` runs only this, at R events/s.
+   ``--latency-rate R`` runs only this, at R events/s; with ``--bare``, the bare consumer's CPU
+   use under that load instead (it records no per-event times).
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
 consumer-group join is not counted. Each throughput line also prints the CPU time per event of
@@ -189,6 +190,28 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
             "flagged": len(case_lat), "cores": cores}
 
 
+def bare_live_cores(settings: Settings, rate: float, seconds: float, workdir: Path,
+                    pids: tuple[int, int]) -> dict[str, float]:
+    """The share of a core the bare consumer, Redis, broker and load generator use under the
+    same steady load as :func:`latency` (the bare consumer records no per-event times)."""
+    proc = spawn("bench.bare_consumer", replace(settings, app_id="vigil-bench-bare-live"),
+                 workdir / "bare-live.log", BENCH_EXPECT=str(10**12),
+                 BENCH_OUT=str(workdir / "bare-live.json"))
+    sampler = _watch([proc], *pids, label="consumer")
+    sampler.pids["load generator"] = [os.getpid()]
+    try:
+        time.sleep(15)  # the group join (no heartbeat to watch: it writes nothing until done)
+        publisher = Publisher(settings.kafka_bootstrap, config={"linger.ms": 0})
+        _steady_load(publisher, rate, 3, seed=98)
+        sampler.sample()
+        _steady_load(publisher, rate, seconds, seed=99)
+        sampler.sample()
+    finally:
+        stop([proc])
+    (t0, c0), (t1, c1) = sampler.samples
+    return {name: (c1[name] - c0[name]) / (t1 - t0) for name in c0}
+
+
 def _steady_load(publisher: Publisher, rate: float, seconds: float, seed: int) -> dict[str, float]:
     """Publish simulator traffic at ``rate`` events/s for ``seconds``; event id -> send time."""
     sent: dict[str, float] = {}
@@ -262,14 +285,21 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30)
     parser.add_argument("--latency-rate", type=float, default=None,
                         help="only the latency run, at this many events/s")
+    parser.add_argument("--bare", action="store_true",
+                        help="with --latency-rate: the bare consumer's CPU under that load instead")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
     kafka, server, settings = fresh_stack(workdir, args.partitions)
     if args.latency_rate:
+        pids = (kafka.process.pid, server.process.pid)
         try:
-            _print_latency(latency(settings, rate=args.latency_rate, seconds=args.latency_seconds,
-                                   workdir=workdir, pids=(kafka.process.pid, server.process.pid)),
-                           args.latency_rate, "")
+            if args.bare:
+                cores = bare_live_cores(settings, args.latency_rate, args.latency_seconds, workdir, pids)
+                print(f"bare consumer at {args.latency_rate:,.0f} events/s, share of a core: "
+                      + ", ".join(f"{name} {share:.0%}" for name, share in cores.items()))
+            else:
+                _print_latency(latency(settings, rate=args.latency_rate, seconds=args.latency_seconds,
+                                       workdir=workdir, pids=pids), args.latency_rate, "")
         finally:
             server.stop()
             kafka.stop()
