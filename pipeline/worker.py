@@ -131,8 +131,9 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         metrics.DEAD_LETTERS.labels(message.topic, kind).inc()
         stats["dead_letters"] += 1
 
-    async def prepare(items: list[Any]) -> Batch:
-        """Decode a batch (invalid events become dead letters) and start loading its state."""
+    async def prepare(items: list[Any], previous: Batch | None) -> Batch:
+        """Decode a batch (invalid events become dead letters) and start loading its state
+        once ``previous`` (the batch before it) has loaded its own."""
         if live_rules is not None and not rules_loaded.is_set():
             # Never judge an event with the packaged rules when a deployed set exists.
             await retrying("deployed rule set", live_rules.refresh)
@@ -146,13 +147,11 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                 await send_dead_letter(message, exc.kind, exc.reason)
         if batch.decoded:
             events = [event for _, event in batch.decoded]
-            previous = loads[-1] if loads else None
-            if previous is not None and not previous.done():
+            if previous is not None and previous.loading is not None:
                 # Loads run in batch order, so batch N+1 reads what batch N wrote.
-                await asyncio.wait({previous})
+                await asyncio.wait({previous.loading})
             batch.loading = asyncio.ensure_future(
                 retrying(f"batch of {len(events)}", lambda: processor.load(events)))
-            loads[:] = [batch.loading]
         return batch
 
     async def complete(batch: Batch) -> None:
@@ -229,8 +228,6 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
             return None
 
-    loads: list[asyncio.Future[Any]] = []  # the latest state load started
-
     @app.agent(inputs, name="vigil.process")
     async def process(stream: faust.StreamT) -> None:
         # Micro-batches: one Redis round trip loads the state of a whole batch, in event order.
@@ -246,12 +243,16 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                 await complete(await ready.get())
 
         completing = asyncio.ensure_future(completer())
+        previous: Batch | None = None
         try:
             async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
                 items = list(events)
                 for item in items:
                     item.message.incref()
-                handing = asyncio.ensure_future(ready.put(await prepare(items)))
+                batch = await prepare(items, previous)
+                if batch.loading is not None:
+                    previous = batch
+                handing = asyncio.ensure_future(ready.put(batch))
                 await asyncio.wait({handing, completing}, return_when=asyncio.FIRST_COMPLETED)
                 if completing.done():  # the completer failed: fail the agent, do not stall it
                     handing.cancel()
