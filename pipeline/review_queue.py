@@ -213,15 +213,9 @@ local event_id, event_json, sla, minute, reason = ARGV[15], ARGV[16], tonumber(A
 local w = {}
 for i = 20, 26 do w[#w + 1] = tonumber(ARGV[i]) end
 
-if redis.call('SET', 'vigil:flag:' .. flag_id, flag_json, 'NX') == false then
-  return {0, redis.call('HGET', 'vigil:flag_case', flag_id) or '',
-          redis.call('HGET', 'vigil:flag_suppressed', flag_id) or '', 0}
-end
-if event_json ~= '' then redis.call('SET', 'vigil:event:' .. event_id, event_json, 'NX') end
-redis.call('HINCRBY', 'vigil:stats:flags_by_detector', detector, 1)
-redis.call('HINCRBY', 'vigil:ts:flags:' .. detector, minute, 1)
-redis.call('SADD', 'vigil:ts:detectors', detector)
-
+-- Every read that can fail (a key of the wrong type, a snooze that is not JSON) runs before
+-- the first write: Redis does not roll a failed script back, and a flag key left behind by a
+-- failed run would make the retry a silent "duplicate" with no case.
 local open_key = 'vigil:entity:' .. entity .. ':open_case'
 local case_id = redis.call('GET', open_key)
 local why = nil
@@ -232,6 +226,16 @@ elseif case_id and dedup > 0 then
   local last = redis.call('HGET', 'vigil:case_dedup:' .. case_id, detector)
   if last and math.abs(occurred - tonumber(last)) < dedup then why = 'dedup' end
 end
+
+if redis.call('SET', 'vigil:flag:' .. flag_id, flag_json, 'NX') == false then
+  return {0, redis.call('HGET', 'vigil:flag_case', flag_id) or '',
+          redis.call('HGET', 'vigil:flag_suppressed', flag_id) or '', 0}
+end
+if event_json ~= '' then redis.call('SET', 'vigil:event:' .. event_id, event_json, 'NX') end
+redis.call('HINCRBY', 'vigil:stats:flags_by_detector', detector, 1)
+redis.call('HINCRBY', 'vigil:ts:flags:' .. detector, minute, 1)
+redis.call('SADD', 'vigil:ts:detectors', detector)
+
 if why then
   redis.call('HSET', 'vigil:flag_suppressed', flag_id, why)
   redis.call('HSET', 'vigil:flag_case', flag_id, case_id or '')

@@ -21,15 +21,12 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import faust
 from redis.asyncio import Redis
-from redis.exceptions import BusyLoadingError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from detectors.models import default_models
 from detectors.ruleset import RuleSet, load_rules
@@ -39,6 +36,7 @@ from pipeline.dead_letters import dead_letter
 from pipeline.flags import flags_for
 from pipeline.kafka_transport import IDEMPOTENT_SCHEME, SCHEME
 from pipeline.observe import record_decisions, seconds_since
+from pipeline.outages import OUTAGES, retrying
 from pipeline.processor import Processor
 from pipeline.models_runtime import ModelRuntime
 from pipeline.review_queue import ReviewQueue
@@ -51,25 +49,8 @@ from schemas.outputs import Flag
 from schemas.topics import INPUT_TOPICS, Topics, topic_plan
 
 log = logging.getLogger("vigil.worker")
-T = TypeVar("T")
 #: Event ids processed in the last ``ledger_retention`` seconds, with the time they were done.
 LEDGER = "vigil:ledger:processed"
-#: Errors that mean "Redis is unreachable for now": wait and retry, never skip the event.
-TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError, OSError)
-
-
-async def retrying(what: str, action: Callable[[], Awaitable[T]], *, max_delay: float = 5.0) -> T:
-    """Run ``action`` until it succeeds, backing off while Redis is down."""
-    delay = 0.05
-    while True:
-        try:
-            return await action()
-        except TRANSIENT as exc:
-            log.warning("%s: Redis unavailable (%s); retrying in %.2fs", what, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(max_delay, delay * 2)
-
-
 @dataclass
 class Batch:
     """A micro-batch between its two stages: decoded, its state load under way."""
@@ -78,6 +59,16 @@ class Batch:
     started: float
     decoded: list[tuple[Any, Envelope]] = field(default_factory=list)
     loading: asyncio.Future[Any] | None = None
+
+
+@dataclass
+class Done:
+    """An event whose decision was applied; its ledger entry (and model input) is still to write."""
+
+    message: Any
+    event: Envelope
+    decision: Any
+    keep_input: bool
 
 
 def broker_urls(bootstrap: str, *, idempotent: bool = False) -> str:
@@ -172,20 +163,39 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         except Exception:  # a bug: go one by one, so one bad event cannot park the others
             log.exception("batch failed; processing its %d events one by one", len(decoded))
             decisions = [await handle_one(message, event) for message, event in decoded]
-        done, counted, flagged = [], [], []
         version = f"rules-v{live_rules.version}" if live_rules and live_rules.version else None
+        done: list[Done] = []
         for (message, event), decision in zip(decoded, decisions):
             if decision is None:
                 continue
-            if decision.findings or keep_all_inputs:
-                flagged.append((event, decision))
-            if decision.findings:
-                for flag in flags_for(event, decision, source_version=version):
-                    await enqueue(flag)
-            counted.append((message.topic, decision))
-            done.append(str(event.event_id))
-        record_decisions(counted)
-        await retrying("model inputs and ledger", lambda: finish(flagged, done))
+            try:
+                if decision.findings:
+                    for flag in flags_for(event, decision, source_version=version):
+                        await enqueue(flag)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # not an outage (those are retried): park this event only
+                await park(message, event, exc)
+                continue
+            done.append(Done(message, event, decision,
+                             keep_input=bool(decision.findings) or keep_all_inputs))
+        record_decisions([(d.message.topic, d.decision) for d in done])
+        try:
+            await retrying("model inputs and ledger", lambda: finish(done))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("finishing a batch failed; finishing its %d events one by one", len(done))
+            finished = []
+            for one in done:
+                try:
+                    await retrying(f"event {one.event.event_id}", lambda one=one: finish([one]))
+                    finished.append(one)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    await park(one.message, one.event, exc)
+            done = finished
         elapsed = time.perf_counter() - batch.started
         for _ in done:
             metrics.PROCESSING.observe(elapsed / len(done))
@@ -211,21 +221,29 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
         metrics.EVENT_TO_FLAG.observe(seconds_since(flag.occurred_at))
 
-    async def finish(flagged: list[Any], done: list[str]) -> None:
+    async def finish(done: list[Done]) -> None:
         pipe = redis.pipeline(transaction=False)
-        for event, decision in flagged:
-            runtime.queue_inputs(pipe, event, decision)
+        for one in done:
+            if one.keep_input:
+                runtime.queue_inputs(pipe, one.event, one.decision)
         # The ledger lets operators and failure drills account for every event exactly.
         if done:
-            pipe.zadd(LEDGER, dict.fromkeys(done, time.time()))
+            pipe.zadd(LEDGER, dict.fromkeys((str(one.event.event_id) for one in done), time.time()))
         await pipe.execute()
+
+    async def park(message: Any, event: Any, exc: Exception) -> None:
+        """Dead-letter an event whose processing raised something other than an outage (a bug,
+        or Redis data it did not expect), so it cannot hold up its partition's offsets."""
+        log.error("processing failed for %s", event.event_id, exc_info=exc)
+        await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
 
     async def handle_one(message: Any, event: Any) -> Any:
         try:
             return await retrying(f"event {event.event_id}", lambda: processor.handle(event))
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # a bug must not lose the event: park it with the reason
-            log.exception("processing failed for %s", event.event_id)
-            await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
+            await park(message, event, exc)
             return None
 
     @app.agent(inputs, name="vigil.process")
@@ -287,7 +305,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     async def follow_model_snapshots() -> None:
         try:
             await runtime.refresh()
-        except TRANSIENT:
+        except OUTAGES:
             pass
 
     @app.timer(interval=2.0)
@@ -299,7 +317,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         try:
             await redis.set(f"vigil:worker:{worker_id}", json.dumps(beat), ex=10)
             await redis.zremrangebyscore(LEDGER, "-inf", time.time() - settings.ledger_retention)
-        except TRANSIENT:
+        except OUTAGES:
             pass
 
     @app.on_partitions_revoked.connect

@@ -7,6 +7,7 @@ without being in the queue, and no flag or case duplicated.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -18,7 +19,9 @@ from confluent_kafka import Producer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from detectors.examples import example_event
 from pipeline.embedded import start_redis
+from pipeline.publisher import Publisher
 from pipeline.simulate import generate
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
@@ -173,6 +176,49 @@ def test_a_worker_stopped_gracefully_mid_stream_commits_nothing_it_did_not_proce
     assert len(stack.ledger()) < len(events), "the stop should land mid-stream"
     stack.start_worker("worker-b")
     wait_processed(stack, {e["event_id"] for e in events})
+    wait_caught_up(stack)
+    assert_no_flag_lost(stack)
+    assert_cases_consistent(stack)
+
+
+def test_an_event_whose_case_cannot_be_written_is_dead_lettered_and_its_partition_moves_on(
+        stack: Stack) -> None:
+    # Something wrote a plain string where the queue keeps a user's snoozes (a hash): opening a
+    # case on that user fails inside the queue's script, however often it is retried.
+    victim = "u_key_clash"
+    stack.client.set(f"vigil:snooze:user:{victim}", "not a hash")
+
+    def asks_for_paypal(sender: str) -> dict:
+        return example_event("message.sent", {
+            "sender_id": sender, "message_id": f"msg_{sender}",
+            "text": "Send the deposit to my PayPal and we can start.", "has_active_contract": False})
+
+    bad = asks_for_paypal(victim)
+    others = [asks_for_paypal(f"u_fine_{i}") for i in range(20)] + [
+        s.envelope for s in generate(seed=47, count=400, fraud_rate=0.15)]
+    stack.start_worker()
+    publish(stack, others[:210] + [bad] + others[210:])
+    wait_processed(stack, {e["event_id"] for e in others})
+    wait_caught_up(stack)  # the committed offsets went past the event that failed
+    letters = [json.loads(r.value) for r in read_topic(stack.settings.kafka_bootstrap,
+                                                       Topics.DEAD_LETTERS, idle=1.0)]
+    assert [(d["kind"], json.loads(base64.b64decode(d["original_b64"]))["event_id"])
+            for d in letters] == [("processing_error", bad["event_id"])]
+    assert "WRONGTYPE" in letters[0]["reason"]
+    assert bad["event_id"] not in stack.ledger()
+    assert all(w.poll() is None for w in stack.workers), "the worker must keep running"
+    assert_no_flag_lost(stack)
+
+    # The failed script wrote nothing, so once the key is repaired a replay opens the case.
+    stack.client.delete(f"vigil:snooze:user:{victim}")
+    with Publisher(stack.settings.kafka_bootstrap) as publisher:
+        publisher.publish_raw(letters[0]["topic"], base64.b64decode(letters[0]["original_b64"]),
+                              key=b"replay")
+    wait_processed(stack, {bad["event_id"]})
+    flagged = [f for f in flags_in_redis(stack) if f["event_id"] == bad["event_id"]]
+    assert [(f["entity_id"], f["detector_id"]) for f in flagged] == [
+        (victim, "message.off_platform_payment")]
+    assert stack.client.get(f"vigil:entity:user:{victim}:open_case")
     wait_caught_up(stack)
     assert_no_flag_lost(stack)
     assert_cases_consistent(stack)
