@@ -44,4 +44,6 @@ async def consume(stream: faust.StreamT) -> None:
 
 
 if __name__ == "__main__":
-    faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False).execute_from_commandline()
+    worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # as in the real worker: no root logger at DEBUG to feed a spinner
+    worker.execute_from_commandline()

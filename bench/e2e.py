@@ -169,7 +169,7 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
     sampler.pids["load generator"] = [os.getpid()]
     try:
         _wait_joined(client)
-        publisher = Publisher(settings.kafka_bootstrap, config={"linger.ms": 0})
+        publisher = Publisher(settings.kafka_bootstrap)
         # Warm-up, not measured: the load generator's producer connects and registers (the
         # first second of sends waits on that), and the worker's first fetches settle.
         warm = _steady_load(publisher, rate, warmup, seed=98)
@@ -201,7 +201,7 @@ def bare_live_cores(settings: Settings, rate: float, seconds: float, workdir: Pa
     sampler.pids["load generator"] = [os.getpid()]
     try:
         time.sleep(15)  # the group join (no heartbeat to watch: it writes nothing until done)
-        publisher = Publisher(settings.kafka_bootstrap, config={"linger.ms": 0})
+        publisher = Publisher(settings.kafka_bootstrap)
         _steady_load(publisher, rate, 3, seed=98)
         sampler.sample()
         _steady_load(publisher, rate, seconds, seed=99)

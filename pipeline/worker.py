@@ -372,6 +372,9 @@ def run_worker(settings: Settings | None = None) -> None:
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
                           redirect_stdouts=False, workdir=str(settings.state_dir))
+    # faust keeps a terminal spinner at log levels of WARNING and above, and to feed it sets
+    # the root logger to DEBUG: every debug line of faust and aiokafka then becomes a record.
+    worker.spinner = None
     # Everything imported and built so far lives as long as the process. Frozen, the cyclic
     # collector stops scanning it: a full collection took 100-160 ms of ~175,000 objects, a
     # stall every few seconds under load; without the start-up objects it is a few ms.
