@@ -34,7 +34,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -204,7 +204,10 @@ local function priority(key, w, created)
 end
 """
 
-_ADD_FLAG = _PRIORITY_LUA + """
+# One call adds a batch of flags, in order: ARGV[1] is a JSON array with one argument list per
+# flag (one string is far cheaper for redis-py to send than thousands of arguments).
+_ADD_FLAGS = _PRIORITY_LUA + """
+local function add(ARGV)
 local flag_id, flag_json, entity, entity_type, entity_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local sev, score, now = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local detector, candidate, occurred = ARGV[9], ARGV[10], tonumber(ARGV[11])
@@ -292,6 +295,11 @@ redis.call('HSET', 'vigil:flag_case', flag_id, case_id)
 redis.call('XADD', 'vigil:flags:recent', 'MAXLEN', '~', 10000, '*', 'flag_id', flag_id,
            'detector', detector, 'case_id', case_id)
 return {1, case_id, '', 1}
+end
+
+local out = {}
+for i, args in ipairs(cjson.decode(ARGV[1])) do out[i] = add(args) end
+return out
 """
 
 _CLAIM = """
@@ -483,7 +491,7 @@ class ReviewQueue:
         self.redis = redis
         self.config = config or QueueConfig()
         self.clock = clock
-        self._add = redis.register_script(_ADD_FLAG)
+        self._add = redis.register_script(_ADD_FLAGS)
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
         self._decide = redis.register_script(_DECIDE)
@@ -496,9 +504,37 @@ class ReviewQueue:
         """Add one flag (idempotent by flag id). ``event`` is the flagged event's envelope (a dict
         or a schemas model; default: ``flag.event`` when the flag carries it), stored once under
         ``vigil:event:<event_id>`` so the case can show it."""
+        return (await self.add_flags([flag], [event]))[0]
+
+    async def add_flags(self, flags: Sequence[Flag],
+                        events: Sequence[Mapping[str, Any] | Any | None] | None = None,
+                        ) -> list[AddResult]:
+        """Add flags in order with one script call, each as :meth:`add_flag` would. If the call
+        fails, the flags before the failing one are added and it and the rest are not; adding
+        them again is safe."""
         from pipeline import metrics
 
+        if not flags:
+            return []
         now = self.clock()
+        batch = [self._flag_args(flag, event, now)
+                 for flag, event in zip(flags, events or [None] * len(flags))]
+        replies = await self._add(args=[json.dumps(batch)])
+        results = []
+        for flag, (created, case_id, suppressed, fresh) in zip(flags, replies):
+            why = _s(suppressed) or None
+            result = AddResult(bool(created), _s(case_id), why)
+            if not fresh:
+                outcome = "duplicate"
+            else:
+                outcome = "created" if result.created else f"suppressed_{why}"
+            metrics.QUEUE_FLAGS.labels(flag.detector_id, outcome).inc()
+            if result.created:
+                metrics.FLAG_TO_CASE.observe(max(0.0, now - flag.flagged_at.timestamp()))
+            results.append(result)
+        return results
+
+    def _flag_args(self, flag: Flag, event: Mapping[str, Any] | Any | None, now: float) -> list[str]:
         entity = f"{flag.entity_type}:{flag.entity_id}"
         if event is None:  # the worker may carry the envelope on the flag itself
             event = getattr(flag, "event", None)
@@ -513,26 +549,17 @@ class ReviewQueue:
             subject = ""
         else:
             subject = flag.subject_id
-        created, case_id, suppressed, fresh = await self._add(args=[
+        # Numbers travel as strings (repr: every digit of a timestamp), as redis-py sends them.
+        return [
             # The envelope is stored once under vigil:event:<id>, not inside every flag.
             flag.flag_id, flag.model_dump_json(exclude={"event"}), entity, flag.entity_type,
             flag.entity_id,
-            SEVERITY_RANK[flag.severity], flag.score, repr(now), flag.detector_id,
+            str(SEVERITY_RANK[flag.severity]), repr(flag.score), repr(now), flag.detector_id,
             "case_" + flag.flag_id.removeprefix("flg_")[:20],
-            repr(flag.occurred_at.timestamp()), flag.dedup_seconds, "1" if report else "0",
-            subject, flag.event_id, event_json, self.config.sla_seconds[flag.severity],
-            minute_of(now), flag.reason[:500], *self.config.weights(),
-        ])
-        why = _s(suppressed) or None
-        result = AddResult(bool(created), _s(case_id), why)
-        if not fresh:
-            outcome = "duplicate"
-        else:
-            outcome = "created" if result.created else f"suppressed_{why}"
-        metrics.QUEUE_FLAGS.labels(flag.detector_id, outcome).inc()
-        if result.created:
-            metrics.FLAG_TO_CASE.observe(max(0.0, now - flag.flagged_at.timestamp()))
-        return result
+            repr(flag.occurred_at.timestamp()), str(flag.dedup_seconds), "1" if report else "0",
+            subject, flag.event_id, event_json, str(self.config.sla_seconds[flag.severity]),
+            minute_of(now), flag.reason[:500], *map(repr, self.config.weights()),
+        ]
 
     async def flag_counts_by_detector(self) -> dict[str, int]:
         raw = await self.redis.hgetall(K + "stats:flags_by_detector")

@@ -63,11 +63,12 @@ class Batch:
 
 @dataclass
 class Done:
-    """An event whose decision was applied; its ledger entry (and model input) is still to write."""
+    """An event being applied: decided, its flags built; cases, ledger entry and model input to write."""
 
     message: Any
     event: Envelope
     decision: Any
+    flags: list[Flag]
     keep_input: bool
 
 
@@ -169,16 +170,19 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             if decision is None:
                 continue
             try:
-                if decision.findings:
-                    for flag in flags_for(event, decision, source_version=version):
-                        await enqueue(flag)
+                flags = (flags_for(event, decision, source_version=version)
+                         if decision.findings else [])
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # not an outage (those are retried): park this event only
+            except Exception as exc:  # a bug: park this event only
                 await park(message, event, exc)
                 continue
-            done.append(Done(message, event, decision,
+            done.append(Done(message, event, decision, flags,
                              keep_input=bool(decision.findings) or keep_all_inputs))
+        done = await open_cases(done)
+        for one in done:
+            for flag in one.flags:
+                await publish_flag(flag)
         record_decisions([(d.message.topic, d.decision) for d in done])
         try:
             await retrying("model inputs and ledger", lambda: finish(done))
@@ -205,17 +209,40 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     # of a case's flags), or for every scored event when labels also come from elsewhere.
     keep_all_inputs = settings.model_inputs == "all"
 
-    async def enqueue(flag: Flag) -> None:
-        """Open or join the flag's case, then publish the flag to ``tns.flags``.
+    async def open_cases(done: list[Done]) -> list[Done]:
+        """Add the batch's flags to the review queue (each opens or joins its entity's case) in
+        one script call; returns the events whose flags are in, having parked any that failed.
 
-        The case is written here, not by a consumer of ``tns.flags``: that second Kafka hop
-        was most of the time from event to case. Both steps are idempotent by flag id, so an
-        event redelivered after a crash between them adds nothing twice.
+        Cases are written here, not by a consumer of ``tns.flags``: that second Kafka hop was
+        most of the time from event to case. Adding a flag is idempotent by flag id, so a batch
+        redelivered after a crash, or retried event by event below, adds nothing twice.
         """
-        # add_flag counts the outcome (created, duplicate, suppressed) in the metrics itself.
-        result = await retrying(f"flag {flag.flag_id}", lambda: queue.add_flag(flag))
-        if result.created:
-            stats["flags"] += 1
+        flags = [flag for one in done for flag in one.flags]
+        try:
+            results = await retrying(f"{len(flags)} flags", lambda: queue.add_flags(flags))
+            stats["flags"] += sum(result.created for result in results)
+            return done
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # not an outage (those are retried): find the event it is about
+            # (flags the failed call had added come back as duplicates: nothing is added twice)
+            log.exception("adding %d flags failed; adding them event by event", len(flags))
+        kept = []
+        for one in done:
+            try:
+                results = await retrying(f"flags of {one.event.event_id}",
+                                         lambda one=one: queue.add_flags(one.flags))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await park(one.message, one.event, exc)
+                continue
+            stats["flags"] += sum(result.created for result in results)
+            kept.append(one)
+        return kept
+
+    async def publish_flag(flag: Flag) -> None:
+        """Publish a flag whose case exists to ``tns.flags``, the flag log."""
         await flags_topic.send(key=f"{flag.entity_type}:{flag.entity_id}".encode(),
                                value=flag.model_dump_json().encode())
         metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
