@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from detectors.examples import example_event
 from pipeline.consent_store import RedisConsentStore
@@ -132,6 +133,35 @@ async def test_a_redelivered_flag_adds_nothing(queue: ReviewQueue) -> None:
     case = await queue.case(results[0].case_id)
     assert case["flag_count"] == 1 and len(case["flags"]) == 1
     assert await queue.flag_counts_by_detector() == {"message.off_platform_payment": 1}
+
+
+async def test_a_batch_of_flags_is_added_in_order_as_one_by_one(queue: ReviewQueue) -> None:
+    items = [flag("u1", minutes=0, dedup_seconds=0), flag("u2", minutes=1),
+             flag("u1", minutes=2, detector="message.new_account_many_strangers")]
+    items.append(items[0])  # the same flag twice in one batch
+    results = await queue.add_flags([f for f, _ in items], [e for _, e in items])
+    assert [r.created for r in results] == [True, True, True, False]
+    # The third flag joined the case the first opened, inside the same call.
+    assert results[2].case_id == results[0].case_id == results[3].case_id != results[1].case_id
+    assert (await queue.case(results[0].case_id))["flag_count"] == 2
+    assert await queue.add_flags([]) == []
+
+
+async def test_a_batch_that_fails_keeps_the_flags_before_the_failure_and_writes_nothing_of_it(
+        queue: ReviewQueue, redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    await redis.set("vigil:snooze:user:u_clash", "a string where a hash belongs")
+    before, bad, after = flag("u1"), flag("u_clash", minutes=1), flag("u2", minutes=2)
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await queue.add_flags([before[0], bad[0], after[0]], [before[1], bad[1], after[1]])
+    assert await redis.exists(f"vigil:flag:{before[0].flag_id}")
+    assert not await redis.exists(f"vigil:flag:{bad[0].flag_id}")  # retrying it is safe
+    assert not await redis.exists(f"vigil:flag:{after[0].flag_id}")
+    await redis.delete("vigil:snooze:user:u_clash")
+    results = await queue.add_flags([before[0], bad[0], after[0]], [before[1], bad[1], after[1]])
+    assert [r.created for r in results] == [False, True, True]
+    assert await queue.flag_counts_by_detector() == {"message.off_platform_payment": 3}
+    await redis.aclose()
 
 
 async def test_repeat_hits_within_the_dedup_window_are_suppressed_and_counted(queue: ReviewQueue) -> None:
