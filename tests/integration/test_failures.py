@@ -222,3 +222,25 @@ def test_an_event_whose_case_cannot_be_written_is_dead_lettered_and_its_partitio
     wait_caught_up(stack)
     assert_no_flag_lost(stack)
     assert_cases_consistent(stack)
+
+
+def test_redis_out_of_memory_is_waited_out_and_nothing_is_dead_lettered(stack: Stack) -> None:
+    events = [s.envelope for s in generate(seed=53, count=1200, fraud_rate=0.15)]
+    stack.start_worker()
+    publish(stack, events[:200])
+    wait_processed(stack, {e["event_id"] for e in events[:200]})
+    client = stack.client
+    # Below what Redis already holds, with no eviction: every write is refused with OOM,
+    # whether a plain command or a write inside one of Vigil's Lua scripts.
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", str(client.info("memory")["used_memory"] // 2))
+    publish(stack, events[200:])
+    time.sleep(4)
+    assert len(stack.ledger()) < len(events), "no batch can be finished while Redis refuses writes"
+    client.config_set("maxmemory", "0")
+    wait_processed(stack, {e["event_id"] for e in events})
+    wait_caught_up(stack)
+    assert read_topic(stack.settings.kafka_bootstrap, Topics.DEAD_LETTERS, idle=1.0) == []
+    assert_no_flag_lost(stack)
+    assert_cases_consistent(stack)
+    assert all(w.poll() is None for w in stack.workers), "the worker must survive the outage"
