@@ -39,6 +39,9 @@ MODEL_DRIFTS = Counter("vigil_model_drift_total", "Concept drifts detected in a 
                        ["detector"])
 MODEL_LABELS = Counter("vigil_model_labels_total", "Labels offered to online models",
                        ["detector", "result"])
+MODEL_OBSERVED = Counter("vigil_model_observed_total",
+                         "Unlabelled inputs offered to models with an unsupervised part",
+                         ["detector", "result"])
 MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"])
 
 # ---- review queue writes ------------------------------------------------------------------------------

@@ -8,19 +8,29 @@ that learned, the snapshot version and the decision id in one MULTI. Every worke
 too) polls the snapshot versions and restores newer ones, so all score with a model that has
 learned from every label. A redelivered decision is recognised by its id and skipped; a
 restarted learner resumes from the latest snapshot.
+
+Models with an unsupervised part (the signup model's Half-Space Trees) also learn from every
+unlabelled input they scored. Scorers append those inputs to a Redis stream per model; the
+learner reads it every few seconds, checks consent again (an opt-out since scoring wins), and
+publishes the new snapshot with its stream position in the same MULTI, so a crash neither skips
+nor repeats an input. The stream is capped (``UNLABELLED_MAXLEN``): if the learner is away long
+enough, the oldest inputs are dropped, which costs an anomaly model a little warm-up, nothing
+more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
-from detectors.core import LABEL_OF_OUTCOME, learn_from_label
+from detectors.core import LABEL_OF_OUTCOME, learn_from_label, observe_unlabelled
 from detectors.models.base import OnlineModel
 from detectors.results import Decision
 from pipeline import metrics
@@ -30,6 +40,28 @@ from schemas.events import Envelope, ReviewDecided
 log = logging.getLogger("vigil.models")
 PREFIX = "vigil:model:"
 APPLIED = PREFIX + "applied_decisions"
+
+
+#: Unlabelled inputs waiting for the learner, per model; it reads them every couple of seconds.
+UNLABELLED_MAXLEN = 20_000
+#: How many unlabelled inputs the learner takes per model and round.
+OBSERVE_BATCH = 1_000
+#: How long the learner remembers which events a model observed (redeliveries come sooner).
+OBSERVED_RETENTION = 2 * 86400
+
+
+def unlabelled_key(model_id: str) -> str:
+    return f"{PREFIX}{model_id}:unlabelled"
+
+
+def observed_key(model_id: str) -> str:
+    """Event ids the model observed (sorted set by time): a redelivered event is observed once."""
+    return f"{PREFIX}{model_id}:observed"
+
+
+def cursor_key(model_id: str) -> str:
+    """The id of the last stream entry the learner has taken into a published snapshot."""
+    return f"{PREFIX}{model_id}:unlabelled:cursor"
 
 
 def input_key(event_id: str, model_id: str) -> str:
@@ -56,12 +88,19 @@ class ModelRuntime:
         self.input_ttl = input_ttl_seconds
         self.consent = RedisConsentStore(redis)
         self.exported_drifts: dict[str, int] = {m.id: 0 for m in self.models}
+        self.observers = {m.id for m in self.models if getattr(m, "observes_unlabelled", False)}
+        # Learning, observing and restoring change the models in place: one at a time.
+        self.lock = asyncio.Lock()
 
     def __call__(self) -> list[OnlineModel]:
         return self.models
 
     async def refresh(self) -> int:
         """Restore every model whose snapshot is newer than ours; returns how many."""
+        async with self.lock:
+            return await self._refresh()
+
+    async def _refresh(self) -> int:
         ids = list(self.by_id)
         current = await self.redis.mget([version_key(i) for i in ids])
         restored = 0
@@ -95,12 +134,76 @@ class ModelRuntime:
             kept += 1
         return kept
 
+    def queue_unlabelled(self, pipe: Any, event: Envelope, decision: Decision) -> int:
+        """Hand the learner what each model with an unsupervised part saw of ``event``. Only a
+        model that scored the event (the consent gate let it) has an input to hand over."""
+        queued = 0
+        for result in decision.results:
+            if result.model_input is None or result.detector_id not in self.observers:
+                continue
+            pipe.xadd(unlabelled_key(result.detector_id), {
+                "event_id": str(event.event_id), "subject_id": event.subject_id,
+                "occurred_at": event.occurred_at.isoformat(),
+                "x": json.dumps(result.model_input, separators=(",", ":"))},
+                maxlen=UNLABELLED_MAXLEN, approximate=True)
+            queued += 1
+        return queued
+
+    async def observe_unlabelled(self) -> dict[str, int]:
+        """The learner: let each model with an unsupervised part learn from the unlabelled
+        inputs scorers queued since its last snapshot; returns how many each observed."""
+        async with self.lock:
+            await self._refresh()  # never learn on top of a stale snapshot
+            changed: set[str] = set()
+            pipe = self.redis.pipeline(transaction=True)
+            observed: dict[str, int] = {}
+            for model_id in sorted(self.observers):
+                cursor = (await self.redis.get(cursor_key(model_id))) or b"0-0"
+                entries = await self.redis.xrange(unlabelled_key(model_id), min=b"(" + cursor,
+                                                  count=OBSERVE_BATCH)
+                if not entries:
+                    continue
+                events = [fields[b"event_id"].decode() for _, fields in entries]
+                seen = await self.redis.zmscore(observed_key(model_id), events)
+                observed[model_id] = 0
+                fresh: dict[str, float] = {}
+                for (_, fields), event_id, before in zip(entries, events, seen):
+                    if before is not None or event_id in fresh:  # a redelivered event
+                        metrics.MODEL_OBSERVED.labels(model_id, "duplicate").inc()
+                        continue
+                    fresh[event_id] = time.time()
+                    subject = fields[b"subject_id"].decode()
+                    at = datetime.fromisoformat(fields[b"occurred_at"].decode())
+                    outcome = observe_unlabelled(
+                        self.by_id[model_id], json.loads(fields[b"x"]),
+                        consent_at_event=await self.consent.as_of(subject, at),
+                        consent_now=await self.consent.latest(subject), event_time=at)
+                    result = "observed" if outcome.learned else outcome.reason.split(":")[0]
+                    metrics.MODEL_OBSERVED.labels(model_id, result).inc()
+                    if outcome.learned:
+                        changed.add(model_id)
+                        observed[model_id] += 1
+                last = entries[-1][0]
+                pipe.set(cursor_key(model_id), last)
+                if fresh:
+                    pipe.zadd(observed_key(model_id), fresh)
+                pipe.zremrangebyscore(observed_key(model_id), "-inf",
+                                      time.time() - OBSERVED_RETENTION)
+                pipe.xtrim(unlabelled_key(model_id), minid=last, approximate=False)
+            if observed:
+                await self._publish(changed, pipe=pipe)
+            return observed
+
     async def learn(self, decision: ReviewDecided) -> dict[str, Any]:
         """Apply one analyst decision to every model that scored its events (the learner)."""
+        async with self.lock:
+            return await self._learn(decision)
+
+    async def _learn(self, decision: ReviewDecided) -> dict[str, Any]:
         decision_id = str(decision.payload.decision_id)
         if await self.redis.sismember(APPLIED, decision_id):
             return {"skipped": "already applied"}
-        await self.refresh()  # never learn on top of a stale snapshot
+        await self._refresh()  # never learn on top of a stale snapshot
         label = LABEL_OF_OUTCOME[decision.payload.outcome]
         changed: set[str] = set()
         outcomes = []
@@ -122,11 +225,14 @@ class ModelRuntime:
                     outcomes.append({"event_id": event_id, **outcome.as_dict()})
                     if outcome.learned:
                         changed.add(model_id)
-        await self._publish(changed, decision_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.sadd(APPLIED, decision_id)
+        await self._publish(changed, pipe=pipe)
         return {"learned": sorted(changed), "outcomes": outcomes}
 
-    async def _publish(self, changed: set[str], decision_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+    async def _publish(self, changed: set[str], *, pipe: Any) -> None:
+        """Write the new snapshot of every changed model in ``pipe`` (a MULTI holding what the
+        learner consumed to change them, so both land or neither does) and run it."""
         new_versions = {}
         for model_id in sorted(changed):
             model = self.by_id[model_id]
@@ -136,7 +242,6 @@ class ModelRuntime:
             # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
             pipe.expire(snapshot_key(model_id, version - 1), 3600)
             new_versions[model_id] = version
-        pipe.sadd(APPLIED, decision_id)
         await pipe.execute()
         for model_id, version in new_versions.items():
             model = self.by_id[model_id]

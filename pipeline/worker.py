@@ -253,6 +253,8 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         for one in done:
             if one.keep_input:
                 runtime.queue_inputs(pipe, one.event, one.decision)
+            if runtime.observers:
+                runtime.queue_unlabelled(pipe, one.event, one.decision)
         # The ledger lets operators and failure drills account for every event exactly.
         if done:
             pipe.zadd(LEDGER, dict.fromkeys((str(one.event.event_id) for one in done), time.time()))
@@ -336,6 +338,21 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             pass
 
     @app.timer(interval=2.0)
+    async def observe_unlabelled() -> None:
+        # Only the learner, the worker that owns tns.decisions, changes the models.
+        if not runtime.observers or not _assigned(app, Topics.DECISIONS):
+            return
+        try:
+            observed = await runtime.observe_unlabelled()
+        except OUTAGES:
+            return
+        except Exception:  # a bug here must not stop the worker; the inputs wait in Redis
+            log.exception("observing unlabelled inputs failed")
+            return
+        if any(observed.values()):
+            log.info("models observed unlabelled inputs: %s", observed)
+
+    @app.timer(interval=2.0)
     async def heartbeat() -> None:
         # Lets `vigil up`, `vigil status` and tests see that this worker joined the group.
         assigned = _update_lag(app)
@@ -358,6 +375,14 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
 
     app.vigil_stats = stats  # type: ignore[attr-defined]
     return app
+
+
+def _assigned(app: faust.App, topic: str) -> bool:
+    """True if this worker consumes a partition of ``topic`` now."""
+    try:
+        return any(tp.topic == topic for tp in app.consumer.assignment())
+    except Exception:  # consumer not started yet
+        return False
 
 
 def _update_lag(app: faust.App) -> int:

@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
 from detectors.examples import example_event
-from pipeline.models_runtime import input_key, version_key
+from detectors.models import default_models
+from pipeline.models_runtime import (
+    cursor_key,
+    input_key,
+    observed_key,
+    snapshot_key,
+    unlabelled_key,
+    version_key,
+)
 from pipeline.publisher import Publisher
 from tests.conftest import Stack, wait_until, with_settings
 from tests.integration.test_pipeline import flags_in_redis, wait_caught_up
@@ -140,3 +150,47 @@ def test_by_default_only_flagged_events_keep_what_the_model_saw(stack: Stack) ->
     wait_caught_up(stack)
     assert {f["event_id"] for f in flags_in_redis(stack)} == {flagged["event_id"]}
     assert scored(stack, [flagged, quiet]) == {flagged["event_id"]}
+
+
+SIGNUP_MODEL = "signup.fake_account_model"
+
+
+def signup(user: str) -> dict:
+    return example_event("user.signed_up", {"user_id": user, "username": f"{user}_x",
+                                            "email": f"{user}@example.com", "device_id": f"d_{user}"},
+                         event_id=str(uuid.uuid4()),
+                         occurred_at=datetime.now(timezone.utc).isoformat())
+
+
+def published_model(stack: Stack, model_id: str) -> Any:
+    """The model as the learner last published it (a fresh one before any snapshot)."""
+    client = stack.client
+    model = next(m for m in default_models(stack.settings.model_hash_key.encode())
+                 if m.id == model_id)
+    version = int(client.get(version_key(model_id)) or 0)
+    if version:
+        model.restore(client.get(snapshot_key(model_id, version)))
+    return model
+
+
+def test_the_learner_teaches_the_signup_model_each_consented_unlabelled_signup_once(
+        stack: Stack) -> None:
+    publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
+    stack.start_worker()
+    consented = [f"u_yes{i}" for i in range(30)]
+    for user in consented:
+        publisher.publish(consent(user, "opted_in", NOW - timedelta(hours=1)))
+    signups = [signup(user) for user in consented + [f"u_no{i}" for i in range(20)]]
+    for event in signups + signups[:10]:  # the first ten are redelivered
+        publisher.publish(event)
+    publisher.flush()
+    wait_until(lambda: {e["event_id"] for e in signups} <= stack.ledger(), 60, message="signups")
+    wait_until(lambda: published_model(stack, SIGNUP_MODEL).n_observed >= len(consented), 30,
+               message="the learner to publish what the signup model observed")
+    time.sleep(4.5)  # two more learner rounds: nothing is left to observe
+    # Only consented signups, each once: no opt-in, no learning; a redelivery adds nothing.
+    assert published_model(stack, SIGNUP_MODEL).n_observed == len(consented)
+    client = stack.client
+    cursor = client.get(cursor_key(SIGNUP_MODEL))
+    assert client.xrange(unlabelled_key(SIGNUP_MODEL), min=b"(" + cursor) == []
+    assert client.zcard(observed_key(SIGNUP_MODEL)) == len(consented)
