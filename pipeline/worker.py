@@ -36,7 +36,7 @@ from pipeline.dead_letters import dead_letter
 from pipeline.flags import flags_for
 from pipeline.kafka_transport import IDEMPOTENT_SCHEME, SCHEME
 from pipeline.observe import record_decisions, seconds_since
-from pipeline.outages import OUTAGES, retrying
+from pipeline.outages import OUTAGES, is_outage, retrying
 from pipeline.processor import Processor
 from pipeline.models_runtime import ModelRuntime
 from pipeline.review_queue import ReviewQueue
@@ -344,10 +344,9 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             return
         try:
             observed = await runtime.observe_unlabelled()
-        except OUTAGES:
-            return
-        except Exception:  # a bug here must not stop the worker; the inputs wait in Redis
-            log.exception("observing unlabelled inputs failed")
+        except Exception as exc:  # the inputs wait in Redis for the next round
+            if not is_outage(exc):  # a bug here must not stop the worker
+                log.exception("observing unlabelled inputs failed")
             return
         if any(observed.values()):
             log.info("models observed unlabelled inputs: %s", observed)
