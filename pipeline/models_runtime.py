@@ -155,6 +155,7 @@ class ModelRuntime:
         async with self.lock:
             await self._refresh()  # never learn on top of a stale snapshot
             changed: set[str] = set()
+            before: dict[str, bytes] = {}
             pipe = self.redis.pipeline(transaction=True)
             observed: dict[str, int] = {}
             for model_id in sorted(self.observers):
@@ -166,9 +167,10 @@ class ModelRuntime:
                 events = [fields[b"event_id"].decode() for _, fields in entries]
                 seen = await self.redis.zmscore(observed_key(model_id), events)
                 observed[model_id] = 0
+                before[model_id] = self.by_id[model_id].snapshot()
                 fresh: dict[str, float] = {}
-                for (_, fields), event_id, before in zip(entries, events, seen):
-                    if before is not None or event_id in fresh:  # a redelivered event
+                for (_, fields), event_id, seen_at in zip(entries, events, seen):
+                    if seen_at is not None or event_id in fresh:  # a redelivered event
                         metrics.MODEL_OBSERVED.labels(model_id, "duplicate").inc()
                         continue
                     fresh[event_id] = time.time()
@@ -191,7 +193,7 @@ class ModelRuntime:
                                       time.time() - OBSERVED_RETENTION)
                 pipe.xtrim(unlabelled_key(model_id), minid=last, approximate=False)
             if observed:
-                await self._publish(changed, pipe=pipe)
+                await self._publish(changed, pipe=pipe, before=before)
             return observed
 
     async def learn(self, decision: ReviewDecided) -> dict[str, Any]:
@@ -206,6 +208,7 @@ class ModelRuntime:
         await self._refresh()  # never learn on top of a stale snapshot
         label = LABEL_OF_OUTCOME[decision.payload.outcome]
         changed: set[str] = set()
+        before: dict[str, bytes] = {}
         outcomes = []
         if label is not None:
             for event_id in dict.fromkeys(str(e) for e in decision.payload.event_ids):
@@ -215,6 +218,8 @@ class ModelRuntime:
                         continue
                     stored = json.loads(raw)
                     at = datetime.fromisoformat(stored["occurred_at"])
+                    if model_id not in before:
+                        before[model_id] = self.by_id[model_id].snapshot()
                     outcome = learn_from_label(
                         self.by_id[model_id], stored["x"], label,
                         consent_at_event=await self.consent.as_of(stored["subject_id"], at),
@@ -227,12 +232,16 @@ class ModelRuntime:
                         changed.add(model_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.sadd(APPLIED, decision_id)
-        await self._publish(changed, pipe=pipe)
+        await self._publish(changed, pipe=pipe, before=before)
         return {"learned": sorted(changed), "outcomes": outcomes}
 
-    async def _publish(self, changed: set[str], *, pipe: Any) -> None:
+    async def _publish(self, changed: set[str], *, pipe: Any, before: dict[str, bytes]) -> None:
         """Write the new snapshot of every changed model in ``pipe`` (a MULTI holding what the
-        learner consumed to change them, so both land or neither does) and run it."""
+        learner consumed to change them, so both land or neither does) and run it.
+
+        If that fails, the models go back to ``before`` (their snapshots from before this
+        round): the round is retried from Redis, and a model must not learn its inputs twice.
+        """
         new_versions = {}
         for model_id in sorted(changed):
             model = self.by_id[model_id]
@@ -242,7 +251,12 @@ class ModelRuntime:
             # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
             pipe.expire(snapshot_key(model_id, version - 1), 3600)
             new_versions[model_id] = version
-        await pipe.execute()
+        try:
+            await pipe.execute()
+        except BaseException:
+            for model_id in changed:
+                self.by_id[model_id].restore(before[model_id])
+            raise
         for model_id, version in new_versions.items():
             model = self.by_id[model_id]
             self.versions[model_id] = version
