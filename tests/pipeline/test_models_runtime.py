@@ -71,3 +71,15 @@ async def test_a_round_that_cannot_publish_leaves_the_model_as_it_was(redis: Red
     assert model.n_observed == 5  # each input once, though the first round had seen them all
     assert int(await redis.get(version_key(SIGNUP_MODEL))) == 1
     assert await runtime.observe_unlabelled() == {}  # nothing new
+
+
+async def test_an_opt_out_after_scoring_keeps_the_signup_out_of_the_model(redis: Redis) -> None:
+    runtime = ModelRuntime(redis, default_models(b"test-key-0123456789"))
+    await queue_consented_signups(redis, runtime, 6)
+    consent = RedisConsentStore(redis)
+    for user in ("u_0", "u_3"):  # scored while opted in, then opted out before the learner ran
+        await consent.record(decode_event_obj(example_event("consent.changed", {
+            "user_id": user, "ai_features": "opted_out", "changed_at": NOW.isoformat()},
+            event_id=str(uuid.uuid4()), occurred_at=NOW.isoformat())))
+    assert await runtime.observe_unlabelled() == {SIGNUP_MODEL: 4}
+    assert runtime.by_id[SIGNUP_MODEL].n_observed == 4
