@@ -13,7 +13,7 @@ import time
 import faust
 
 from pipeline.config import Settings
-from pipeline.worker import broker_urls
+from pipeline.worker import broker_urls, faust_worker
 from schemas.topics import INPUT_TOPICS
 
 settings = Settings.from_env()
@@ -44,6 +44,4 @@ async def consume(stream: faust.StreamT) -> None:
 
 
 if __name__ == "__main__":
-    worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
-    worker.spinner = None  # as in the real worker: no root logger at DEBUG to feed a spinner
-    worker.execute_from_commandline()
+    faust_worker(app, loglevel="warning").execute_from_commandline()  # as the real worker runs

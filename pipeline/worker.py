@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,16 +190,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             raise
         except Exception:
             log.exception("finishing a batch failed; finishing its %d events one by one", len(done))
-            finished = []
-            for one in done:
-                try:
-                    await retrying(f"event {one.event.event_id}", lambda one=one: finish([one]))
-                    finished.append(one)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    await park(one.message, one.event, exc)
-            done = finished
+            done = await one_by_one(done, lambda one: finish([one]))
         elapsed = time.perf_counter() - batch.started
         for _ in done:
             metrics.PROCESSING.observe(elapsed / len(done))
@@ -217,27 +208,33 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         most of the time from event to case. Adding a flag is idempotent by flag id, so a batch
         redelivered after a crash, or retried event by event below, adds nothing twice.
         """
+        async def add(flags: list[Flag]) -> None:
+            results = await queue.add_flags(flags)
+            stats["flags"] += sum(result.created for result in results)
+
         flags = [flag for one in done for flag in one.flags]
         try:
-            results = await retrying(f"{len(flags)} flags", lambda: queue.add_flags(flags))
-            stats["flags"] += sum(result.created for result in results)
+            await retrying(f"{len(flags)} flags", lambda: add(flags))
             return done
         except asyncio.CancelledError:
             raise
         except Exception:  # not an outage (those are retried): find the event it is about
             # (flags the failed call had added come back as duplicates: nothing is added twice)
             log.exception("adding %d flags failed; adding them event by event", len(flags))
+        return await one_by_one(done, lambda one: add(one.flags))
+
+    async def one_by_one(done: list[Done], action: Callable[[Done], Awaitable[None]]) -> list[Done]:
+        """Run ``action`` for each event on its own, parking those it fails for (outages are
+        waited out); returns the events it succeeded for."""
         kept = []
         for one in done:
             try:
-                results = await retrying(f"flags of {one.event.event_id}",
-                                         lambda one=one: queue.add_flags(one.flags))
+                await retrying(f"event {one.event.event_id}", lambda one=one: action(one))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 await park(one.message, one.event, exc)
                 continue
-            stats["flags"] += sum(result.created for result in results)
             kept.append(one)
         return kept
 
@@ -405,6 +402,20 @@ def _update_lag(app: faust.App) -> int:
     return len(assignment)
 
 
+def faust_worker(app: faust.App, **options: Any) -> faust.Worker:
+    """A faust worker for a service: quiet, stdout left alone, and no terminal spinner.
+
+    faust keeps a spinner at log levels of WARNING and above and, to feed it, sets the root
+    logger to DEBUG: every debug line of faust and aiokafka would become a log record.
+
+    >>> faust_worker(faust.App("doctest", broker="memory://"), loglevel="warning").spinner is None
+    True
+    """
+    worker = faust.Worker(app, quiet=True, redirect_stdouts=False, **options)
+    worker.spinner = None
+    return worker
+
+
 def run_worker(settings: Settings | None = None) -> None:
     """Run one worker until it is stopped (SIGTERM or Ctrl-C)."""
     from prometheus_client import start_http_server
@@ -421,11 +432,7 @@ def run_worker(settings: Settings | None = None) -> None:
         start_http_server(settings.metrics_port)
         log.info("metrics on :%d/metrics", settings.metrics_port)
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
-                          redirect_stdouts=False, workdir=str(settings.state_dir))
-    # faust keeps a terminal spinner at log levels of WARNING and above, and to feed it sets
-    # the root logger to DEBUG: every debug line of faust and aiokafka then becomes a record.
-    worker.spinner = None
+    worker = faust_worker(app, loglevel=settings.log_level, workdir=str(settings.state_dir))
     # Everything imported and built so far lives as long as the process. Frozen, the cyclic
     # collector stops scanning it: a full collection took 100-160 ms of ~175,000 objects, a
     # stall every few seconds under load; without the start-up objects it is a few ms.
