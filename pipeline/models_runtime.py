@@ -16,6 +16,13 @@ publishes the new snapshot with its stream position in the same MULTI, so a cras
 nor repeats an input. The stream is capped (``UNLABELLED_MAXLEN``): if the learner is away long
 enough, the oldest inputs are dropped, which costs an anomaly model a little warm-up, nothing
 more.
+
+During a consumer-group rebalance two workers can briefly both act as learner. Each round
+therefore WATCHes what it decides on (the model versions, and the applied decisions or the
+stream cursors) and publishes in MULTI/EXEC on that connection: if the other learner published
+first, EXEC fails, the models go back to how they were and the round starts over on top of the
+other learner's snapshot (a decision it already applied is then skipped), so neither learner's
+snapshot silently overwrites what the other learned.
 """
 
 from __future__ import annotations
@@ -24,11 +31,16 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from detectors.core import LABEL_OF_OUTCOME, learn_from_label, observe_unlabelled
 from detectors.models.base import OnlineModel
@@ -40,6 +52,11 @@ from schemas.events import Envelope, ReviewDecided
 log = logging.getLogger("vigil.models")
 PREFIX = "vigil:model:"
 APPLIED = PREFIX + "applied_decisions"
+T = TypeVar("T")
+
+#: How many times a learner round starts over because another learner published first. Each
+#: conflict means the other made progress, so a few tries suffice; then the WatchError is raised.
+ROUND_ATTEMPTS = 5
 
 
 #: Unlabelled inputs waiting for the learner, per model; it reads them every couple of seconds.
@@ -76,6 +93,25 @@ def snapshot_key(model_id: str, version: int) -> str:
     return f"{PREFIX}{model_id}:snapshot:{version}"
 
 
+@dataclass
+class _Round:
+    """One attempt of a learner round. ``pipe`` WATCHes what the round read; ``before`` holds
+    the snapshots of the models it is about to change (to undo them if it cannot publish);
+    ``tallies`` holds metric increments, counted only once the round has landed, so a round
+    that starts over does not count its labels or inputs twice."""
+
+    pipe: Pipeline
+    before: dict[str, bytes] = field(default_factory=dict)
+    tallies: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)
+
+    def keep(self, model: OnlineModel) -> None:
+        if model.id not in self.before:
+            self.before[model.id] = model.snapshot()
+
+    def tally(self, counter: Any, *labels: str) -> None:
+        self.tallies.append((counter, labels))
+
+
 class ModelRuntime:
     """The models this worker scores with, kept in step with the learner's snapshots."""
 
@@ -100,15 +136,17 @@ class ModelRuntime:
         async with self.lock:
             return await self._refresh()
 
-    async def _refresh(self) -> int:
+    async def _refresh(self, client: Redis | None = None) -> int:
+        # A learner round passes its WATCHing pipeline: the versions it read are the ones watched.
+        client = client if client is not None else self.redis
         ids = list(self.by_id)
-        current = await self.redis.mget([version_key(i) for i in ids])
+        current = await client.mget([version_key(i) for i in ids])
         restored = 0
         for model_id, raw in zip(ids, current):
             version = int(raw or 0)
             if version <= self.versions[model_id]:
                 continue
-            blob = await self.redis.get(snapshot_key(model_id, version))
+            blob = await client.get(snapshot_key(model_id, version))
             if blob is None:
                 continue
             self.by_id[model_id].restore(blob)
@@ -152,49 +190,60 @@ class ModelRuntime:
     async def observe_unlabelled(self) -> dict[str, int]:
         """The learner: let each model with an unsupervised part learn from the unlabelled
         inputs scorers queued since its last snapshot; returns how many each observed."""
+        # The observed sets and the stream's trimming change only with the cursors, in the
+        # same MULTI, so watching the cursors (and versions) covers everything the round reads.
+        keys = [version_key(i) for i in self.by_id]
+        keys += [cursor_key(i) for i in sorted(self.observers)]
         async with self.lock:
-            await self._refresh()  # never learn on top of a stale snapshot
-            changed: set[str] = set()
-            before: dict[str, bytes] = {}
-            pipe = self.redis.pipeline(transaction=True)
-            observed: dict[str, int] = {}
-            for model_id in sorted(self.observers):
-                cursor = (await self.redis.get(cursor_key(model_id))) or b"0-0"
-                entries = await self.redis.xrange(unlabelled_key(model_id), min=b"(" + cursor,
-                                                  count=OBSERVE_BATCH)
-                if not entries:
+            return await self._rounds("unlabelled", keys, self._observe_round)
+
+    async def _observe_round(self, run: _Round) -> dict[str, int]:
+        pipe = run.pipe
+        await self._refresh(pipe)  # never learn on top of a stale snapshot
+        changed: set[str] = set()
+        observed: dict[str, int] = {}
+        progress: dict[str, tuple[bytes, dict[str, float]]] = {}  # model: (last entry, fresh)
+        for model_id in sorted(self.observers):
+            cursor = (await pipe.get(cursor_key(model_id))) or b"0-0"
+            entries = await pipe.xrange(unlabelled_key(model_id), min=b"(" + cursor,
+                                        count=OBSERVE_BATCH)
+            if not entries:
+                continue
+            events = [fields[b"event_id"].decode() for _, fields in entries]
+            seen = await pipe.zmscore(observed_key(model_id), events)
+            observed[model_id] = 0
+            run.keep(self.by_id[model_id])
+            fresh: dict[str, float] = {}
+            for (_, fields), event_id, seen_at in zip(entries, events, seen):
+                if seen_at is not None or event_id in fresh:  # a redelivered event
+                    run.tally(metrics.MODEL_OBSERVED, model_id, "duplicate")
                     continue
-                events = [fields[b"event_id"].decode() for _, fields in entries]
-                seen = await self.redis.zmscore(observed_key(model_id), events)
-                observed[model_id] = 0
-                before[model_id] = self.by_id[model_id].snapshot()
-                fresh: dict[str, float] = {}
-                for (_, fields), event_id, seen_at in zip(entries, events, seen):
-                    if seen_at is not None or event_id in fresh:  # a redelivered event
-                        metrics.MODEL_OBSERVED.labels(model_id, "duplicate").inc()
-                        continue
-                    fresh[event_id] = time.time()
-                    subject = fields[b"subject_id"].decode()
-                    at = datetime.fromisoformat(fields[b"occurred_at"].decode())
-                    outcome = observe_unlabelled(
-                        self.by_id[model_id], json.loads(fields[b"x"]),
-                        consent_at_event=await self.consent.as_of(subject, at),
-                        consent_now=await self.consent.latest(subject), event_time=at)
-                    result = "observed" if outcome.learned else outcome.reason.split(":")[0]
-                    metrics.MODEL_OBSERVED.labels(model_id, result).inc()
-                    if outcome.learned:
-                        changed.add(model_id)
-                        observed[model_id] += 1
-                last = entries[-1][0]
-                pipe.set(cursor_key(model_id), last)
-                if fresh:
-                    pipe.zadd(observed_key(model_id), fresh)
-                pipe.zremrangebyscore(observed_key(model_id), "-inf",
-                                      time.time() - OBSERVED_RETENTION)
-                pipe.xtrim(unlabelled_key(model_id), minid=last, approximate=False)
-            if observed:
-                await self._publish(changed, pipe=pipe, before=before)
+                fresh[event_id] = time.time()
+                subject = fields[b"subject_id"].decode()
+                at = datetime.fromisoformat(fields[b"occurred_at"].decode())
+                outcome = observe_unlabelled(
+                    self.by_id[model_id], json.loads(fields[b"x"]),
+                    consent_at_event=await self.consent.as_of(subject, at),
+                    consent_now=await self.consent.latest(subject), event_time=at)
+                result = "observed" if outcome.learned else outcome.reason.split(":")[0]
+                run.tally(metrics.MODEL_OBSERVED, model_id, result)
+                if outcome.learned:
+                    changed.add(model_id)
+                    observed[model_id] += 1
+            progress[model_id] = (entries[-1][0], fresh)
+        if not observed:
             return observed
+        await self._before_publish("unlabelled")
+        # Writes go after MULTI: before it, a watching pipeline runs every command at once.
+        pipe.multi()
+        for model_id, (last, fresh) in progress.items():
+            pipe.set(cursor_key(model_id), last)
+            if fresh:
+                pipe.zadd(observed_key(model_id), fresh)
+            pipe.zremrangebyscore(observed_key(model_id), "-inf", time.time() - OBSERVED_RETENTION)
+            pipe.xtrim(unlabelled_key(model_id), minid=last, approximate=False)
+        await self._publish(changed, run)
+        return observed
 
     async def learn(self, decision: ReviewDecided) -> dict[str, Any]:
         """Apply one analyst decision to every model that scored its events (the learner)."""
@@ -202,46 +251,91 @@ class ModelRuntime:
             return await self._learn(decision)
 
     async def _learn(self, decision: ReviewDecided) -> dict[str, Any]:
+        keys = [APPLIED] + [version_key(i) for i in self.by_id]
+        return await self._rounds("label", keys, lambda run: self._label_round(run, decision))
+
+    async def _label_round(self, run: _Round, decision: ReviewDecided) -> dict[str, Any]:
+        pipe = run.pipe
         decision_id = str(decision.payload.decision_id)
-        if await self.redis.sismember(APPLIED, decision_id):
+        if await pipe.sismember(APPLIED, decision_id):
             return {"skipped": "already applied"}
-        await self._refresh()  # never learn on top of a stale snapshot
+        await self._refresh(pipe)  # never learn on top of a stale snapshot
         label = LABEL_OF_OUTCOME[decision.payload.outcome]
         changed: set[str] = set()
-        before: dict[str, bytes] = {}
         outcomes = []
         if label is not None:
             for event_id in dict.fromkeys(str(e) for e in decision.payload.event_ids):
                 keys = [input_key(event_id, m) for m in self.by_id]
-                for model_id, raw in zip(self.by_id, await self.redis.mget(keys)):
+                for model_id, raw in zip(self.by_id, await pipe.mget(keys)):
                     if raw is None:
                         continue
                     stored = json.loads(raw)
                     at = datetime.fromisoformat(stored["occurred_at"])
-                    if model_id not in before:
-                        before[model_id] = self.by_id[model_id].snapshot()
+                    run.keep(self.by_id[model_id])
                     outcome = learn_from_label(
                         self.by_id[model_id], stored["x"], label,
                         consent_at_event=await self.consent.as_of(stored["subject_id"], at),
                         consent_now=await self.consent.latest(stored["subject_id"]),
                         event_time=at)
                     result = "learned" if outcome.learned else outcome.reason.split(":")[0]
-                    metrics.MODEL_LABELS.labels(model_id, result).inc()
+                    run.tally(metrics.MODEL_LABELS, model_id, result)
                     outcomes.append({"event_id": event_id, **outcome.as_dict()})
                     if outcome.learned:
                         changed.add(model_id)
-        pipe = self.redis.pipeline(transaction=True)
+        await self._before_publish("label")
+        pipe.multi()
         pipe.sadd(APPLIED, decision_id)
-        await self._publish(changed, pipe=pipe, before=before)
+        await self._publish(changed, run)
         return {"learned": sorted(changed), "outcomes": outcomes}
 
-    async def _publish(self, changed: set[str], *, pipe: Any, before: dict[str, bytes]) -> None:
-        """Write the new snapshot of every changed model in ``pipe`` (a MULTI holding what the
-        learner consumed to change them, so both land or neither does) and run it.
+    async def _before_publish(self, kind: str) -> None:
+        """Called after a round has read and learned, just before it publishes: a seam for
+        tests that interleave two learners. Does nothing."""
 
-        If that fails, the models go back to ``before`` (their snapshots from before this
-        round): the round is retried from Redis, and a model must not learn its inputs twice.
+    async def _rounds(self, kind: str, watch: list[str],
+                      round_: Callable[[_Round], Awaitable[T]]) -> T:
+        """Run a learner round with ``watch`` WATCHed until it publishes without another
+        learner having published in between (at most ``ROUND_ATTEMPTS`` times).
+
+        Whatever stops a round (a conflict, an outage, a bug, a cancellation), the models it
+        changed go back to their snapshots from before it: a retried round must not teach them
+        the same labels or inputs twice, and after a conflict it learns on top of the other
+        learner's snapshot instead.
         """
+        attempt = 1
+        while True:
+            run = _Round(self.redis.pipeline(transaction=True))
+            try:
+                async with run.pipe:
+                    await run.pipe.watch(*watch)
+                    result = await round_(run)
+            except BaseException as exc:
+                for model_id, blob in run.before.items():
+                    self.by_id[model_id].restore(blob)
+                if not isinstance(exc, WatchError):
+                    raise
+                if isinstance(exc.__context__, (RedisConnectionError, RedisTimeoutError)):
+                    # redis-py reports a connection lost while watching as a WatchError: that
+                    # is an outage (the caller backs off and retries), not another learner.
+                    raise RedisConnectionError(f"connection lost in a learner round: "
+                                               f"{exc.__context__}") from exc
+                metrics.MODEL_PUBLISH_CONFLICTS.labels(kind).inc()
+                if attempt >= ROUND_ATTEMPTS:
+                    raise
+                log.warning("another learner published during a %s round (attempt %d of %d); "
+                            "starting over on top of its snapshot", kind, attempt, ROUND_ATTEMPTS)
+                attempt += 1
+                continue
+            for counter, labels in run.tallies:
+                counter.labels(*labels).inc()
+            return result
+
+    async def _publish(self, changed: set[str], run: _Round) -> None:
+        """Queue the new snapshot of every changed model in ``run.pipe`` (after MULTI, holding
+        what the learner consumed to change them, so both land or neither does) and EXEC it.
+        It fails with WatchError if another learner published since the round's WATCH; the
+        caller (:meth:`_rounds`) then puts the models back and starts over."""
+        pipe = run.pipe
         new_versions = {}
         for model_id in sorted(changed):
             model = self.by_id[model_id]
@@ -251,12 +345,7 @@ class ModelRuntime:
             # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
             pipe.expire(snapshot_key(model_id, version - 1), 3600)
             new_versions[model_id] = version
-        try:
-            await pipe.execute()
-        except BaseException:
-            for model_id in changed:
-                self.by_id[model_id].restore(before[model_id])
-            raise
+        await pipe.execute()
         for model_id, version in new_versions.items():
             model = self.by_id[model_id]
             self.versions[model_id] = version
