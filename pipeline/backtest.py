@@ -15,7 +15,10 @@ enforced), and with ground-truth labels (``{"event_id", "scenario"}`` lines as `
   about a ring; the report rule answers for those). The per-scenario table shows what the whole
   enforced set catches of every labelled event;
 * against the live set: events only the candidate flags, events only the live set flags, and
-  whether the rule was added, removed, changed (new version) or edited without a version bump.
+  whether the rule was added, removed, changed (new version) or edited without a version bump;
+* **hits per event** of the rule's own event types (``hit_ratio``): what ``vigil rules deploy
+  --backtest-events/--backtest-report`` records as the rule's expected live ratio
+  (:func:`expectation_from_report`), which the ``VigilRuleAboveBacktest`` alert watches.
 
 >>> from detectors.ruleset import load_rules
 >>> from detectors.examples import example_event
@@ -29,6 +32,7 @@ enforced), and with ground-truth labels (``{"event_id", "scenario"}`` lines as `
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -41,6 +45,7 @@ from rich.table import Table
 from detectors.errors import RuleSetInvalid
 from detectors.ruleset import RuleSet, load_rules
 from pipeline.replay import InvalidLine, replay_lines
+from pipeline.rule_store import BacktestExpectation, RuleExpectation
 
 #: Prefix of the detector id a differing live rule runs under during the shared replay pass.
 LIVE_TAG = "live~"
@@ -137,10 +142,17 @@ class RuleRow:
     only_candidate_examples: tuple[str, ...] = ()
     only_live_examples: tuple[str, ...] = ()
     has_labels: bool = True
+    #: Valid events of the candidate rule's event types in the sample.
+    type_events: int = 0
 
     @property
     def hits(self) -> int:
         return self.enforce_hits + self.shadow_hits
+
+    @property
+    def hit_ratio(self) -> float | None:
+        """The candidate's hits per event of its event types (None: none in the sample)."""
+        return _ratio(self.hits, self.type_events)
 
     @property
     def precision(self) -> float | None:
@@ -162,7 +174,8 @@ class RuleRow:
         out = asdict(self)
         out.pop("has_labels")
         out.update(hits=self.hits, precision=self.precision, recall=self.recall,
-                   live_precision=self.live_precision, live_recall=self.live_recall)
+                   live_precision=self.live_precision, live_recall=self.live_recall,
+                   hit_ratio=self.hit_ratio)
         return out
 
 
@@ -200,6 +213,11 @@ class BacktestReport:
     live_flagged: int
     flagged_labelled: int
     live_flagged_labelled: int
+    #: Valid events per event type: the denominators of the rules' hit ratios.
+    events_by_type: Mapping[str, int] = field(default_factory=dict)
+    #: The events file replayed and its SHA-256 (empty for lines not read from a file).
+    sample: str = ""
+    sample_sha256: str = ""
 
     def row(self, rule_id: str) -> RuleRow:
         for row in self.rows:
@@ -216,6 +234,8 @@ class BacktestReport:
             "flagged": self.flagged, "live_flagged": self.live_flagged,
             "flagged_labelled": self.flagged_labelled,
             "live_flagged_labelled": self.live_flagged_labelled,
+            "events_by_type": dict(self.events_by_type), "sample": self.sample,
+            "sample_sha256": self.sample_sha256,
             "rules": [row.as_dict() for row in self.rows],
             "scenarios": [{**asdict(s), "recall": s.recall, "live_recall": s.live_recall}
                           for s in self.scenarios],
@@ -268,6 +288,7 @@ def backtest(lines: Iterable[str], candidate: RuleSet, live: RuleSet, *,
     scenario_events: dict[str, int] = {}
     scenario_caught: dict[str, int] = {}
     scenario_live: dict[str, int] = {}
+    events_by_type: dict[str, int] = {}
     events = invalid = labelled_events = 0
     flagged = live_flagged = flagged_labelled = live_flagged_labelled = 0
     truth = labels or {}
@@ -278,6 +299,7 @@ def backtest(lines: Iterable[str], candidate: RuleSet, live: RuleSet, *,
             continue
         events += 1
         event_id, event_type = record["event_id"], record["type"]
+        events_by_type[event_type] = events_by_type.get(event_type, 0) + 1
         scenario = truth.get(event_id)
         if scenario is not None:
             labelled_events += 1
@@ -333,6 +355,8 @@ def backtest(lines: Iterable[str], candidate: RuleSet, live: RuleSet, *,
             only_candidate_examples=tuple(only_c[rule_id].examples),
             only_live_examples=tuple(only_l[rule_id].examples),
             has_labels=labels is not None,
+            type_events=sum(events_by_type.get(t, 0) for t in c_rule.spec.event_types)
+            if c_rule else 0,
         ))
     scenarios = tuple(
         ScenarioRow(name, n, scenario_caught.get(name, 0), scenario_live.get(name, 0))
@@ -344,6 +368,7 @@ def backtest(lines: Iterable[str], candidate: RuleSet, live: RuleSet, *,
         live_fingerprint=live.fingerprint, live_source=live_source, rows=tuple(rows),
         scenarios=scenarios, flagged=flagged, live_flagged=live_flagged,
         flagged_labelled=flagged_labelled, live_flagged_labelled=live_flagged_labelled,
+        events_by_type=dict(sorted(events_by_type.items())),
     )
 
 
@@ -368,8 +393,58 @@ def _note(tally: _Tally, event_id: str, keep: int) -> None:
 def backtest_file(events: Path, candidate: RuleSet, live: RuleSet, *,
                   labels: Path | None = None, live_source: str = "") -> BacktestReport:
     truth = read_labels(labels.read_text(encoding="utf-8").splitlines()) if labels else None
+    with events.open("rb") as raw:
+        digest = hashlib.file_digest(raw, "sha256").hexdigest()
     with events.open(encoding="utf-8") as handle:
-        return backtest(handle, candidate, live, labels=truth, live_source=live_source)
+        report = backtest(handle, candidate, live, labels=truth, live_source=live_source)
+    return replace(report, sample=str(events), sample_sha256=digest)
+
+
+# ---- what a deploy records -------------------------------------------------------------------
+
+
+def expectation_from_report(report: Mapping[str, Any], candidate: RuleSet) -> BacktestExpectation:
+    """What ``candidate`` is expected to do live, from a backtest report of it (``as_dict()``,
+    or the JSON ``vigil rules backtest --json`` saved).
+
+    Per rule that runs (mode ``off`` rules expect nothing): its hits and the sample's events of
+    its event types. Raises ValueError if the report is of another rule set (its candidate
+    fingerprint differs) or lacks per-type event counts (written by an older Vigil).
+    """
+    fingerprint = report.get("candidate_fingerprint")
+    if fingerprint != candidate.fingerprint:
+        raise ValueError(f"the backtest report is of rule set {fingerprint}, not of the one being "
+                         f"deployed ({candidate.fingerprint}); backtest these rules again")
+    by_type = report.get("events_by_type")
+    if not isinstance(by_type, Mapping):
+        raise ValueError("the backtest report has no event counts per type (written by an older "
+                         "Vigil); run the backtest again")
+    rows = {row["rule_id"]: row for row in report.get("rules", ())}
+    expected: dict[str, RuleExpectation] = {}
+    for rule in candidate.rules:
+        if rule.spec.mode == "off":
+            continue
+        row = rows.get(rule.id)
+        if row is None:
+            raise ValueError(f"the backtest report has no row for rule {rule.id}")
+        expected[rule.id] = RuleExpectation(
+            mode=rule.spec.mode, hits=int(row["enforce_hits"]) + int(row["shadow_hits"]),
+            events=sum(int(by_type.get(t, 0)) for t in rule.spec.event_types))
+    return BacktestExpectation(
+        fingerprint=candidate.fingerprint, sample=str(report.get("sample", "")),
+        sample_sha256=str(report.get("sample_sha256", "")), events=int(report["events"]),
+        invalid=int(report.get("invalid_lines", 0)),
+        events_by_type={str(k): int(v) for k, v in by_type.items()}, rules=expected)
+
+
+def backtest_expectation(events: Path, candidate: RuleSet) -> BacktestExpectation:
+    """Backtest ``candidate`` on the JSONL sample ``events`` and return what a deploy records.
+
+    The sample runs through the candidate alone (no live set to compare with: only the
+    candidate's figures are recorded).
+    """
+    report = backtest_file(events, candidate, candidate, live_source="the candidate itself")
+    return expectation_from_report(report.as_dict(), candidate)
 
 
 # ---- rendering -------------------------------------------------------------------------------
@@ -379,12 +454,22 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def share(value: float | None) -> str:
+    """A hit ratio as a percentage with 3 significant digits (rule ratios span 0.01 %-50 %).
+
+    >>> share(0.000267), share(0.5), share(0.0), share(None)
+    ('0.0267%', '50%', '0%', '-')
+    """
+    return "-" if value is None else f"{value * 100:.3g}%"
+
+
 def render(report: BacktestReport, console: Console) -> None:
     """The report as rich tables: one row per rule, then (with labels) per scenario."""
     table = Table(title="Backtest: candidate rule set vs live", title_justify="left")
     table.add_column("rule", overflow="fold")
     for name, justify in [("change", "left"), ("mode", "left"),
                           ("enforce hits", "right"), ("shadow hits", "right"),
+                          ("hits/event", "right"),
                           ("precision", "right"), ("recall", "right"), ("live hits", "right"),
                           ("only candidate", "right"), ("only live", "right"),
                           ("errors", "right")]:
@@ -403,6 +488,7 @@ def render(report: BacktestReport, console: Console) -> None:
             row.rule_id, change, mode,
             str(row.enforce_hits) if row.status != "removed" else "-",
             str(row.shadow_hits) if row.status != "removed" else "-",
+            share(row.hit_ratio) if row.status != "removed" else "-",
             _pct(row.precision) if row.status != "removed" else _pct(row.live_precision),
             _pct(row.recall) if row.status != "removed" else _pct(row.live_recall),
             str(row.live_hits) if row.status != "added" else "-",
@@ -414,6 +500,7 @@ def render(report: BacktestReport, console: Console) -> None:
         f"{report.events} events ({report.invalid} invalid line(s) skipped) · candidate "
         f"{report.candidate_fingerprint} · live {report.live_fingerprint} = {report.live_source} · "
         f"{report.flagged} event(s) flagged by enforced candidate rules, {report.live_flagged} by live"
+        " · hits/event: per event of the rule's own types (what a deploy records)"
         + ("" if report.labelled else " · no labels: precision and recall need --labels")
     )
     console.print(table)

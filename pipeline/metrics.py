@@ -31,6 +31,17 @@ AI_SKIPPED = Counter("vigil_ai_skipped_total",
 DETECTOR_ERRORS = Counter("vigil_detector_errors_total", "Detector runs that failed", ["detector"])
 RULES_VERSION = Gauge("vigil_rules_version", "Deployed rule-set version the worker runs")
 RULES_RELOADS = Counter("vigil_rules_reloads_total", "Rule-set reloads", ["result"])
+# What the deployment in force expects of its rules (LiveRules keeps these in step with it).
+RULE_EVENT_TYPES = Gauge("vigil_rule_event_types",
+                         "1 per event type a rule of the set in force applies to (a mapping for "
+                         "PromQL: events of a rule's types)", ["detector", "type"])
+RULE_BACKTEST_HIT_RATIO = Gauge("vigil_rule_backtest_hit_ratio",
+                                "Hits per event of the rule's event types in the backtest recorded "
+                                "with the deployment in force (only rules it covered)",
+                                ["detector", "mode"])
+RULE_BACKTEST_EVENTS = Gauge("vigil_rule_backtest_events",
+                             "Events of the rule's event types in that backtest's sample",
+                             ["detector", "mode"])
 
 # ---- models ----------------------------------------------------------------------------------
 MODEL_ERROR_RATE = Gauge("vigil_model_error_rate", "Recent error rate of an online model on labels",
@@ -43,6 +54,10 @@ MODEL_OBSERVED = Counter("vigil_model_observed_total",
                          "Unlabelled inputs offered to models with an unsupervised part",
                          ["detector", "result"])
 MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"])
+MODEL_PUBLISH_CONFLICTS = Counter(
+    "vigil_model_publish_conflicts_total",
+    "Learner rounds started over because another learner published first (a rebalance)",
+    ["round"])
 
 # ---- review queue writes ------------------------------------------------------------------------------
 QUEUE_FLAGS = Counter("vigil_queue_flags_total",

@@ -4,6 +4,11 @@ Mounted on the main CLI as ``vigil rules``. A rules folder holds one YAML file p
 one, commands use the packaged library (``detectors/rules/``). Deploys go to the Redis named by
 ``REDIS_URL`` or the running ``vigil up`` stack; workers switch to a deployed version within
 seconds (they poll ``vigil:rules:current`` and listen on the ``vigil:rules`` channel).
+
+A deploy records what its backtest expects of each rule (hits per event of the rule's event
+types on a traffic sample): ``--backtest-events FILE`` replays a sample through the candidate
+set, ``--backtest-report FILE`` takes the report ``vigil rules backtest --json FILE`` saved (it
+must be of the very rules deployed). Without either the deploy is recorded as "no backtest".
 """
 
 from __future__ import annotations
@@ -31,12 +36,16 @@ from detectors.ruleset import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.rule_store import Deployment, RuleStore
+    from pipeline.rule_store import BacktestExpectation, Deployment, RuleStore
 
 rules_app = typer.Typer(help="Rules: validate, test, backtest, deploy, roll back.",
                         no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
+
+#: Below this many events of a rule's types in the sample, its expected ratio is loose (a few
+#: hits either way move it a lot); the deploy says so.
+SMALL_SAMPLE = 1000
 
 RulesDir = Annotated[Optional[Path], typer.Argument(
     help="Folder of rule YAML files (default: the packaged library).",
@@ -183,6 +192,53 @@ def _store() -> Iterator[RuleStore]:
         client.close()
 
 
+def _share(value: float | None) -> str:
+    from pipeline.backtest import share
+
+    return share(value)
+
+
+def _backtest_summary(backtest: BacktestExpectation | None) -> str:
+    """One line: which sample, how big, per event type; or that there was none."""
+    if backtest is None:
+        return "[yellow]none[/] (deployed without a backtest: VigilRuleAboveBacktest does not watch it)"
+    types = ", ".join(f"{t} {n}" for t, n in sorted(backtest.events_by_type.items()))
+    digest = f" sha256 {backtest.sample_sha256[:12]}" if backtest.sample_sha256 else ""
+    return (f"{backtest.sample or 'a sample'}{digest}: {backtest.events} events "
+            f"({types or 'none valid'}), {backtest.invalid} invalid line(s)")
+
+
+def _expectation_cells(backtest: BacktestExpectation | None, rule_id: str) -> tuple[str, str]:
+    """(hits / events of its types, expected hits per event) of one rule in a backtest."""
+    expected = backtest.rules.get(rule_id) if backtest is not None else None
+    if expected is None:
+        return "-", "-"
+    if expected.events == 0:
+        return "0 / 0", "[yellow]no events of its types[/]"
+    ratio = _share(expected.hit_ratio)
+    if expected.events < SMALL_SAMPLE:
+        ratio += " [yellow](small sample)[/]"
+    return f"{expected.hits} / {expected.events}", ratio
+
+
+def _print_expectations(backtest: BacktestExpectation | None) -> None:
+    """What a deploy recorded: the backtest's sample and each rule's expected ratio."""
+    console.print(f"backtest: {_backtest_summary(backtest)}")
+    if backtest is None:
+        return
+    table = Table(title="Expected hits per event of each rule's types (from the backtest)",
+                  title_justify="left")
+    for column in ("rule", "mode", "hits / events", "expected hits/event"):
+        table.add_column(column, overflow="fold")
+    for rule_id, expected in sorted(backtest.rules.items()):
+        table.add_row(rule_id, expected.mode, *_expectation_cells(backtest, rule_id))
+    console.print(table)
+    loose = sorted(r for r, e in backtest.rules.items() if e.events < SMALL_SAMPLE)
+    if loose:
+        err.print(f"[yellow]warning:[/] fewer than {SMALL_SAMPLE} events of their types in the "
+                  f"sample for {', '.join(loose)}: their expected ratios are loose")
+
+
 def _print_deployment(deployment: Deployment, *, created: bool) -> None:
     what = (f"rollback of v{deployment.rollback_of}" if deployment.action == "rollback"
             else "deploy")
@@ -190,6 +246,7 @@ def _print_deployment(deployment: Deployment, *, created: bool) -> None:
         console.print(f"[green]rule set v{deployment.version}[/] in force ({what} by "
                       f"{deployment.author}, fingerprint {deployment.fingerprint}): "
                       f"{deployment.summary}")
+        _print_expectations(deployment.backtest)
         console.print("workers switch within a few seconds")
     else:
         console.print(f"no change: v{deployment.version} already runs this rule set "
@@ -206,21 +263,63 @@ def _audited_by(author: str | None, message: str, action: str) -> str:
     return who
 
 
+def _deploy_backtest(sources: dict[str, str], where: str, events: Path | None,
+                     report: Path | None) -> BacktestExpectation | None:
+    """The backtest a deploy records: run on ``events``, or read from a saved ``report``."""
+    from pipeline.backtest import backtest_expectation, expectation_from_report
+
+    if events is None and report is None:
+        return None
+    if events is not None and report is not None:
+        _fail("give --backtest-events or --backtest-report, not both")
+    try:
+        candidate = load_rules(sources)
+    except RuleSetInvalid as exc:
+        console.print(_problems_table(exc.problems, f"refused: {where} has "
+                                      f"{len(exc.problems)} problem(s); nothing changed"))
+        raise typer.Exit(1) from None
+    try:
+        if events is not None:
+            with console.status(f"backtesting {where} on {events}..."):
+                return backtest_expectation(events, candidate)
+        assert report is not None
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"{report} is not a backtest report (JSON): {exc}") from None
+        return expectation_from_report(data, candidate)
+    except ValueError as exc:
+        _fail(f"{exc}; nothing changed")
+    return None
+
+
 @rules_app.command("deploy")
 def deploy_command(
     directory: RulesDir = None,
     message: Annotated[str, typer.Option("--message", "-m", help="Why (kept in the audit log).")] = "",
     author: Annotated[Optional[str], typer.Option(help="Who deploys (default: $USER).")] = None,
+    backtest_events: Annotated[Optional[Path], typer.Option(
+        "--backtest-events", help="Backtest the rules on this JSONL traffic sample and record "
+        "each rule's expected hits per event with the deploy.", exists=True, dir_okay=False)] = None,
+    backtest_report: Annotated[Optional[Path], typer.Option(
+        "--backtest-report", help="Record the expectations of a report saved by `vigil rules "
+        "backtest --json` (it must be of these very rules).", exists=True, dir_okay=False)] = None,
 ) -> None:
-    """Validate a rule set and make it the one workers run (a new, audited version)."""
+    """Validate a rule set and make it the one workers run (a new, audited version).
+
+    With --backtest-events or --backtest-report the deploy records what the backtest expects
+    of each rule (the VigilRuleAboveBacktest alert compares live hits with it); without, it is
+    recorded as deployed without a backtest (for emergency fixes).
+    """
     from pipeline.rule_store import RuleStoreError
 
     who = _audited_by(author, message, "deploys")
     sources, where = _sources(directory)
+    expectation = _deploy_backtest(sources, where, backtest_events, backtest_report)
     with _store() as store:
         before = store.current_version()
         try:
-            deployment = store.deploy(sources, author=who, message=message)
+            deployment = store.deploy(sources, author=who, message=message, backtest=expectation)
         except RuleSetInvalid as exc:
             console.print(_problems_table(exc.problems, f"refused: {where} has "
                                           f"{len(exc.problems)} problem(s); nothing changed"))
@@ -228,7 +327,11 @@ def deploy_command(
         except RuleStoreError as exc:
             _fail(str(exc))
             return
-    _print_deployment(deployment, created=deployment.version != before)
+    created = deployment.version != before
+    _print_deployment(deployment, created=created)
+    if created and expectation is None:
+        err.print("[yellow]no backtest recorded[/]: fine for an emergency fix; record one next "
+                  "time with --backtest-events FILE or --backtest-report FILE")
 
 
 @rules_app.command("rollback")
@@ -267,14 +370,44 @@ def history_command(
         console.print("nothing deployed yet; workers run the packaged library")
         return
     table = Table(title="Rule-set deploys", title_justify="left")
-    for column in ("version", "when (UTC)", "author", "action", "message", "changes", "fingerprint"):
+    for column in ("version", "when (UTC)", "author", "action", "message", "changes",
+                   "backtest", "fingerprint"):
         table.add_column(column, overflow="fold")
     for d in reversed(history[-limit:]):
         marker = " [green](current)[/]" if d.version == current else ""
         action = f"rollback of v{d.rollback_of}" if d.action == "rollback" else "deploy"
+        backtest = (f"{d.backtest.events} events, {len(d.backtest.rules)} rules"
+                    if d.backtest is not None else "[yellow]none[/]")
         table.add_row(f"v{d.version}{marker}", d.deployed_at.strftime("%Y-%m-%d %H:%M:%S"),
-                      d.author, action, d.message, d.summary, d.fingerprint)
+                      d.author, action, d.message, d.summary, backtest, d.fingerprint)
     console.print(table)
+
+
+@rules_app.command("export")
+def export_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the rule files into.",
+                                              file_okay=False)],
+    version: Annotated[Optional[int], typer.Option(help="Version to export (default: current).")] = None,
+) -> None:
+    """Write a deployed version's rule files into a folder (to backtest or edit what runs)."""
+    from pipeline.rule_store import UnknownVersion
+
+    with _store() as store:
+        try:
+            deployment = store.current() if version is None else store.get(version)
+        except UnknownVersion as exc:
+            _fail(str(exc))
+            return
+    if deployment is None:
+        _fail("nothing deployed yet; workers run the packaged library (detectors/rules)")
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    clashes = sorted(p.name for p in directory.glob("*.y*ml") if p.name not in deployment.sources)
+    if clashes:
+        _fail(f"{directory} holds other rule files ({', '.join(clashes)}); use an empty folder")
+    for name, text in sorted(deployment.sources.items()):
+        (directory / name).write_text(text, encoding="utf-8")
+    console.print(f"v{deployment.version}: {len(deployment.sources)} rule file(s) written to {directory}")
 
 
 @rules_app.command("show")
@@ -301,18 +434,21 @@ def show_command(
                       f"{deployment.fingerprint}")
         console.print(f"message: {deployment.message}")
         console.print(f"changes: {deployment.summary}")
+        console.print(f"backtest: {_backtest_summary(deployment.backtest)}")
         try:
             rules, header = load_rules(dict(deployment.sources)), f"v{deployment.version}"
         except RuleSetInvalid as exc:
             console.print(_problems_table(exc.problems, f"v{deployment.version} no longer loads"))
             raise typer.Exit(1) from None
+    backtest = deployment.backtest if deployment is not None else None
     table = Table(title=f"Rules in {header}", title_justify="left")
-    for column in ("rule", "version", "mode", "severity", "event types", "labels", "owner"):
-        table.add_column(column, overflow="fold")
+    for column in ("rule", "version", "mode", "severity", "event types", "labels", "owner",
+                   "backtest hits / events", "expected hits/event"):
+        table.add_column(column, overflow="fold", no_wrap=column == "rule")
     for rule in rules.rules:
         spec = rule.spec
         table.add_row(spec.id, str(spec.version),
                       "[magenta]shadow[/]" if spec.mode == "shadow" else spec.mode,
                       spec.severity, ", ".join(spec.event_types), ", ".join(spec.labels),
-                      spec.owner)
+                      spec.owner, *_expectation_cells(backtest, spec.id))
     console.print(table)

@@ -371,7 +371,10 @@ def test_dashboards_show_what_the_issue_asks_for() -> None:
     assert {"vigil_events_total", "vigil_dead_letters_total", "vigil_event_to_flag_seconds_bucket",
             "vigil_flag_to_case_seconds_bucket", "vigil:consumer_lag:sum",
             "vigil_detector_errors_total", "vigil_detector_hits_total", "vigil_ai_skipped_total",
-            "vigil_model_error_rate", "vigil_model_drift_total", "vigil_rules_version"} \
+            "vigil_model_error_rate", "vigil_model_drift_total", "vigil_rules_version",
+            # live vs backtest hit ratio per rule (VigilRuleAboveBacktest)
+            "detector_mode:vigil_rule_hits_per_type_event:ratio15m",
+            "detector_mode:vigil_rule_backtest_hit_ratio:max"} \
         <= used("oncall.json")
 
 

@@ -4,27 +4,36 @@ reader following them."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
+from collections import Counter
+from pathlib import Path
 
 import pytest
 import redis
 import yaml
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis as AsyncRedis
 
 from detectors.errors import RuleSetInvalid
 from detectors.ruleset import default_sources, load_rules
+from pipeline.backtest import backtest_expectation
+from pipeline.replay import InvalidLine, replay_lines
 from pipeline.rule_store import (
     AUDIT,
     CHANNEL,
     CURRENT,
     SEQ,
+    BacktestExpectation,
     LiveRules,
+    RuleExpectation,
     RuleStore,
     RuleStoreError,
     UnknownVersion,
     version_key,
 )
+from pipeline.simulate import generate
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration
@@ -223,4 +232,175 @@ async def test_watch_follows_a_deploy_within_seconds(stack: Stack, store: RuleSt
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        await live.client.aclose()
+
+
+# ---- backtest expectations ---------------------------------------------------------------------
+
+
+def write_sample(path: Path, *, seed: int = 5, count: int = 1200) -> Path:
+    """Simulated marketplace traffic with fraud in it, as a backtest sample (JSONL)."""
+    sims = generate(seed=seed, count=count, fraud_rate=0.2)
+    path.write_text("".join(json.dumps(s.envelope) + "\n" for s in sims))
+    return path
+
+
+def recount(sample: Path, sources: dict[str, str]) -> tuple[Counter[str], dict[str, tuple[int, int]]]:
+    """Independently of the backtest: events per type, and per rule (hits, events of its types)."""
+    rules = load_rules(sources)
+    by_type: Counter[str] = Counter()
+    hits: Counter[str] = Counter()
+    for record in replay_lines(sample.read_text().splitlines(), rules=rules):
+        assert not isinstance(record, InvalidLine)
+        by_type[record["type"]] += 1
+        hits.update(r["detector_id"] for r in record["results"] if r["fired"])
+    return by_type, {rule.id: (hits[rule.id], sum(by_type[t] for t in rule.spec.event_types))
+                     for rule in rules.rules}
+
+
+def expectation(sources: dict[str, str], **ratios: tuple[int, int]) -> BacktestExpectation:
+    """A hand-made backtest of ``sources``: rule id (dots as __) -> (hits, events of its types)."""
+    rules = load_rules(sources).by_id
+    expected = {rule_id.replace("__", "."): RuleExpectation(
+        mode=rules[rule_id.replace("__", ".")].spec.mode, hits=hits, events=events)
+        for rule_id, (hits, events) in ratios.items()}
+    return BacktestExpectation(
+        fingerprint=load_rules(sources).fingerprint, sample="sample.jsonl", sample_sha256="ab" * 32,
+        events=1000, invalid=0, events_by_type={"proposal.submitted": 300}, rules=expected)
+
+
+def test_deploy_records_each_rules_expected_hit_ratio_computed_by_the_backtest_on_a_sample(
+        store: RuleStore, client: redis.Redis, tmp_path: Path) -> None:
+    sample = write_sample(tmp_path / "sample.jsonl")
+    sources = lower_connects_threshold(default_sources())
+    expected = backtest_expectation(sample, load_rules(sources))
+
+    deployment = store.deploy(sources, author="ana", message="tune Connects", backtest=expected)
+
+    record = json.loads(client.get(version_key(1)))["backtest"]
+    by_type, per_rule = recount(sample, sources)
+    assert record["fingerprint"] == deployment.fingerprint
+    assert record["sample"] == str(sample)
+    assert record["sample_sha256"] == hashlib.sha256(sample.read_bytes()).hexdigest()
+    assert record["events"] == sum(by_type.values()) == 1200 and record["invalid"] == 0
+    assert record["events_by_type"] == dict(by_type)
+    assert record["rules"] == {
+        rule_id: {"mode": load_rules(sources).by_id[rule_id].spec.mode, "hits": hits,
+                  "events": events, "hit_ratio": hits / events if events else None}
+        for rule_id, (hits, events) in per_rule.items()}
+    # The per-type denominator, not the whole sample: a proposal rule is judged on proposals.
+    hits, events = per_rule["proposal.connects_burn"]
+    assert hits > 0 and 0 < events < 1200
+    assert record["rules"]["signup.subnet_signup_burst"]["mode"] == "shadow"
+    assert store.get(1).backtest == expected == deployment.backtest
+    assert store.history()[0].backtest == expected  # the audit entry carries it too
+
+
+def test_a_deploy_without_a_backtest_is_recorded_as_none_and_a_rollback_carries_its_targets(
+        store: RuleStore, client: redis.Redis) -> None:
+    sources = default_sources()
+    first = store.deploy(sources, author="ana", message="initial",
+                         backtest=expectation(sources, proposal__connects_burn=(3, 300)))
+    tuned = lower_connects_threshold(sources)
+    store.deploy(tuned, author="bo", message="emergency: Connects abuse")
+
+    assert json.loads(client.get(version_key(2)))["backtest"] is None
+    assert store.get(2).backtest is None and store.history()[1].backtest is None
+
+    back_to_1 = store.rollback(1, author="cy", message="70 is too noisy")
+    assert back_to_1.version == 3 and back_to_1.backtest == first.backtest
+    assert json.loads(client.get(version_key(3)))["backtest"] == first.backtest.as_json()  # type: ignore[union-attr]
+    back_to_2 = store.rollback(2, author="cy", message="no, 70 it is")
+    assert back_to_2.version == 4 and back_to_2.backtest is None
+
+
+def test_a_backtest_of_another_rule_set_is_refused_and_nothing_is_written(
+        store: RuleStore, client: redis.Redis) -> None:
+    store.deploy(default_sources(), author="ana", message="initial")
+    before = sorted(client.keys("vigil:rules:*"))
+    of_the_library = expectation(default_sources(), proposal__connects_burn=(3, 300))
+
+    with pytest.raises(RuleStoreError, match="backtest ran rule set"):
+        store.deploy(lower_connects_threshold(default_sources()), author="bo", message="tune",
+                     backtest=of_the_library)
+
+    assert store.current_version() == 1 and sorted(client.keys("vigil:rules:*")) == before
+
+
+def test_redeploying_the_set_in_force_with_a_new_backtest_makes_a_version_recording_it(
+        store: RuleStore, client: redis.Redis) -> None:
+    sources = default_sources()
+    store.deploy(sources, author="ana", message="emergency, no time to backtest")
+    measured = expectation(sources, proposal__connects_burn=(3, 300))
+
+    recorded = store.deploy(sources, author="ana", message="backtest of the emergency fix",
+                            backtest=measured)
+
+    assert recorded.version == 2 and recorded.backtest == measured
+    assert recorded.summary == "no rule changed"
+    # Again with the same backtest, or with none: nothing new to record.
+    assert store.deploy(sources, author="ana", message="again", backtest=measured) == recorded
+    assert store.deploy(sources, author="ana", message="again") == recorded
+    assert client.llen(AUDIT) == 2
+
+
+def gauge(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+def backtest_gauges() -> dict[tuple[str, str], float]:
+    """Every vigil_rule_backtest_hit_ratio series this process exports."""
+    (family,) = [m for m in REGISTRY.collect() if m.name == "vigil_rule_backtest_hit_ratio"]
+    return {(s.labels["detector"], s.labels["mode"]): s.value for s in family.samples}
+
+
+async def test_live_rules_export_the_expectations_in_force_and_replace_them_on_hot_reload(
+        stack: Stack, store: RuleStore) -> None:
+    sources = default_sources()
+    live = LiveRules(AsyncRedis.from_url(stack.settings.redis_url), load_rules())
+    try:
+        # The packaged library runs: its rules' types are mapped, nothing is expected.
+        assert gauge("vigil_rule_event_types", detector="proposal.genai_restricted_job",
+                     type="proposal.submitted") == 1
+        assert backtest_gauges() == {}
+
+        store.deploy(sources, author="ana", message="initial", backtest=expectation(
+            sources, proposal__connects_burn=(3, 300), proposal__burst=(0, 300),
+            job_post__pay_to_work=(0, 0)))
+        assert await live.refresh() is True
+        # pay_to_work had no job posts in its sample: no expectation to export.
+        assert backtest_gauges() == {("proposal.connects_burn", "enforce"): 0.01,
+                                     ("proposal.burst", "enforce"): 0.0}
+        assert gauge("vigil_rule_backtest_events", detector="proposal.connects_burn",
+                     mode="enforce") == 300
+        assert live.backtest is not None and live.backtest == store.get(1).backtest
+
+        # v2: connects_burn in shadow, the genai rule retired, deployed without a backtest.
+        shadowed = edited(sources, CONNECTS, mode="shadow", version=2)
+        del shadowed[GENAI]
+        store.deploy(shadowed, author="bo", message="emergency: shadow Connects")
+        assert await live.refresh() is True
+        assert backtest_gauges() == {}
+        assert gauge("vigil_rule_backtest_events", detector="proposal.connects_burn",
+                     mode="enforce") is None
+        assert gauge("vigil_rule_event_types", detector="proposal.genai_restricted_job",
+                     type="proposal.submitted") is None
+        assert gauge("vigil_rule_event_types", detector="proposal.connects_burn",
+                     type="proposal.submitted") == 1
+        assert live.backtest is None
+
+        # v3: shadow again, now with its backtest: the gauge carries the mode in force.
+        store.deploy(shadowed, author="bo", message="backtest of the shadow deploy",
+                     backtest=expectation(shadowed, proposal__connects_burn=(6, 300)))
+        assert await live.refresh() is True
+        assert backtest_gauges() == {("proposal.connects_burn", "shadow"): 0.02}
+
+        # Rolling back to v1 brings v1's expectations back with its rules.
+        store.rollback(1, author="cy", message="back to the library")
+        assert await live.refresh() is True
+        assert backtest_gauges() == {("proposal.connects_burn", "enforce"): 0.01,
+                                     ("proposal.burst", "enforce"): 0.0}
+        assert gauge("vigil_rule_event_types", detector="proposal.genai_restricted_job",
+                     type="proposal.submitted") == 1
+    finally:
         await live.client.aclose()

@@ -134,3 +134,82 @@ def test_deploy_history_rollback_show_and_backtest_against_redis(
     assert re.search(r"proposal\.connects_burn\s+│ 2 ", shown.output), shown.output
     assert "shadow" in shown.output  # signup.subnet_signup_burst runs in shadow
     assert invoke("show", "9").exit_code == 1
+
+
+@pytest.mark.integration
+def test_deploy_records_a_backtest_and_history_show_and_rollback_carry_its_expectations(
+        stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from detectors.ruleset import load_rules, sources_from_dir
+    from pipeline.backtest import backtest_expectation
+
+    monkeypatch.setenv("REDIS_URL", stack.settings.redis_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.settings.kafka_bootstrap)
+    monkeypatch.setenv("VIGIL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("USER", "oncall-ana")
+    shipped = library_copy(tmp_path / "v1")
+    tuned = library_copy(tmp_path / "v2", proposal__connects_burn={
+        "version": 2, "condition": "features.freelancer_connects_1h >= 70"})
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(s.envelope) + "\n"
+                              for s in generate(seed=5, count=1200, fraud_rate=0.2)))
+    store = RuleStore(stack.client)
+
+    # v1: backtested on the sample as it deploys.
+    first = invoke("deploy", str(shipped), "-m", "initial library", "--backtest-events", str(events))
+    assert first.exit_code == 0, first.output
+    expected = backtest_expectation(events, load_rules(sources_from_dir(shipped)))
+    assert store.get(1).backtest == expected
+    payment = expected.rules["message.off_platform_payment"]
+    assert payment.hits > 0 and payment.events < expected.events
+    out = flat(first.output)
+    assert "rule set v1" in out and f"{expected.events} events" in out
+    assert re.search(rf"message\.off_platform_payment │ enforce │ {payment.hits} / {payment.events} │", out), out
+
+    # v2: from the report `vigil rules backtest --json` saved - of these very rules only.
+    report = tmp_path / "report.json"
+    assert invoke("backtest", "--events", str(events), "--rules", str(tuned),
+                  "--json", str(report)).exit_code == 0
+    refused = invoke("deploy", str(shipped), "-m", "wrong report", "--backtest-report", str(report))
+    assert refused.exit_code == 1 and "not of the one being deployed" in flat(refused.output)
+    second = invoke("deploy", str(tuned), "-m", "catch Connects burns earlier",
+                    "--backtest-report", str(report))
+    assert second.exit_code == 0, second.output
+    from_report = store.get(2).backtest
+    assert from_report == backtest_expectation(events, load_rules(sources_from_dir(tuned)))
+    connects = from_report.rules["proposal.connects_burn"]  # type: ignore[union-attr]
+    assert connects.hits >= expected.rules["proposal.connects_burn"].hits
+
+    # v3: an emergency fix without a backtest goes ahead, recorded as such.
+    emergency = library_copy(tmp_path / "v3", proposal__connects_burn={"version": 3, "mode": "shadow"})
+    third = invoke("deploy", str(emergency), "-m", "emergency: shadow Connects")
+    assert third.exit_code == 0, third.output
+    assert "no backtest recorded" in flat(third.output) and store.get(3).backtest is None
+
+    history = invoke("history")
+    assert history.exit_code == 0, history.output
+    rows = {re.search(r"│ v(\d)", line).group(1): line  # type: ignore[union-attr]
+            for line in history.output.splitlines() if re.search(r"│ v\d", line)}
+    assert "none" in rows["3"]
+    assert f"{expected.events} events, {len(expected.rules)} rules" in rows["2"]
+    assert f"{expected.events} events, {len(expected.rules)} rules" in rows["1"]
+
+    shown = invoke("show", "1")
+    assert shown.exit_code == 0, shown.output
+    out = flat(shown.output)
+    assert f"backtest: {events} sha256 {expected.sample_sha256[:12]}: {expected.events} events" in out
+    share = f"{payment.hits / payment.events * 100:.3g}%"
+    assert re.search(rf"message\.off_platform_payment │ \d+ │ enforce .* │ {payment.hits} / "
+                     rf"{payment.events} │ {re.escape(share)}", out), out
+    none = invoke("show", "3")
+    assert none.exit_code == 0 and "backtest: none" in flat(none.output)
+
+    # A rollback to v1 runs v1's rules with v1's expectations.
+    rolled = invoke("rollback", "1", "-m", "shadowing was too much")
+    assert rolled.exit_code == 0, rolled.output
+    assert store.get(4).backtest == expected
+    assert f"{payment.hits} / {payment.events}" in flat(invoke("show").output)
+
+    # What runs can be exported, to backtest it again on recent traffic.
+    exported = invoke("export", str(tmp_path / "inforce"), "--version", "2")
+    assert exported.exit_code == 0, exported.output
+    assert sources_from_dir(tmp_path / "inforce") == sources_from_dir(tuned)
