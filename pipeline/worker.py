@@ -3,13 +3,14 @@
 Delivery is at least once (the embedded broker has no Kafka transactions): offsets are committed
 only after the producer is flushed, and every output is idempotent (feature counters keyed by
 event id, flag ids derived from event and detector, a Lua script that adds each flag once), so a
-redelivered event changes nothing. The agent reads as the core's contract, a micro-batch at a
-time and in two overlapping stages::
+redelivered event changes nothing. The input topics arrive a fetch at a time
+(:mod:`pipeline.kafka_transport`), and each fetch reads as the core's contract, in three
+overlapping stages (:mod:`pipeline.stages`)::
 
-    prepare: event = decode(raw)          # schemas/: bytes -> typed event, or a dead letter
-             loading = processor.load(events)      # one Redis script: features and consent
-    complete: decisions = processor.decide(events, await loading)   # the pure decide()
-             apply(decisions)             # cases, flags, ledger, metrics; then ack the batch
+    take:    event = decode(raw)                 # schemas/: bytes -> typed event, or a dead letter
+             loading = state.run(state.prepare(events))   # one Redis script: features, consent
+    decide:  decisions = processor.decide(events, await loading)   # the pure decide()
+    write:   cases, labels, flags, ledger, metrics; then acknowledge the fetch
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from pipeline import metrics
 from pipeline.config import Settings
 from pipeline.dead_letters import dead_letter
 from pipeline.flags import flags_for
-from pipeline.kafka_transport import IDEMPOTENT_SCHEME, SCHEME
+from pipeline.kafka_transport import IDEMPOTENT_SCHEME, SCHEME, Fetched
 from pipeline.observe import record_decisions, seconds_since
 from pipeline.outages import OUTAGES, is_outage, retrying
 from pipeline.processor import Processor
 from pipeline.models_runtime import ModelRuntime
 from pipeline.review_queue import ReviewQueue
 from pipeline.rule_store import LiveRules
+from pipeline.stages import Stages
 from pipeline.state import RedisState
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
@@ -55,10 +57,12 @@ LEDGER = "vigil:ledger:processed"
 class Batch:
     """A micro-batch between its two stages: decoded, its state load under way."""
 
-    items: list[Any]  # every event of the batch (dead letters too): all acked when complete
+    fetched: Fetched  # every record of the batch (dead letters too): acked when written
     started: float
     decoded: list[tuple[Any, Envelope]] = field(default_factory=list)
     loading: asyncio.Future[Any] | None = None
+    #: What deciding it left to write: the events decided, with their flags.
+    done: list[Done] = field(default_factory=list)
 
 
 @dataclass
@@ -99,7 +103,6 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     )
     inputs = app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw")
     flags_topic = app.topic(Topics.FLAGS, key_serializer="raw", value_serializer="raw")
-    decisions_topic = app.topic(Topics.DECISIONS, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(Topics.DEAD_LETTERS, key_serializer="raw", value_serializer="raw")
 
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
@@ -109,10 +112,11 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     runtime = ModelRuntime(redis, default_models(settings.model_hash_key.encode())
                            if settings.models_enabled else [],
                            input_ttl_seconds=settings.model_input_ttl)
-    processor = Processor(RedisState(redis), rules or live_rules,  # type: ignore[arg-type]
+    state = RedisState(redis)
+    processor = Processor(state, rules or live_rules,  # type: ignore[arg-type]
                           runtime, policy_version=settings.policy_version)
     queue = ReviewQueue(redis)
-    stats = {"processed": 0, "dead_letters": 0, "flags": 0}
+    stats = {"processed": 0, "dead_letters": 0, "flags": 0, "batches": 0}
 
     async def send_dead_letter(message: Any, kind: str, reason: str) -> None:
         letter = dead_letter(kind=kind, reason=reason, topic=message.topic,
@@ -123,38 +127,34 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         metrics.DEAD_LETTERS.labels(message.topic, kind).inc()
         stats["dead_letters"] += 1
 
-    async def prepare(items: list[Any], previous: Batch | None) -> Batch:
+    async def prepare(fetched: Fetched, previous: Batch | None) -> Batch:
         """Decode a batch (invalid events become dead letters) and start loading its state
         once ``previous`` (the batch before it) has loaded its own."""
         if live_rules is not None and not rules_loaded.is_set():
             # Never judge an event with the packaged rules when a deployed set exists.
             await retrying("deployed rule set", live_rules.refresh)
             rules_loaded.set()
-        batch = Batch(items, started=time.perf_counter())
-        for item in items:
-            message = item.message
+        batch = Batch(fetched, started=time.perf_counter())
+        for message in fetched.records:
             try:
                 batch.decoded.append((message, decode_event(message.value, topic=message.topic)))
             except InvalidEvent as exc:
                 await send_dead_letter(message, exc.kind, exc.reason)
         if batch.decoded:
             events = [event for _, event in batch.decoded]
+            script = state.prepare(events)  # CPU, while Redis may still run the batch before
             if previous is not None and previous.loading is not None:
-                # Loads run in batch order, so batch N+1 reads what batch N wrote.
+                # Scripts run in batch order, so batch N+1 reads what batch N wrote.
                 await asyncio.wait({previous.loading})
             batch.loading = asyncio.ensure_future(
-                retrying(f"batch of {len(events)}", lambda: processor.load(events)))
+                retrying(f"batch of {len(events)}", lambda: state.run(script)))
         return batch
 
-    async def complete(batch: Batch) -> None:
-        """Decide a prepared batch, apply the decisions, then ack every event of it."""
-        if batch.decoded:
-            await apply(batch)
-        for item in batch.items:
-            item.ack()  # the final ack: the offset may now be committed
-
-    async def apply(batch: Batch) -> None:
+    async def decide_stage(batch: Batch) -> Batch:
+        """Decide a prepared batch (the pure core, once its state is loaded) and build its flags."""
         decoded = batch.decoded
+        if not decoded:
+            return batch
         try:
             assert batch.loading is not None
             loaded = await batch.loading
@@ -165,7 +165,6 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             log.exception("batch failed; processing its %d events one by one", len(decoded))
             decisions = [await handle_one(message, event) for message, event in decoded]
         version = f"rules-v{live_rules.version}" if live_rules and live_rules.version else None
-        done: list[Done] = []
         for (message, event), decision in zip(decoded, decisions):
             if decision is None:
                 continue
@@ -177,9 +176,14 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             except Exception as exc:  # a bug: park this event only
                 await park(message, event, exc)
                 continue
-            done.append(Done(message, event, decision, flags,
-                             keep_input=bool(decision.findings) or keep_all_inputs))
-        done = await open_cases(done)
+            batch.done.append(Done(message, event, decision, flags,
+                                   keep_input=bool(decision.findings) or keep_all_inputs))
+        return batch
+
+    async def write_stage(batch: Batch) -> None:
+        """Write a decided batch (cases, labels, flags, ledger), then acknowledge all of it."""
+        done = await open_cases(batch.done)
+        done = await learn_labels(done)
         for one in done:
             for flag in one.flags:
                 await publish_flag(flag)
@@ -191,10 +195,12 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         except Exception:
             log.exception("finishing a batch failed; finishing its %d events one by one", len(done))
             done = await one_by_one(done, lambda one: finish([one]))
-        elapsed = time.perf_counter() - batch.started
-        for _ in done:
-            metrics.PROCESSING.observe(elapsed / len(done))
+        if done:
+            elapsed = time.perf_counter() - batch.started
+            for _ in done:
+                metrics.PROCESSING.observe(elapsed / len(done))
         stats["processed"] += len(done)
+        batch.fetched.ack()  # the offsets may now be committed
 
     # What the models saw is kept for flagged events (an analyst's decision labels the events
     # of a case's flags), or for every scored event when labels also come from elsewhere.
@@ -222,6 +228,31 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             # (flags the failed call had added come back as duplicates: nothing is added twice)
             log.exception("adding %d flags failed; adding them event by event", len(flags))
         return await one_by_one(done, lambda one: add(one.flags))
+
+    async def learn_labels(done: list[Done]) -> list[Done]:
+        """Teach the models the batch's analyst decisions before the batch is acknowledged.
+
+        ``tns.decisions`` has one partition, so exactly one worker of the group gets decisions
+        in its fetches: that worker is the learner. Learning is idempotent by decision id, so a
+        redelivered decision teaches nothing twice. Returns the events not parked."""
+        if not runtime.models or not any(isinstance(one.event, ReviewDecided) for one in done):
+            return done
+        kept = []
+        for one in done:
+            event = one.event
+            if isinstance(event, ReviewDecided):
+                try:
+                    result = await retrying(f"decision {event.payload.decision_id}",
+                                            lambda event=event: runtime.learn(event))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug: park the label, do not stall the others
+                    await park(one.message, event, exc)
+                    continue
+                log.info("decision %s: %s", event.payload.decision_id,
+                         {k: v for k, v in result.items() if k != "outcomes"})
+            kept.append(one)
+        return kept
 
     async def one_by_one(done: list[Done], action: Callable[[Done], Awaitable[None]]) -> list[Done]:
         """Run ``action`` for each event on its own, parking those it fails for (outages are
@@ -272,51 +303,31 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             await park(message, event, exc)
             return None
 
-    @app.agent(inputs, name="vigil.process")
-    async def process(stream: faust.StreamT) -> None:
-        # Micro-batches: one Redis round trip loads the state of a whole batch, in event order.
-        # Two stages overlap: while batch N is decided (CPU), Redis already loads batch N+1.
-        # faust acks a take_events batch when the loop body ends; the extra reference taken
-        # here keeps its offsets uncommitted until complete() has applied it and acks it. A
-        # stop or crash in between leaves the batch unacked: it is redelivered, and every
-        # output is idempotent.
-        ready: asyncio.Queue[Batch] = asyncio.Queue(maxsize=1)
+    # The input topics come a fetch at a time (pipeline.kafka_transport): faust's per-message
+    # agent path cost more CPU than deciding an event. A fetch goes through three stages, each
+    # its own task: take() decodes it and starts its state script; decide_stage() decides it;
+    # write_stage() writes and acknowledges it. So while batch N waits on Redis to be written,
+    # batch N+1 is decided and N+2's script runs. A fetch is acknowledged only once written; a
+    # stop or crash before that leaves it uncommitted, so it is fetched again, and every
+    # output is idempotent.
+    app.topics.add(inputs)  # subscribed; its records go to take(), not to an agent
+    # One fetch waits for decide_stage (its script running meanwhile); two may wait to be
+    # written, so a slow Redis round trip of one batch does not hold up deciding the next.
+    stages = Stages([decide_stage, write_stage], depth=(1, 2))
+    chain: dict[str, Batch | None] = {"previous": None}
 
-        async def completer() -> None:
-            while True:
-                await complete(await ready.get())
+    async def take(fetched: Fetched) -> None:
+        """Take one fetch of the input topics in hand: decode it, start its state script and
+        queue it for the later stages. Returns once it is queued; no more is fetched until
+        then. A failed stage fails this, and so the fetch loop, instead of stalling it."""
+        metrics.BATCH_EVENTS.observe(len(fetched.records))
+        stats["batches"] += 1
+        batch = await prepare(fetched, chain["previous"])
+        if batch.loading is not None:
+            chain["previous"] = batch
+        await stages.put(batch)
 
-        completing = asyncio.ensure_future(completer())
-        previous: Batch | None = None
-        try:
-            async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
-                items = list(events)
-                for item in items:
-                    item.message.incref()
-                batch = await prepare(items, previous)
-                if batch.loading is not None:
-                    previous = batch
-                handing = asyncio.ensure_future(ready.put(batch))
-                await asyncio.wait({handing, completing}, return_when=asyncio.FIRST_COMPLETED)
-                if completing.done():  # the completer failed: fail the agent, do not stall it
-                    handing.cancel()
-                    completing.result()
-        finally:
-            completing.cancel()
-
-    @app.agent(decisions_topic, name="vigil.learner")
-    async def learner(stream: faust.StreamT) -> None:
-        # tns.decisions has one partition: the one worker that owns it is the only learner.
-        async for item in stream.events():
-            try:
-                event = decode_event(item.message.value, topic=Topics.DECISIONS)
-            except InvalidEvent:
-                continue  # the process agent dead-letters it
-            if isinstance(event, ReviewDecided) and runtime.models:
-                result = await retrying(f"decision {event.payload.decision_id}",
-                                        lambda: runtime.learn(event))
-                log.info("decision %s: %s", event.payload.decision_id,
-                         {k: v for k, v in result.items() if k != "outcomes"})
+    app.consumer.deliver_fetches(INPUT_TOPICS, take, max_records=settings.batch_size)
 
     worker_id = f"{socket.gethostname()}-{os.getpid()}"
     rules_loaded = asyncio.Event()
