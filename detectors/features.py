@@ -14,13 +14,12 @@ does not count twice.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import ipaddress
 import re
+import string
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, NamedTuple, Protocol
 
 import numpy as np
 
@@ -47,8 +46,11 @@ def trims(member: str) -> bool:
     return zlib.crc32(member.encode("utf-8", "surrogatepass")) % TRIM_EVERY == 0
 
 
-@dataclass(frozen=True)
-class Observe:
+# The operations are NamedTuples, not frozen dataclasses: a proposal's plan has ~30 of them,
+# and building a frozen dataclass costs ~4x a tuple's time.
+
+
+class Observe(NamedTuple):
     """Add ``member`` (at time ``at``) to the windowed set ``key``; idempotent per member.
 
     With ``trim`` the write also drops the set's members at or before ``at - HORIZON``.
@@ -60,8 +62,7 @@ class Observe:
     trim: bool = True
 
 
-@dataclass(frozen=True)
-class Remember:
+class Remember(NamedTuple):
     """Store a small record under ``key``; with ``only_if_absent`` the first write wins."""
 
     key: str
@@ -69,8 +70,7 @@ class Remember:
     only_if_absent: bool = False
 
 
-@dataclass(frozen=True)
-class CountSince:
+class CountSince(NamedTuple):
     """Distinct members of ``key`` seen in (since, until]."""
 
     feature: str
@@ -79,8 +79,7 @@ class CountSince:
     until: float
 
 
-@dataclass(frozen=True)
-class SumSince:
+class SumSince(NamedTuple):
     """Sum of the numbers after the last ``|`` of the members of ``key`` seen in (since, until]."""
 
     feature: str
@@ -89,8 +88,7 @@ class SumSince:
     until: float
 
 
-@dataclass(frozen=True)
-class Recall:
+class Recall(NamedTuple):
     """The record stored under ``key``, or None."""
 
     feature: str
@@ -123,7 +121,8 @@ class Feature:
     event_types: frozenset[str]
     #: Computes the value from the event and the raw read results (keyed by read feature name).
     value: Callable[[Envelope, dict[str, Any]], Any]
-    reads: Callable[[Envelope], Iterable[Read]] = lambda e: ()
+    #: The reads for an event and its time (``occurred_at`` as a POSIX timestamp).
+    reads: Callable[[Envelope, float], Iterable[Read]] = lambda e, at: ()
     example: Any = None
 
 
@@ -185,7 +184,23 @@ _WORD_HASHES: dict[str, int] = {}
 _WORD_CACHE_LIMIT = 1 << 18
 
 
-def _word_hashes(words: list[str]) -> np.ndarray:
+# On ASCII text, ``[\w']+`` after lower-casing and turning ``_`` into a space finds exactly
+# the runs of [a-z0-9']: a translate and a split find those ~2x faster than the regex.
+_WORD_KEEP = string.ascii_lowercase + string.digits + "'"
+_WORD_SEPARATE = str.maketrans({c: (c if c in _WORD_KEEP else " ") for c in map(chr, range(128))})
+#: Fingerprints of texts planned lately (planning asks twice per proposal: writes, reads).
+_FINGERPRINTS: dict[str, tuple[str, ...]] = {}
+_FINGERPRINT_CACHE_LIMIT = 4096
+
+
+def _words(text: str) -> list[str]:
+    low = text.lower()
+    if low.isascii():
+        return low.translate(_WORD_SEPARATE).split()
+    return _WORD.findall(low.replace("_", " "))
+
+
+def _word_hashes(words: list[str]) -> list[int]:
     cached = list(map(_WORD_HASHES.get, words))
     if None in cached:
         if len(_WORD_HASHES) > _WORD_CACHE_LIMIT:
@@ -193,17 +208,16 @@ def _word_hashes(words: list[str]) -> np.ndarray:
         for i, word in enumerate(words):
             if cached[i] is None:
                 cached[i] = _WORD_HASHES[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"))
-    return np.array(cached, dtype=np.uint64)
+    return cached  # type: ignore[return-value]
 
 
-@functools.lru_cache(maxsize=4096)  # planning asks twice per proposal (writes, reads)
 def text_fingerprints(text: str) -> tuple[str, ...]:
     """MinHash-LSH band keys of a text's word bigrams: near-identical texts share a band.
 
     With 6 bands of 3 rows, two letters whose bigram sets overlap 75% (a template with the
     client's name and job title swapped in) share a band 96% of the time; unrelated letters
     (overlap under 10%) almost never do. A bigram is its two words' CRC-32s side by side in
-    64 bits, so a letter costs a few numpy calls rather than a hash call per bigram (repeated
+    64 bits, so letters cost a few numpy calls rather than a hash call per bigram (repeated
     bigrams need no deduplication: they cannot change a minimum).
 
     >>> a = text_fingerprints("Hi there, I am an expert developer with 10 years of experience in Python and Django. I can start today.")
@@ -212,27 +226,58 @@ def text_fingerprints(text: str) -> tuple[str, ...]:
     >>> len(set(a) & set(b)) > 0, len(set(a) & set(c))
     (True, 0)
     """
-    words = _WORD.findall(text.lower().replace("_", " "))
-    if len(words) < 2:  # no bigram: the whole (short) text is the one shingle
-        words = [" ".join(words), ""]
-    hashes = _word_hashes(words)
-    shingles = (hashes[:-1] << np.uint64(32)) | hashes[1:]
+    cached = _FINGERPRINTS.get(text)
+    return cached if cached is not None else fingerprint_texts([text])[0]
+
+
+def fingerprint_texts(texts: list[str]) -> list[tuple[str, ...]]:
+    """:func:`text_fingerprints` of several texts, in one numpy pass for those not cached.
+
+    >>> fingerprint_texts(["pay the fee", "hello"]) == [text_fingerprints("pay the fee"),
+    ...                                                 text_fingerprints("hello")]
+    True
+    """
+    unique = list(dict.fromkeys(texts))
+    todo = [t for t in unique if t not in _FINGERPRINTS]
+    if todo:
+        if len(_FINGERPRINTS) + len(todo) > _FINGERPRINT_CACHE_LIMIT:
+            kept = {t: _FINGERPRINTS[t] for t in unique if t in _FINGERPRINTS}
+            _FINGERPRINTS.clear()
+            _FINGERPRINTS.update(kept)
+        _FINGERPRINTS.update(zip(todo, _minhash(todo)))
+    return [_FINGERPRINTS[t] for t in texts]
+
+
+def _minhash(texts: list[str]) -> list[tuple[str, ...]]:
+    hashes: list[int] = []
+    counts: list[int] = []  # words per text
+    for text in texts:
+        words = _words(text)
+        if len(words) < 2:  # no bigram: the whole (short) text is the one shingle
+            words = [" ".join(words), ""]
+        hashes += _word_hashes(words)
+        counts.append(len(words))
+    words_of_all = np.array(hashes, dtype=np.uint64)
+    pairs = (words_of_all[:-1] << np.uint64(32)) | words_of_all[1:]
+    ends = np.cumsum(counts)
+    keep = np.ones(len(pairs), dtype=bool)
+    keep[ends[:-1] - 1] = False  # a pair of one text's last word and the next text's first
+    shingles = pairs[keep]
+    starts = np.zeros(len(texts), dtype=np.intp)
+    np.cumsum(np.array(counts[:-1], dtype=np.intp) - 1, out=starts[1:])
     # One row per hash function; uint64 arithmetic wraps, which is what multiply-shift wants.
-    minima = (np.outer(_MULTIPLIERS, shingles) + _OFFSETS[:, None]).min(axis=1)
-    keys = (minima.reshape(_BANDS, _ROWS) * _BAND_MIX).sum(axis=1) >> np.uint64(16)
-    return tuple(f"{band}:{key:012x}" for band, key in enumerate(keys.tolist()))
-
-
-def _window_reads(feature: str, key: str, event: Envelope, seconds: float) -> CountSince:
-    at = _ts(event)
-    return CountSince(feature, key, at - seconds, at)
+    hashed = np.outer(_MULTIPLIERS, shingles)
+    hashed += _OFFSETS[:, None]
+    minima = np.minimum.reduceat(hashed, starts, axis=1).T  # one row per text
+    keys = (minima.reshape(len(texts), _BANDS, _ROWS) * _BAND_MIX).sum(axis=2) >> np.uint64(16)
+    return [tuple(f"{band}:{key:012x}" for band, key in enumerate(row)) for row in keys.tolist()]
 
 
 def _count(name: str, description: str, types: Iterable[str], key: Callable[[Envelope], str],
            seconds: float, example: int) -> Feature:
     return Feature(
         name=name, description=description, event_types=frozenset(types),
-        reads=lambda e: [_window_reads(name, key(e), e, seconds)],
+        reads=lambda e, at: (CountSince(name, key(e), at - seconds, at),),
         value=lambda e, raw: int(raw.get(name) or 0), example=example,
     )
 
@@ -284,8 +329,12 @@ def _account_age(e: Envelope, raw: dict[str, Any]) -> float:
     return -1.0 if signed_up is None else max(0.0, _ts(e) - float(signed_up))
 
 
+#: The raw read of each cover-letter band (``_max_letter_jobs`` takes their maximum).
+_LETTER_READS = tuple(f"_letter_{i}" for i in range(_BANDS))
+
+
 def _max_letter_jobs(e: Envelope, raw: dict[str, Any]) -> int:
-    return max((int(raw.get(f"_letter_{i}") or 0) for i in range(_BANDS)), default=0)
+    return max((int(raw.get(name) or 0) for name in _LETTER_READS), default=0)
 
 
 SIGNUP, JOB, MESSAGE, PROPOSAL = "user.signed_up", "job_post.created", "message.sent", "proposal.submitted"
@@ -303,25 +352,25 @@ CATALOGUE: tuple[Feature, ...] = (
     _count("freelancer_proposals_10m", "Proposals the freelancer submitted in the last 10 minutes.", [PROPOSAL], _proposals, 10 * MINUTE, 1),
     Feature(
         "freelancer_connects_24h", "Connects the freelancer spent on proposals in the last 24 hours.",
-        frozenset([PROPOSAL]), reads=lambda e: [SumSince("freelancer_connects_24h", _connects(e), _ts(e) - DAY, _ts(e))],
+        frozenset([PROPOSAL]), reads=lambda e, at: (SumSince("freelancer_connects_24h", _connects(e), at - DAY, at),),
         value=lambda e, raw: int(raw.get("freelancer_connects_24h") or 0), example=16,
     ),
     Feature(
         "freelancer_connects_1h", "Connects the freelancer spent on proposals in the last hour.",
-        frozenset([PROPOSAL]), reads=lambda e: [SumSince("freelancer_connects_1h", _connects(e), _ts(e) - HOUR, _ts(e))],
+        frozenset([PROPOSAL]), reads=lambda e, at: (SumSince("freelancer_connects_1h", _connects(e), at - HOUR, at),),
         value=lambda e, raw: int(raw.get("freelancer_connects_1h") or 0), example=8,
     ),
     Feature(
         "similar_cover_letter_jobs_24h",
         "Distinct jobs this freelancer sent a near-identical cover letter to in the last 24 hours (SimHash bands).",
         frozenset([PROPOSAL]),
-        reads=lambda e: [CountSince(f"_letter_{i}", key, _ts(e) - DAY, _ts(e))
-                         for i, key in enumerate(_cover_letter_keys(e))],
+        reads=lambda e, at: [CountSince(name, key, at - DAY, at)
+                             for name, key in zip(_LETTER_READS, _cover_letter_keys(e))],
         value=_max_letter_jobs, example=1,
     ),
     Feature(
         "account_age_seconds", "Seconds since the subject signed up (-1 if Vigil never saw the signup).",
-        ALL, reads=lambda e: [Recall("_profile", _profile(e.subject_id))], value=_account_age, example=86400.0,
+        ALL, reads=lambda e, at: (Recall("_profile", _profile(e.subject_id)),), value=_account_age, example=86400.0,
     ),
     Feature(
         "subject_phone_verified", "Whether the subject verified a phone number at signup (false if unknown).",
@@ -344,7 +393,7 @@ CATALOGUE: tuple[Feature, ...] = (
     ),
     Feature(
         "job_known", "Whether Vigil has seen the job post this proposal answers.",
-        frozenset([PROPOSAL]), reads=lambda e: [Recall("_job", _job(e.payload.job_id))],  # type: ignore[attr-defined]
+        frozenset([PROPOSAL]), reads=lambda e, at: (Recall("_job", _job(e.payload.job_id)),),  # type: ignore[attr-defined]
         value=lambda e, raw: raw.get("_job") is not None, example=True,
     ),
     Feature(
@@ -365,9 +414,10 @@ _BY_TYPE: dict[str, tuple[Feature, ...]] = {
 }
 
 
-def plan_writes(event: Envelope) -> list[Write]:
+def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
     """State an event adds; shared by every feature so each write happens once."""
-    at, p, t = _ts(event), event.payload, event.type
+    at = _ts(event) if at is None else at
+    p, t = event.payload, event.type
     writes: list[Write] = [_observe(_user_events(event), str(event.event_id), at)]
     if t == SIGNUP:
         writes += [
@@ -400,13 +450,24 @@ def _observe(key: str, member: str, at: float) -> Observe:
     return Observe(key, member, at, trims(member))
 
 
+def plan_batch(events: Iterable[Envelope]) -> list[FeaturePlan]:
+    """:func:`plan_features` of each event; the batch's cover letters are fingerprinted in one
+    numpy pass first (~2x cheaper per letter than one by one)."""
+    events = list(events)
+    letters = [e.payload.cover_letter for e in events if e.type == PROPOSAL]  # type: ignore[attr-defined]
+    if letters:
+        fingerprint_texts(letters)
+    return [plan_features(event) for event in events]
+
+
 def plan_features(event: Envelope) -> FeaturePlan:
     """Everything the store must write and read for this event, each read once."""
+    at = _ts(event)
     reads: dict[str, Read] = {}
     for feature in _BY_TYPE.get(event.type, ()):
-        for read in feature.reads(event):
+        for read in feature.reads(event, at):
             reads.setdefault(read.feature, read)
-    return FeaturePlan(writes=plan_writes(event), reads=list(reads.values()))
+    return FeaturePlan(writes=plan_writes(event, at), reads=list(reads.values()))
 
 
 def assemble(event: Envelope, raw: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,9 @@ re-adding a member (a redelivered event) changes nothing.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 
 from detectors.features import (
@@ -116,18 +116,19 @@ class RedisFeatureStore:
 
         for write in plan.writes:
             key = PREFIX + write.key
-            if isinstance(write, Observe):
+            if type(write) is Observe:
                 args += ["O" if write.trim else "P", key, write.member, fmt(write.at)]
             else:
-                args += ["N" if write.only_if_absent else "R", key,
-                         json.dumps(write.value, sort_keys=True)]
+                args += ["N" if write.only_if_absent else "R", key,  # type: ignore[union-attr]
+                         orjson.dumps(write.value, option=orjson.OPT_SORT_KEYS).decode()]  # type: ignore[union-attr]
         for read in plan.reads:
             key = PREFIX + read.key
-            if isinstance(read, CountSince):
-                args += ["C", key, fmt(read.since), fmt(read.until)]
+            kind = type(read)
+            if kind is CountSince:
+                args += ["C", key, fmt(read.since), fmt(read.until)]  # type: ignore[union-attr]
                 readers.append((read.feature, "int"))
-            elif isinstance(read, SumSince):
-                args += ["S", key, fmt(read.since), fmt(read.until)]
+            elif kind is SumSince:
+                args += ["S", key, fmt(read.since), fmt(read.until)]  # type: ignore[union-attr]
                 readers.append((read.feature, "sum"))
             else:
                 args += ["G", key]
@@ -142,15 +143,13 @@ class RedisFeatureStore:
                 raw[feature] = int(reply)
             elif kind == "sum":
                 raw[feature] = float(reply)
-            elif isinstance(reply, bytes):
-                raw[feature] = json.loads(reply) if reply else None
             else:
-                raw[feature] = json.loads(reply) if reply else None
+                raw[feature] = orjson.loads(reply) if reply else None
         return raw
 
     async def run(self, args: list[str]) -> list[Any]:
         """Run the batch script over ``args`` (built with :meth:`queue`); the replies in order."""
-        return json.loads(await self.script(args=[json.dumps(args)]))
+        return orjson.loads(await self.script(args=[orjson.dumps(args)]))
 
     async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
         args = script_header()

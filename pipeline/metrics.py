@@ -19,6 +19,9 @@ PROCESSING = Histogram("vigil_event_processing_seconds",
 EVENT_TO_FLAG = Histogram("vigil_event_to_flag_seconds",
                           "From the event's occurred_at to its flag being published",
                           buckets=LATENCY_BUCKETS)
+BATCH_EVENTS = Histogram("vigil_batch_events",
+                         "Records per micro-batch (one fetch, at most VIGIL_BATCH_SIZE)",
+                         buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000))
 CONSUMER_LAG = Gauge("vigil_consumer_lag", "Messages behind the end of each assigned partition",
                      ["topic", "partition"])
 

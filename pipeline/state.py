@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from detectors.consent import ConsentRecord
-from detectors.features import plan_features
+from detectors.features import plan_batch
 from pipeline.consent_store import MemoryConsentStore, RedisConsentStore
 from pipeline.feature_store import MemoryFeatureStore, RedisFeatureStore, script_header
 from schemas.events import ConsentChanged, Envelope
@@ -37,6 +37,15 @@ class State(Protocol):
     async def load(self, events: Sequence[Envelope]) -> list[Loaded]: ...
 
 
+@dataclass(frozen=True)
+class PreparedLoad:
+    """A batch's state script, built and not yet run: its arguments, and how to read replies."""
+
+    args: list[str]
+    #: Per event: how to read its feature replies (two consent replies follow each).
+    spans: list[list[tuple[str, str]]]
+
+
 class RedisState:
     def __init__(self, redis: Redis) -> None:
         self.features = RedisFeatureStore(redis)
@@ -44,23 +53,32 @@ class RedisState:
         self.redis = redis
 
     async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
+        return await self.run(self.prepare(events))
+
+    def prepare(self, events: Sequence[Envelope]) -> PreparedLoad:
+        """Build the batch's script (pure CPU: the worker does it while Redis runs the script
+        of the batch before)."""
         args = script_header()
         spans = []
-        for event in events:
+        for event, plan in zip(events, plan_batch(events)):
             if isinstance(event, ConsentChanged):
                 self.consent.queue_record(args, event)
-            readers = self.features.queue(args, plan_features(event))
+            readers = self.features.queue(args, plan)
             self.consent.queue_lookup(args, event.subject_id, event.occurred_at)
             self.consent.queue_latest(args, event.subject_id)
             spans.append(readers)
-        replies = await self.features.run(args)
+        return PreparedLoad(args, spans)
+
+    async def run(self, prepared: PreparedLoad) -> list[Loaded]:
+        """Run a prepared script: the batch's writes, then what its events read."""
+        replies = await self.features.run(prepared.args)
         out, i = [], 0
-        for readers in spans:
-            raw = self.features.parse(readers, replies[i:i + len(readers)])
+        parse_features, parse_consent = self.features.parse, self.consent.parse
+        for readers in prepared.spans:
+            raw = parse_features(readers, replies[i:i + len(readers)])
             i += len(readers)
-            at_event, now = replies[i], replies[i + 1]
+            out.append(Loaded(raw, parse_consent(replies[i]), parse_consent(replies[i + 1])))
             i += 2
-            out.append(Loaded(raw, self.consent.parse(at_event), self.consent.parse(now)))
         return out
 
 
@@ -71,10 +89,10 @@ class MemoryState:
 
     async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
         out = []
-        for event in events:
+        for event, plan in zip(events, plan_batch(events)):
             if isinstance(event, ConsentChanged):
                 await self.consent.record(event)
-            raw = self.features.execute_sync(plan_features(event))
+            raw = self.features.execute_sync(plan)
             out.append(Loaded(raw, await self.consent.as_of(event.subject_id, event.occurred_at),
                               await self.consent.latest(event.subject_id)))
         return out
