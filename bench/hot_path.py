@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 import tempfile
@@ -82,6 +83,8 @@ def main() -> None:
     raw = [(TOPIC_BY_TYPE[s.envelope["type"]], json.dumps(s.envelope).encode())
            for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
     server = start_redis(Path(tempfile.mkdtemp(prefix="vigil-hot-")), appendfsync="everysec")
+    gc.collect()
+    gc.freeze()  # as the worker does after start-up (pipeline.worker.run_worker)
     try:
         async def run() -> list[Stages]:
             redis = Redis.from_url(server.url)

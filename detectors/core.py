@@ -68,8 +68,8 @@ def _run_model(model: Detector, event: Envelope, context: Context, allowed: bool
         # "user", so it only counts together with an id).
         entity_type, entity_id = ((result.entity_type, result.entity_id) if result.entity_id
                                   else case_entity(event))
-        result = DetectorResult(**{**result.__dict__, "consent": record.audit(),
-                                   "entity_type": entity_type, "entity_id": entity_id})
+        result = DetectorResult.from_fields({**result.__dict__, "consent": record.audit(),
+                                             "entity_type": entity_type, "entity_id": entity_id})
     return result
 
 

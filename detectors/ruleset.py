@@ -183,8 +183,8 @@ def _template(rule: CompiledRule) -> dict[str, Any]:
 
 def _result(template: dict[str, Any], entity: tuple[str, str], **changes: Any) -> DetectorResult:
     """A result with the template's fields, this entity, a fresh ``evidence`` and ``changes``."""
-    return DetectorResult(**{**template, "entity_type": entity[0], "entity_id": entity[1],
-                             "evidence": {}, **changes})
+    return DetectorResult.from_fields({**template, "entity_type": entity[0], "entity_id": entity[1],
+                                       "evidence": {}, **changes})
 
 
 def _skipped(rule: CompiledRule, why: str) -> DetectorResult:

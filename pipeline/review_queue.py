@@ -512,14 +512,31 @@ class ReviewQueue:
         """Add flags in order with one script call, each as :meth:`add_flag` would. If the call
         fails, the flags before the failing one are added and it and the rest are not; adding
         them again is safe."""
-        from pipeline import metrics
-
         if not flags:
             return []
         now = self.clock()
-        batch = [self._flag_args(flag, event, now)
-                 for flag, event in zip(flags, events or [None] * len(flags))]
-        replies = await self._add(args=[json.dumps(batch)])
+        replies = await self._add(args=[self._flags_argument(flags, events, now)])
+        return self._add_results(flags, replies, now)
+
+    def add_flags_to(self, pipe: Any, flags: Sequence[Flag]) -> Callable[[Any], list[AddResult]]:
+        """Queue :meth:`add_flags` of ``flags`` on a pipeline (one ``EVALSHA``); returns what
+        reads its reply. A reply of :class:`redis.exceptions.NoScriptError` (Redis lost its
+        scripts: a restart without them) means :meth:`load_scripts`, then queue it again."""
+        now = self.clock()
+        pipe.evalsha(self._add.sha, 0, self._flags_argument(flags, None, now))
+        return lambda replies: self._add_results(flags, replies, now)
+
+    async def load_scripts(self) -> None:
+        await self.redis.script_load(_ADD_FLAGS)
+
+    def _flags_argument(self, flags: Sequence[Flag],
+                        events: Sequence[Mapping[str, Any] | Any | None] | None, now: float) -> str:
+        return json.dumps([self._flag_args(flag, event, now)
+                           for flag, event in zip(flags, events or [None] * len(flags))])
+
+    def _add_results(self, flags: Sequence[Flag], replies: Any, now: float) -> list[AddResult]:
+        from pipeline import metrics
+
         results = []
         for flag, (created, case_id, suppressed, fresh) in zip(flags, replies):
             why = _s(suppressed) or None

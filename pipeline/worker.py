@@ -28,6 +28,7 @@ from typing import Any
 
 import faust
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from detectors.models import default_models
 from detectors.ruleset import RuleSet, load_rules
@@ -143,12 +144,17 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         if batch.decoded:
             events = [event for _, event in batch.decoded]
             script = state.prepare(events)  # CPU, while Redis may still run the batch before
-            if previous is not None and previous.loading is not None:
-                # Scripts run in batch order, so batch N+1 reads what batch N wrote.
-                await asyncio.wait({previous.loading})
-            batch.loading = asyncio.ensure_future(
-                retrying(f"batch of {len(events)}", lambda: state.run(script)))
+            before = previous.loading if previous is not None else None
+            batch.loading = asyncio.ensure_future(run_script(before, script, len(events)))
         return batch
+
+    async def run_script(before: asyncio.Future[Any] | None, script: Any, n: int) -> Any:
+        # Scripts run in batch order, so batch N+1 reads what batch N wrote. The batch goes on
+        # to be decided meanwhile (deciding waits for its script), and the next fetch is
+        # decoded and planned while Redis runs this one.
+        if before is not None:
+            await asyncio.wait({before})
+        return await retrying(f"batch of {n}", lambda: state.run(script))
 
     async def decide_stage(batch: Batch) -> Batch:
         """Decide a prepared batch (the pure core, once its state is loaded) and build its flags."""
@@ -181,20 +187,13 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         return batch
 
     async def write_stage(batch: Batch) -> None:
-        """Write a decided batch (cases, labels, flags, ledger), then acknowledge all of it."""
-        done = await open_cases(batch.done)
+        """Write a decided batch (cases, ledger, labels, flags), then acknowledge all of it."""
+        done = await write_outputs(batch.done)
         done = await learn_labels(done)
         for one in done:
             for flag in one.flags:
                 await publish_flag(flag)
         record_decisions([(d.message.topic, d.decision) for d in done])
-        try:
-            await retrying("model inputs and ledger", lambda: finish(done))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("finishing a batch failed; finishing its %d events one by one", len(done))
-            done = await one_by_one(done, lambda one: finish([one]))
         if done:
             elapsed = time.perf_counter() - batch.started
             for _ in done:
@@ -206,28 +205,54 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     # of a case's flags), or for every scored event when labels also come from elsewhere.
     keep_all_inputs = settings.model_inputs == "all"
 
-    async def open_cases(done: list[Done]) -> list[Done]:
-        """Add the batch's flags to the review queue (each opens or joins its entity's case) in
-        one script call; returns the events whose flags are in, having parked any that failed.
+    async def write_outputs(done: list[Done]) -> list[Done]:
+        """In one round trip: add the batch's flags to the review queue (each opens or joins
+        its entity's case), keep what the models saw, and mark the events processed in the
+        ledger. Returns the events written, having parked any that could not be.
 
         Cases are written here, not by a consumer of ``tns.flags``: that second Kafka hop was
-        most of the time from event to case. Adding a flag is idempotent by flag id, so a batch
-        redelivered after a crash, or retried event by event below, adds nothing twice.
+        most of the time from event to case. Every write is idempotent (flags by flag id, the
+        rest by event id), so a batch redelivered after a crash, or retried event by event
+        below, writes nothing twice.
         """
-        async def add(flags: list[Flag]) -> None:
-            results = await queue.add_flags(flags)
-            stats["flags"] += sum(result.created for result in results)
-
-        flags = [flag for one in done for flag in one.flags]
-        try:
-            await retrying(f"{len(flags)} flags", lambda: add(flags))
+        if not done:
             return done
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # not an outage (those are retried): find the event it is about
-            # (flags the failed call had added come back as duplicates: nothing is added twice)
-            log.exception("adding %d flags failed; adding them event by event", len(flags))
-        return await one_by_one(done, lambda one: add(one.flags))
+        flags = [flag for one in done for flag in one.flags]
+
+        async def attempt() -> tuple[Any, list[Any]]:
+            pipe = redis.pipeline(transaction=False)
+            read = queue.add_flags_to(pipe, flags) if flags else None
+            queue_finish(pipe, done)
+            replies = await pipe.execute(raise_on_error=False)
+            if read is not None and isinstance(replies[0], NoScriptError):
+                await queue.load_scripts()  # Redis restarted without its scripts: again
+                return await attempt()
+            for reply in replies:
+                if isinstance(reply, Exception) and is_outage(reply):
+                    raise reply  # waited out by retrying(); every write is idempotent
+            return read, replies
+
+        read, replies = await retrying(f"{len(flags)} flags and {len(done)} events", attempt)
+        flag_error = read is not None and isinstance(replies[0], Exception)
+        if read is not None and not flag_error:
+            stats["flags"] += sum(result.created for result in read(replies[0]))
+        finish_errors = [r for r in replies[read is not None:] if isinstance(r, Exception)]
+        if not flag_error and not finish_errors:
+            return done
+        # Not an outage (those are retried): a bug or unexpected data. Find the events it is
+        # about one by one (flags the failed call had added come back as duplicates).
+        log.error("writing a batch of %d events failed (%s); writing them one by one", len(done),
+                  replies[0] if flag_error else finish_errors[0])
+        kept = done
+        if flag_error:
+            kept = await one_by_one(kept, lambda one: add_flags(one.flags))
+        if finish_errors:
+            kept = await one_by_one(kept, lambda one: finish([one]))
+        return kept  # park() took the others out of the batch's ledger entry
+
+    async def add_flags(flags: list[Flag]) -> None:
+        results = await queue.add_flags(flags)
+        stats["flags"] += sum(result.created for result in results)
 
     async def learn_labels(done: list[Done]) -> list[Done]:
         """Teach the models the batch's analyst decisions before the batch is acknowledged.
@@ -276,16 +301,18 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
         metrics.EVENT_TO_FLAG.observe(seconds_since(flag.occurred_at))
 
-    async def finish(done: list[Done]) -> None:
-        pipe = redis.pipeline(transaction=False)
+    def queue_finish(pipe: Any, done: list[Done]) -> None:
         for one in done:
             if one.keep_input:
                 runtime.queue_inputs(pipe, one.event, one.decision)
             if runtime.observers:
                 runtime.queue_unlabelled(pipe, one.event, one.decision)
         # The ledger lets operators and failure drills account for every event exactly.
-        if done:
-            pipe.zadd(LEDGER, dict.fromkeys((str(one.event.event_id) for one in done), time.time()))
+        pipe.zadd(LEDGER, dict.fromkeys((str(one.event.event_id) for one in done), time.time()))
+
+    async def finish(done: list[Done]) -> None:
+        pipe = redis.pipeline(transaction=False)
+        queue_finish(pipe, done)
         await pipe.execute()
 
     async def park(message: Any, event: Any, exc: Exception) -> None:
@@ -293,6 +320,8 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         or Redis data it did not expect), so it cannot hold up its partition's offsets."""
         log.error("processing failed for %s", event.event_id, exc_info=exc)
         await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
+        # A dead letter is not processed: out of the ledger, if its batch was written there.
+        await retrying("ledger", lambda: redis.zrem(LEDGER, str(event.event_id)))
 
     async def handle_one(message: Any, event: Any) -> Any:
         try:
