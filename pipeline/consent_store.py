@@ -41,18 +41,18 @@ class RedisConsentStore:
         self.redis = redis
 
     @staticmethod
-    def queue_record(args: list[str], event: ConsentChanged) -> None:
+    def queue_record(args: list[Any], event: ConsentChanged) -> None:
         """Append the recording of a change to a feature-store batch script's ``args``."""
         args += ["Z", PREFIX + event.subject_id, consent_member(event),
-                 repr(event.payload.changed_at.timestamp())]
+                 event.payload.changed_at.timestamp()]
 
     @staticmethod
-    def queue_lookup(args: list[str], user_id: str, at: datetime) -> None:
+    def queue_lookup(args: list[Any], user_id: str, at: datetime) -> None:
         """Append the lookup of the change in force at ``at`` (one reply)."""
-        args += ["A", PREFIX + user_id, repr(at.timestamp())]
+        args += ["A", PREFIX + user_id, at.timestamp()]
 
     @staticmethod
-    def queue_latest(args: list[str], user_id: str) -> None:
+    def queue_latest(args: list[Any], user_id: str) -> None:
         """Append the lookup of the user's latest change, whenever it happened (one reply)."""
         args += ["L", PREFIX + user_id]
 

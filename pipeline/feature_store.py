@@ -36,10 +36,12 @@ def _sum_members(members: list[Any]) -> float:
 
 #: One script call carries out the operations of a whole batch of events, in order, so a
 #: batch costs one round trip. The operations travel as one JSON array (encoding one string is
-#: far cheaper for redis-py than thousands of arguments); numbers stay strings so timestamps
-#: keep every digit. Every key is inside that array, not in KEYS: Redis Cluster would need
-#: hash tags (see README, "Known limits").
+#: far cheaper for redis-py than thousands of arguments). Times travel as JSON numbers, which
+#: cjson decodes exactly; where one becomes a string in Lua it is formatted with %.17g, as
+#: redis.call formats number arguments, so every digit is kept. Every key is inside that
+#: array, not in KEYS: Redis Cluster would need hash tags (see README, "Known limits").
 _BATCH_SCRIPT = """
+local function exclusive(t) return string.format('(%.17g', t) end
 local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
 local horizon, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -62,11 +64,11 @@ while i <= n do
     else redis.call('SET', key, ARGV[i + 2], 'EX', ttl) end
     i = i + 3
   elseif op == 'C' then
-    out[#out + 1] = redis.call('ZCOUNT', key, '(' .. ARGV[i + 2], ARGV[i + 3])
+    out[#out + 1] = redis.call('ZCOUNT', key, exclusive(ARGV[i + 2]), ARGV[i + 3])
     i = i + 4
   elseif op == 'S' then
     local total = 0
-    for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. ARGV[i + 2], ARGV[i + 3])) do
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, exclusive(ARGV[i + 2]), ARGV[i + 3])) do
       total = total + tonumber(string.match(m, '|([^|]*)$'))
     end
     out[#out + 1] = tostring(total)
@@ -91,8 +93,8 @@ return cjson.encode(out)
 """
 
 
-def script_header() -> list[str]:
-    return [repr(HORIZON), str(int(PROFILE_TTL))]
+def script_header() -> list[Any]:
+    return [HORIZON, int(PROFILE_TTL)]
 
 
 class RedisFeatureStore:
@@ -101,23 +103,13 @@ class RedisFeatureStore:
         self.script = redis.register_script(_BATCH_SCRIPT)
 
     @staticmethod
-    def queue(args: list[str], plan: FeaturePlan) -> list[tuple[str, str]]:
+    def queue(args: list[Any], plan: FeaturePlan) -> list[tuple[str, str]]:
         """Append the plan's operations to the script's ``args``; returns how to read replies."""
         readers: list[tuple[str, str]] = []
-        # A plan's times are mostly one instant (the event's) and a few window starts; repr()
-        # is the costliest step here, so each distinct time is formatted once.
-        times: dict[float, str] = {}
-
-        def fmt(t: float) -> str:
-            text = times.get(t)
-            if text is None:
-                text = times[t] = repr(t)
-            return text
-
         for write in plan.writes:
             key = PREFIX + write.key
             if type(write) is Observe:
-                args += ["O" if write.trim else "P", key, write.member, fmt(write.at)]
+                args += ["O" if write.trim else "P", key, write.member, write.at]
             else:
                 args += ["N" if write.only_if_absent else "R", key,  # type: ignore[union-attr]
                          orjson.dumps(write.value, option=orjson.OPT_SORT_KEYS).decode()]  # type: ignore[union-attr]
@@ -125,10 +117,10 @@ class RedisFeatureStore:
             key = PREFIX + read.key
             kind = type(read)
             if kind is CountSince:
-                args += ["C", key, fmt(read.since), fmt(read.until)]  # type: ignore[union-attr]
+                args += ["C", key, read.since, read.until]  # type: ignore[union-attr]
                 readers.append((read.feature, "int"))
             elif kind is SumSince:
-                args += ["S", key, fmt(read.since), fmt(read.until)]  # type: ignore[union-attr]
+                args += ["S", key, read.since, read.until]  # type: ignore[union-attr]
                 readers.append((read.feature, "sum"))
             else:
                 args += ["G", key]

@@ -41,7 +41,7 @@ class State(Protocol):
 class PreparedLoad:
     """A batch's state script, built and not yet run: its arguments, and how to read replies."""
 
-    args: list[str]
+    args: list[Any]
     #: Per event: how to read its feature replies (two consent replies follow each).
     spans: list[list[tuple[str, str]]]
 

@@ -216,3 +216,26 @@ async def test_windowed_sets_stay_bounded_while_written_for_days(stack: Any) -> 
         assert held < per_hour * hours / 2
     finally:
         await client.aclose()
+
+
+async def test_window_bounds_keep_every_digit_of_sub_second_times(stack: Any) -> None:
+    # A window opens just after its start: an event exactly one hour (to the microsecond)
+    # before is out of the 1h count, one a microsecond later is in. Times travel to Lua as
+    # numbers; a bound formatted with fewer digits would move the edge.
+    def message_at(seconds: float) -> Envelope:
+        return decode_event_obj(example_event(
+            "message.sent", {"sender_id": "u_edge", "recipient_id": f"r_{seconds}"},
+            occurred_at=(T0 + timedelta(seconds=seconds)).isoformat(), event_id=str(uuid.uuid4())))
+
+    client = Redis.from_url(stack.settings.redis_url)
+    try:
+        redis_store, memory_store = RedisFeatureStore(client), MemoryFeatureStore()
+        answers = []
+        for at in (1.123456, 1.123457, HOUR + 1.123456):
+            plan = plan_features(message_at(at))
+            answers.append(await redis_store.execute(plan))
+            assert answers[-1] == memory_store.execute_sync(plan)
+        event = message_at(HOUR + 1.123456)
+        assert assemble(event, answers[-1])["user_events_1h"] == 2  # itself and 1.123457
+    finally:
+        await client.aclose()
