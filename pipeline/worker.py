@@ -32,7 +32,7 @@ from redis.exceptions import NoScriptError
 
 from detectors.models import default_models
 from detectors.ruleset import RuleSet, load_rules
-from pipeline import metrics
+from pipeline import ledger, metrics
 from pipeline.config import Settings
 from pipeline.dead_letters import dead_letter
 from pipeline.flags import flags_for
@@ -53,7 +53,7 @@ from schemas.topics import INPUT_TOPICS, Topics, topic_plan
 
 log = logging.getLogger("vigil.worker")
 #: Event ids processed in the last ``ledger_retention`` seconds, with the time they were done.
-LEDGER = "vigil:ledger:processed"
+LEDGER = ledger.KEY
 @dataclass
 class Batch:
     """A micro-batch between its two stages: decoded, its state load under way."""
@@ -219,20 +219,15 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             return done
         flags = [flag for one in done for flag in one.flags]
 
-        async def attempt() -> tuple[Any, list[Any]]:
-            pipe = redis.pipeline(transaction=False)
+        read: Callable[[Any], list[Any]] | None = None
+
+        def build(pipe: Any) -> None:
+            nonlocal read
             read = queue.add_flags_to(pipe, flags) if flags else None
             queue_finish(pipe, done)
-            replies = await pipe.execute(raise_on_error=False)
-            if read is not None and isinstance(replies[0], NoScriptError):
-                await queue.load_scripts()  # Redis restarted without its scripts: again
-                return await attempt()
-            for reply in replies:
-                if isinstance(reply, Exception) and is_outage(reply):
-                    raise reply  # waited out by retrying(); every write is idempotent
-            return read, replies
 
-        read, replies = await retrying(f"{len(flags)} flags and {len(done)} events", attempt)
+        replies = await retrying(f"{len(flags)} flags and {len(done)} events",
+                                 lambda: run_pipeline(build))
         flag_error = read is not None and isinstance(replies[0], Exception)
         if read is not None and not flag_error:
             stats["flags"] += sum(result.created for result in read(replies[0]))
@@ -307,13 +302,30 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                 runtime.queue_inputs(pipe, one.event, one.decision)
             if runtime.observers:
                 runtime.queue_unlabelled(pipe, one.event, one.decision)
-        # The ledger lets operators and failure drills account for every event exactly.
-        pipe.zadd(LEDGER, dict.fromkeys((str(one.event.event_id) for one in done), time.time()))
+        ledger.queue_mark(pipe, (str(one.event.event_id) for one in done), time.time())
 
     async def finish(done: list[Done]) -> None:
+        for reply in await run_pipeline(lambda pipe: queue_finish(pipe, done)):
+            if isinstance(reply, Exception):
+                raise reply
+
+    async def run_pipeline(build: Callable[[Any], None]) -> list[Any]:
+        """Run the commands ``build`` queues in one round trip; the replies, errors included.
+        Outage errors are raised (for retrying(): every write here is idempotent); scripts
+        Redis lost (a restart) are loaded again and the round trip repeated."""
         pipe = redis.pipeline(transaction=False)
-        queue_finish(pipe, done)
-        await pipe.execute()
+        build(pipe)
+        replies = await pipe.execute(raise_on_error=False)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            await queue.load_scripts()
+            await ledger.load_script(redis)
+            pipe = redis.pipeline(transaction=False)
+            build(pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception) and is_outage(reply):
+                raise reply
+        return replies
 
     async def park(message: Any, event: Any, exc: Exception) -> None:
         """Dead-letter an event whose processing raised something other than an outage (a bug,
