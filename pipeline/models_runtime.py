@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -168,7 +169,7 @@ class ModelRuntime:
             record = {"x": result.model_input, "subject_id": event.subject_id,
                       "occurred_at": event.occurred_at.isoformat()}
             pipe.set(input_key(str(event.event_id), result.detector_id),
-                     json.dumps(record, separators=(",", ":")), ex=self.input_ttl)
+                     orjson.dumps(record), ex=self.input_ttl)
             kept += 1
         return kept
 
@@ -182,7 +183,7 @@ class ModelRuntime:
             pipe.xadd(unlabelled_key(result.detector_id), {
                 "event_id": str(event.event_id), "subject_id": event.subject_id,
                 "occurred_at": event.occurred_at.isoformat(),
-                "x": json.dumps(result.model_input, separators=(",", ":"))},
+                "x": orjson.dumps(result.model_input)},
                 maxlen=UNLABELLED_MAXLEN, approximate=True)
             queued += 1
         return queued

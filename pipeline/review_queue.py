@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import orjson
 from redis.asyncio import Redis
 
 from detectors.results import SEVERITY_RANK
@@ -530,9 +531,9 @@ class ReviewQueue:
         await self.redis.script_load(_ADD_FLAGS)
 
     def _flags_argument(self, flags: Sequence[Flag],
-                        events: Sequence[Mapping[str, Any] | Any | None] | None, now: float) -> str:
-        return json.dumps([self._flag_args(flag, event, now)
-                           for flag, event in zip(flags, events or [None] * len(flags))])
+                        events: Sequence[Mapping[str, Any] | Any | None] | None, now: float) -> bytes:
+        return orjson.dumps([self._flag_args(flag, event, now)
+                             for flag, event in zip(flags, events or [None] * len(flags))])
 
     def _add_results(self, flags: Sequence[Flag], replies: Any, now: float) -> list[AddResult]:
         from pipeline import metrics
@@ -558,7 +559,7 @@ class ReviewQueue:
         event_json = ""
         if event is not None:
             data = event.model_dump(mode="json") if hasattr(event, "model_dump") else dict(event)
-            event_json = json.dumps(data, sort_keys=True, default=str)
+            event_json = orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=str).decode()
         report = is_report(flag)
         if flag.entity_type == "user":
             subject = flag.entity_id
