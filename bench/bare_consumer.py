@@ -1,7 +1,10 @@
 """A faust worker that only consumes Vigil's input topics: the baseline for bench/e2e.py.
 
 Same broker, same topics, same faust settings as the real worker; it decodes nothing and writes
-nothing, and records when it saw the first and the last of ``BENCH_EXPECT`` messages.
+nothing, and records when it saw the first and the last of ``BENCH_EXPECT`` messages. With
+``BENCH_LATENCIES=path`` it also appends, every second, ``[produced_at, seconds to consume]``
+of each message (the producer's timestamp to the agent seeing it): how fast events reach any
+faust agent through this broker under the same load.
 """
 
 from __future__ import annotations
@@ -30,17 +33,30 @@ app = faust.App(
 )
 inputs = app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw")
 seen = {"n": 0, "first": 0.0}
+latencies_path = os.environ.get("BENCH_LATENCIES")
+latencies: list[tuple[float, float]] = []
 
 
 @app.agent(inputs)
 async def consume(stream: faust.StreamT) -> None:
-    async for _ in stream.events():
+    async for event in stream.events():
+        if latencies_path:
+            produced = event.message.timestamp
+            latencies.append((produced, time.time() - produced))
         seen["n"] += 1
         if seen["n"] == 1:
             seen["first"] = time.time()
         if seen["n"] == expect:
             with open(out_path, "w") as handle:
                 json.dump({"first": seen["first"], "last": time.time(), "n": expect}, handle)
+
+
+@app.timer(1.0)
+async def write_latencies() -> None:
+    if latencies_path and latencies:
+        with open(latencies_path, "a") as handle:
+            handle.writelines(json.dumps(pair) + "\n" for pair in latencies)
+        latencies.clear()
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
 2. Scaling: the same with two workers.
 3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
    measured capacity (target p99 < 100 ms), and publish -> processed for all events.
-   ``--latency-rate R`` runs only this, at R events/s; with ``--bare``, the bare consumer's CPU
-   use under that load instead (it records no per-event times).
+   ``--latency-rate R`` runs only this, at R events/s; with ``--bare``, the bare faust consumer
+   under that load instead: its publish -> consumed percentiles and every process's CPU.
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
 consumer-group join is not counted. Each throughput line also prints the CPU time per event of
@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import redis
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ from pipeline.config import Settings  # noqa: E402
 from pipeline.embedded import create_topics, start_kafka, start_redis  # noqa: E402
 from pipeline.publisher import Publisher  # noqa: E402
 from pipeline.simulate import generate  # noqa: E402
-from schemas.topics import topic_plan  # noqa: E402
+from schemas.topics import TOPIC_BY_TYPE, topic_plan  # noqa: E402
 
 LEDGER = "vigil:ledger:processed"
 
@@ -190,13 +191,14 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
             "flagged": len(case_lat), "cores": cores}
 
 
-def bare_live_cores(settings: Settings, rate: float, seconds: float, workdir: Path,
-                    pids: tuple[int, int]) -> dict[str, float]:
-    """The share of a core the bare consumer, Redis, broker and load generator use under the
-    same steady load as :func:`latency` (the bare consumer records no per-event times)."""
+def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path,
+              pids: tuple[int, int]) -> tuple[dict[str, float], dict[str, float]]:
+    """The bare consumer under the same steady load as :func:`latency`: the share of a core
+    each process used, and publish -> consumed percentiles of the measured events."""
+    out = workdir / "bare-live-latencies.jsonl"
     proc = spawn("bench.bare_consumer", replace(settings, app_id="vigil-bench-bare-live"),
                  workdir / "bare-live.log", BENCH_EXPECT=str(10**12),
-                 BENCH_OUT=str(workdir / "bare-live.json"))
+                 BENCH_OUT=str(workdir / "bare-live.json"), BENCH_LATENCIES=str(out))
     sampler = _watch([proc], *pids, label="consumer")
     sampler.pids["load generator"] = [os.getpid()]
     try:
@@ -204,27 +206,46 @@ def bare_live_cores(settings: Settings, rate: float, seconds: float, workdir: Pa
         publisher = Publisher(settings.kafka_bootstrap)
         _steady_load(publisher, rate, 3, seed=98)
         sampler.sample()
+        began = time.time()
         _steady_load(publisher, rate, seconds, seed=99)
+        ended = time.time()
         sampler.sample()
+        time.sleep(3)  # the last latencies written
     finally:
         stop([proc])
     (t0, c0), (t1, c1) = sampler.samples
-    return {name: (c1[name] - c0[name]) / (t1 - t0) for name in c0}
+    pairs = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    measured = sorted(lat for at, lat in pairs if began <= at <= ended)
+    return ({name: (c1[name] - c0[name]) / (t1 - t0) for name in c0}, _pcts(measured))
 
 
 def _steady_load(publisher: Publisher, rate: float, seconds: float, seed: int) -> dict[str, float]:
-    """Publish simulator traffic at ``rate`` events/s for ``seconds``; event id -> send time."""
-    sent: dict[str, float] = {}
-    start = datetime.now(timezone.utc)
-    began = time.time()
-    for sim in generate(seed=seed, count=int(rate * seconds), fraud_rate=0.1, start=start,
+    """Publish simulator traffic at ``rate`` events/s for ``seconds``; event id -> send time.
+
+    The traffic is generated and encoded before the clock starts, and sent in 1 ms ticks: the
+    load generator shares the machine with what it measures, so it should cost it as little
+    as it can (simulating the marketplace costs ~10x more than sending an event)."""
+    planned = []
+    first: datetime | None = None
+    for sim in generate(seed=seed, count=int(rate * seconds), fraud_rate=0.1,
                         mean_gap_seconds=1.0 / rate):
-        at = datetime.fromisoformat(sim.envelope["occurred_at"].replace("Z", "+00:00"))
-        delay = (at - start).total_seconds() - (time.time() - began)
-        if delay > 0:
-            time.sleep(delay)
-        publisher.publish(sim.envelope)
-        sent[sim.envelope["event_id"]] = time.time()
+        envelope = sim.envelope
+        at = datetime.fromisoformat(envelope["occurred_at"].replace("Z", "+00:00"))
+        first = first or at
+        planned.append(((at - first).total_seconds(), TOPIC_BY_TYPE[envelope["type"]],
+                        envelope["subject_id"].encode(), orjson.dumps(envelope),
+                        envelope["event_id"]))
+    sent: dict[str, float] = {}
+    began = time.time()
+    i = 0
+    while i < len(planned):
+        due = time.time() - began
+        while i < len(planned) and planned[i][0] <= due:
+            _, topic, key, value, event_id = planned[i]
+            publisher.publish_raw(topic, value, key=key)
+            sent[event_id] = time.time()
+            i += 1
+        time.sleep(0.001)
     publisher.flush()
     return sent
 
@@ -294,9 +315,10 @@ def main() -> None:
         pids = (kafka.process.pid, server.process.pid)
         try:
             if args.bare:
-                cores = bare_live_cores(settings, args.latency_rate, args.latency_seconds, workdir, pids)
-                print(f"bare consumer at {args.latency_rate:,.0f} events/s, share of a core: "
-                      + ", ".join(f"{name} {share:.0%}" for name, share in cores.items()))
+                cores, lat = bare_live(settings, args.latency_rate, args.latency_seconds, workdir, pids)
+                print(f"bare faust consumer at {args.latency_rate:,.0f} events/s:")
+                print("  publish -> consumed  : " + ", ".join(f"{k} {v:.1f}" for k, v in lat.items()))
+                print("  share of a core: " + ", ".join(f"{name} {share:.0%}" for name, share in cores.items()))
             else:
                 _print_latency(latency(settings, rate=args.latency_rate, seconds=args.latency_seconds,
                                        workdir=workdir, pids=pids), args.latency_rate, "")

@@ -35,9 +35,11 @@ class Settings:
     metrics_port: int = 0
     #: Create missing topics at worker start (embedded stack); production creates them ahead.
     create_topics: bool = True
-    #: Micro-batch size and how long to wait filling one (seconds): latency vs throughput.
+    #: Micro-batch size (records of one fetch at most), and how long a smaller fetch waits to be
+    #: topped up by the next ones (seconds; 0: each fetch goes at once). Waiting trades latency
+    #: for fewer, larger batches: worth it where a Redis round trip is dear.
     batch_size: int = 200
-    batch_wait: float = 0.01
+    batch_wait: float = 0.0
     #: Online models: on/off, the key identifiers are hashed under before a model sees them
     #: (a secret in production; the default is for local use only), and how long what a model
     #: saw of an event is kept waiting for its label.

@@ -92,14 +92,18 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     _fetch_topics: frozenset[str] = frozenset()
     _fetch_handler: FetchHandler | None = None
     _fetch_limit: int = 0
+    _fetch_wait: float = 0.0
 
     def _new_consumer_thread(self) -> BoundedWaitConsumerThread:
         return BoundedWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def deliver_fetches(self, topics: Iterable[str], handler: FetchHandler, *,
-                        max_records: int = 0) -> None:
+                        max_records: int = 0, max_wait: float = 0.0) -> None:
         """Hand ``topics``' records to ``handler`` a fetch (at most ``max_records``) at a time.
 
+        With ``max_wait`` (seconds), a fetch of fewer than ``max_records`` is topped up with
+        the fetches that arrive within that time of it: under live traffic each fetch holds a
+        handful of records, and every hand-over costs the handler a round trip or two.
         ``handler`` returns once it has taken the records in hand (it may apply them later,
         then :meth:`Fetched.ack` them); while it has not returned, no more is fetched. The
         topics must be subscribed (``app.topics.add``). Call before the app starts.
@@ -107,6 +111,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         self._fetch_topics = frozenset(topics)
         self._fetch_handler = handler
         self._fetch_limit = max_records
+        self._fetch_wait = max_wait
         self._processed: dict[TP, int] = {}
 
     # -- committing what handlers acknowledged, through faust's own commit path --------------
@@ -145,14 +150,17 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         fetcher_should_stop = fetcher._stopped.is_set
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
+                generation = self.app.consumer_generation_id
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)  # as faust: a loop of quick fetches must yield
                 if not records or self.should_stop:
                     continue
+                if self._fetch_wait:
+                    records, active = await self._top_up(records, active)
                 if not self.flow_active:  # a rebalance began: these may be stale
                     await self._seek_back()
                     continue
-                await self._deliver(records, active)
+                await self._deliver(records, active, generation)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -164,8 +172,26 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         except Exception as exc:  # as faust's getmany: the next rebalance seeks again
             self.log.warning("seek to committed offsets failed: %r", exc)
 
-    async def _deliver(self, records: Mapping[TP, list[Any]], active: set[TP] | None) -> None:
-        generation = self.app.consumer_generation_id
+    async def _top_up(self, records: dict[TP, list[Any]],
+                      active: set[TP] | None) -> tuple[dict[TP, list[Any]], set[TP] | None]:
+        """Add the fetches that arrive within ``max_wait`` while fewer than ``max_records``
+        of the fetch topics are in hand."""
+        def count() -> int:
+            return sum(len(v) for tp, v in records.items() if tp.topic in self._fetch_topics)
+
+        deadline = monotonic() + self._fetch_wait
+        records = {tp: list(v) for tp, v in records.items()}
+        while self.flow_active and not self.should_stop and count() < (self._fetch_limit or 1 << 30):
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                break
+            more, active = await self._wait_next_records(remaining)
+            for tp, tp_records in (more or {}).items():
+                records.setdefault(tp, []).extend(tp_records)
+        return records, active
+
+    async def _deliver(self, records: Mapping[TP, list[Any]], active: set[TP] | None,
+                       generation: int) -> None:
         inbound = self.app.monitor.stream_inbound_time
         batch: list[Any] = []
         ends: dict[TP, int] = {}

@@ -368,7 +368,8 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             chain["previous"] = batch
         await stages.put(batch)
 
-    app.consumer.deliver_fetches(INPUT_TOPICS, take, max_records=settings.batch_size)
+    app.consumer.deliver_fetches(INPUT_TOPICS, take, max_records=settings.batch_size,
+                                 max_wait=settings.batch_wait)
 
     worker_id = f"{socket.gethostname()}-{os.getpid()}"
     rules_loaded = asyncio.Event()

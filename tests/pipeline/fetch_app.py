@@ -37,7 +37,8 @@ async def handle(fetched: Fetched) -> None:
         fetched.ack()
 
 
-app.consumer.deliver_fetches(["t.fetched"], handle, max_records=int(os.environ.get("FETCH_MAX", "7")))
+app.consumer.deliver_fetches(["t.fetched"], handle, max_records=int(os.environ.get("FETCH_MAX", "7")),
+                             max_wait=float(os.environ.get("FETCH_WAIT", "0")))
 
 
 @app.agent(agent_topic)

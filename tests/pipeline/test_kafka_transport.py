@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +117,24 @@ def test_fetches_never_acknowledged_are_not_committed_and_come_again_after_a_res
     finally:
         stop(app, signal.SIGKILL)
     assert sorted(fetched_values(second)) == sorted(values)
+
+
+def test_a_small_fetch_is_topped_up_by_the_records_arriving_within_the_wait(
+        kafka: ServerProcess, tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    app = run_app(kafka, log, FETCH_MAX="1000", FETCH_WAIT="1.5")
+    try:
+        out = log.with_suffix(".out")
+        wait_until(lambda: out.exists() and "Ready" in out.read_text(), 60, message="the app up")
+        time.sleep(2)
+        with Publisher(kafka.url) as publisher:
+            for i in range(12):  # one by one, 50 ms apart: many fetches of one record
+                publisher.publish_raw("t.fetched", f"v{i}".encode(), key=b"same-key")
+                publisher.flush()
+                time.sleep(0.05)
+        wait_until(lambda: len(fetched_values(log)) >= 12, 30, message="all records fetched")
+    finally:
+        stop(app)
+    fetches = [e for e in entries(log) if e["kind"] == "fetch"]
+    assert sorted(fetched_values(log)) == sorted(f"v{i}" for i in range(12))
+    assert len(fetches) <= 3, [len(f["records"]) for f in fetches]  # 12 records, 0.6 s: topped up
