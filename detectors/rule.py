@@ -11,7 +11,7 @@ evaluated by RE2 (linear time, no catastrophic backtracking) through two functio
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -20,6 +20,7 @@ import cel
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from detectors.regex import matcher
 from detectors.results import Mode, Severity
 
 RULE_ID = r"^[a-z_]+\.[a-z0-9_]+$"
@@ -105,6 +106,11 @@ class CompiledRule:
     patterns: dict[str, Any]  # name -> compiled re2 pattern
     reason_parts: tuple[str | Any, ...]  # literal text or a cel.Program
     dedup_seconds: int
+
+    @cached_property
+    def matchers(self) -> dict[str, Callable[[str], bool]]:
+        """name -> whether that pattern matches anywhere in a text (``re2()`` in conditions)."""
+        return {name: matcher(pattern) for name, pattern in self.patterns.items()}
 
     @property
     def id(self) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,27 @@ class _Plan:
             return {}
         if event_dict is not None:
             return event_dict
+        if self.payload_fields is not None:
+            # The common case, payload fields of JSON types only: read them as they are, a
+            # fifth of the cost of a model_dump(include=...) that gives the same.
+            payload = event.payload
+            fields = {name: getattr(payload, name, _MISSING) for name in self.payload_fields}
+            if all(type(value) in _JSON_SCALARS for value in fields.values()):
+                return {"payload": fields}
         return event.model_dump(mode="json", include=self.include)
+
+    @cached_property
+    def payload_fields(self) -> tuple[str, ...] | None:
+        """The payload fields read, when the rules read nothing else of the envelope."""
+        include = self.include
+        if include is None or set(include) != {"payload"} or include["payload"] is True:
+            return None
+        return tuple(sorted(include["payload"]))
+
+
+#: The value types a JSON dump gives unchanged (a missing field falls back to the dump).
+_JSON_SCALARS = frozenset({str, bool, int, float, type(None)})
+_MISSING = object()
 
 
 def _ordered(reads: Mapping[str, frozenset[str] | None]) -> _Fields:
@@ -246,7 +267,8 @@ class _Evaluator:
         return self.active.patterns[name]
 
     def _re2(self, name: str, text: str) -> bool:
-        return self._pattern(name).search(text) is not None
+        assert self.active is not None
+        return self.active.matchers[name](text)
 
     def _re2_find(self, name: str, text: str) -> str:
         match = self._pattern(name).search(text)

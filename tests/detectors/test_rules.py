@@ -11,6 +11,8 @@ from typing import Any
 import cel
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.core import Context, decide
 from detectors.errors import RuleProblem, RuleSetInvalid
@@ -604,3 +606,26 @@ def test_threads_evaluating_at_once_get_their_own_results() -> None:
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda case: rules.evaluate(*case), cases * 5))
     assert together == alone * 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200) | st.sampled_from([
+    "send the deposit to my PayPal", "pay me via zelle now", "paypalooza", "my WhatsApp +44 7700 900123",
+    "email jobs.hr@gmail.com", "ça coûte 5 € — payé par PayPal", "", "\U0001f4b8 venmo is @me"]))
+def test_the_fast_re2_matcher_agrees_with_search_for_every_library_pattern(text: str) -> None:
+    from detectors.regex import matcher
+    for rule in load_rules().rules:
+        for name, pattern in rule.patterns.items():
+            assert matcher(pattern)(text) == (pattern.search(text) is not None), (rule.id, name)
+
+
+def test_rules_see_the_payload_fields_exactly_as_a_json_dump_gives_them() -> None:
+    from pipeline.simulate import generate  # the simulator's traffic: every event type
+
+    rules = load_rules()
+    for sim in generate(seed=3, count=600, fraud_rate=0.3):
+        event = decode_event_obj(sim.envelope)
+        plan = rules._plans.get(event.type)
+        if plan is None:
+            continue
+        assert plan.envelope(event, None) == event.model_dump(mode="json", include=plan.include)
