@@ -244,3 +244,104 @@ def merge_reads(reads: Iterable[Reads]) -> dict[str, frozenset[str] | None]:
             elif out[name] is not None:
                 out[name] = None if fields is None else out[name] | fields
     return out
+
+
+# ---- flat variables: what a rule reads, converted as scalars ---------------------------------
+
+#: Converting a map into CEL costs ~1.3 us plus ~0.5 us an entry; a scalar ~0.07 us. Rules that
+#: read ``event``, ``payload`` and ``features`` only field by field can read each field as a
+#: variable of its own instead: :func:`flat_source` rewrites ``payload.text`` to ``_v_payload__text``.
+_FLAT_PREFIX = "_v_"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SELECTED = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_])(?!\s*\()")
+
+
+def flat_name(variable: str, field: str) -> str:
+    return f"{_FLAT_PREFIX}{variable}__{field}"
+
+
+def flat_source(source: str) -> str | None:
+    """``source`` with every ``payload.x``, ``features.x`` and ``event.x`` read as the variable
+    ``flat_name(variable, x)``; None where that would not mean the same: a variable used other
+    than by a plain field select (bare, indexed, a method's receiver, after a dot, in ``has()``,
+    bound by a macro), or a source already naming ``_v_`` variables. String literals and
+    comments are left as they are.
+
+    >>> flat_source('!payload.has_active_contract && re2("p", payload.text) // payload.x')
+    '!_v_payload__has_active_contract && re2("p", _v_payload__text) // payload.x'
+    >>> flat_source('features.n > 1 && "features.n" != r"payload.y" && event.type.startsWith("a")')
+    '_v_features__n > 1 && "features.n" != r"payload.y" && _v_event__type.startsWith("a")'
+    >>> [flat_source(s) for s in ('has(payload.x)', 'payload["x"] == 1', 'size(features) > 0',
+    ...                           'payload.exists(k, k == "a")', 'a.payload.x', '_v_payload__x')]
+    [None, None, None, None, None, None]
+    """
+    if _FLAT_PREFIX in source:
+        return None
+    out: list[str] = []
+    i, n, previous = 0, len(source), ""
+    while i < n:
+        char = source[i]
+        if char in "\"'" or (char in "rRbB" and _string_prefix(source, i)):
+            end = _string_end(source, i)
+            if end < 0:
+                return None
+            out.append(source[i:end])
+            i, previous = end, '"'
+        elif source.startswith("//", i):
+            end = source.find("\n", i)
+            end = n if end < 0 else end
+            out.append(source[i:end])
+            i = end
+        elif char.isalpha() or char == "_":
+            name = _IDENT.match(source, i).group()  # type: ignore[union-attr]
+            end = i + len(name)
+            if name in _VARIABLES:
+                selected = _SELECTED.match(source, end)
+                if previous == "." or selected is None or _inside_has(out):
+                    return None
+                out.append(flat_name(name, selected.group(1)))
+                i, previous = selected.end(), "x"
+                continue
+            out.append(name)
+            i, previous = end, name[-1]
+        else:
+            out.append(char)
+            if not char.isspace():
+                previous = char
+            i += 1
+    return "".join(out)
+
+
+def _string_prefix(source: str, i: int) -> bool:
+    """Whether ``source[i:]`` starts a prefixed string literal (``r"..."``, ``b'...'``, ``rb"..."``)."""
+    j = i
+    while j < len(source) and j - i < 2 and source[j] in "rRbB":
+        j += 1
+    return j < len(source) and source[j] in "\"'" and (i == 0 or not (
+        source[i - 1].isalnum() or source[i - 1] == "_"))
+
+
+def _string_end(source: str, i: int) -> int:
+    """The index just after the string literal starting at ``i`` (prefix included); -1 if it
+    does not end."""
+    j = i
+    while source[j] in "rRbB":
+        j += 1
+    raw = "r" in source[i:j].lower()
+    quote = next(q for q in ('"""', "'''", '"', "'") if source.startswith(q, j))
+    j += len(quote)
+    while j < len(source):
+        if not raw and source[j] == "\\":
+            j += 2
+            continue
+        if source.startswith(quote, j):
+            return j + len(quote)
+        if len(quote) == 1 and source[j] == "\n":
+            return -1
+        j += 1
+    return -1
+
+
+def _inside_has(out: list[str]) -> bool:
+    """Whether the text so far ends in ``has(`` (the macro needs a select, not a variable)."""
+    return re.search(r"(?<![A-Za-z0-9_])has\s*\(\s*\Z", "".join(out[-8:])) is not None

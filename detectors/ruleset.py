@@ -24,7 +24,7 @@ from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import FEATURES, example_features
 from detectors.results import DetectorResult
-from detectors.rule import CompiledRule, RuleSpec, compile_rule, merge_reads
+from detectors.rule import CompiledRule, RuleSpec, compile_rule, flat_name, flat_source, merge_reads
 from schemas.decode import decode_event_obj
 from schemas.errors import InvalidEvent
 from schemas.events import EVENT_MODELS, Envelope
@@ -103,6 +103,11 @@ class _Plan:
     when a rule fires. A field the event lacks stays absent, so ``has()`` and a missing field's
     error are as they would be with everything converted; a variable a rule uses other than
     by field (bare, indexed, iterated) is converted whole.
+
+    Where every rule of the type reads every variable field by field (the library does),
+    the fields go in as variables of their own (:func:`detectors.rule.flat_source`): a map
+    costs ~1.3 us plus ~0.5 us an entry to convert, a scalar ~0.07 us. An event that lacks a
+    field some rule reads goes through the maps, so its error is the maps' error.
     """
 
     rules: tuple[CompiledRule, ...]
@@ -115,6 +120,9 @@ class _Plan:
     #: ``model_dump(include=...)`` (None: all of it).
     reads_envelope: bool
     include: dict[str, Any] | None
+    #: The rules as they read flat variables (:func:`detectors.rule.flat_source`), per rule its
+    #: condition and reason parts; None where some rule cannot (it reads the maps).
+    flat: tuple[tuple[Any, tuple[str | Any, ...]], ...] | None = None
     #: This plan's evaluator in each thread (see :meth:`evaluator`).
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
@@ -125,9 +133,10 @@ class _Plan:
         more = {name: fields for name, fields in everything.items()
                 if name not in conditions or conditions[name] != fields}
         envelope = _ordered(everything)
+        flat = _flat_rules(rules) if all(f is not None for f in envelope.values()) else None
         return cls(rules, tuple(_template(rule) for rule in rules), _ordered(conditions),
                    _ordered(more), "event" in envelope or "payload" in envelope,
-                   _envelope_include(envelope))
+                   _envelope_include(envelope), flat)
 
     def evaluator(self) -> _Evaluator:
         """This thread's evaluator (its functions are registered once): each event overwrites
@@ -165,6 +174,46 @@ class _Plan:
 #: The value types a JSON dump gives unchanged (a missing field falls back to the dump).
 _JSON_SCALARS = frozenset({str, bool, int, float, type(None)})
 _MISSING = object()
+
+
+def _flat_rules(rules: tuple[CompiledRule, ...]) -> tuple[tuple[Any, tuple[str | Any, ...]], ...] | None:
+    """Every rule's condition and reason parts rewritten to read flat variables, or None."""
+    out = []
+    for rule in rules:
+        condition = _flat_program(rule.program)
+        parts = tuple(part if isinstance(part, str) else _flat_program(part)
+                      for part in rule.reason_parts)
+        if condition is None or any(part is None for part in parts):
+            return None
+        out.append((condition, parts))
+    return tuple(out)
+
+
+def _flat_program(program: Any) -> Any | None:
+    source = flat_source(program.source)
+    if source is None:
+        return None
+    try:
+        flat = cel.compile(source)
+    except Exception:  # noqa: BLE001 - whatever the rewrite broke, the maps still work
+        return None
+    if set(flat.variables()) & RULE_VARIABLES:
+        return None
+    return flat
+
+
+def _flat_values(reads: _Fields, data: dict[str, Any],
+                 features: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The flat variables of these fields; None if one is missing (the maps then say so)."""
+    values: dict[str, Any] = {}
+    for name, fields in reads.items():
+        source = features if name == "features" else data if name == "event" else data["payload"]
+        for key in fields or ():
+            value = source.get(key, _MISSING)
+            if value is _MISSING:
+                return None
+            values[flat_name(name, key)] = value
+    return values
 
 
 def _ordered(reads: Mapping[str, frozenset[str] | None]) -> _Fields:
@@ -236,17 +285,28 @@ class _Evaluator:
         self.context.add_function("re2", self._re2)
         self.context.add_function("re2_find", self._re2_find)
         self.context.add_function("lower", _lower)
+        #: Whether the event in hand is read through flat variables (see :func:`_flat_values`).
+        self.flat = False
 
     def evaluate(self, event: Envelope, features: Mapping[str, Any],
                  event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
         plan = self.plan
         data = plan.envelope(event, event_dict)
-        self._load(_values(plan.condition_reads, data, features))
+        flat = _flat_values(plan.condition_reads, data, features) if plan.flat else None
+        if flat is None:  # the maps: what the rules were written against
+            self.flat = False
+            self._load(_values(plan.condition_reads, data, features))
+            programs: Any = ((rule.program, rule.reason_parts) for rule in plan.rules)
+        else:
+            self.flat = True
+            self._load(flat)
+            programs = plan.flat
         self.pending = (data, features) if plan.reason_reads else None
         entities = _entities(event)
         try:
-            return [self._run(rule, template, entities[rule.spec.entity])
-                    for rule, template in zip(plan.rules, plan.templates)]
+            return [self._run(rule, template, entities[rule.spec.entity], program, parts)
+                    for rule, template, (program, parts) in zip(plan.rules, plan.templates,
+                                                                 programs)]
         finally:
             self.pending = None
 
@@ -260,7 +320,9 @@ class _Evaluator:
         if self.pending is not None:
             data, features = self.pending
             self.pending = None
-            self._load(_values(self.plan.reason_reads, data, features))
+            reads = self.plan.reason_reads
+            flat = _flat_values(reads, data, features) if self.flat else None
+            self._load(_values(reads, data, features) if flat is None else flat)
 
     def _pattern(self, name: str) -> Any:
         assert self.active is not None
@@ -274,27 +336,27 @@ class _Evaluator:
         match = self._pattern(name).search(text)
         return match.group(0) if match else ""
 
-    def _run(self, rule: CompiledRule, template: dict[str, Any],
-             entity: tuple[str, str]) -> DetectorResult:
+    def _run(self, rule: CompiledRule, template: dict[str, Any], entity: tuple[str, str],
+             program: Any, reason_parts: tuple[str | Any, ...]) -> DetectorResult:
         spec = rule.spec
         if spec.mode == "off":
             return _skipped(rule, "rule is off")
         self.active = rule
         try:
-            fired = rule.program.execute(self.context)
+            fired = program.execute(self.context)
             if fired is False:
                 return _result(template, entity)
             if fired is not True:
                 raise TypeError(f"condition returned {type(fired).__name__}, not bool")
             self._load_reason_fields()
-            reason = self._render(rule)
+            reason = self._render(reason_parts)
         except Exception as exc:  # a broken rule must not stop the others
             return _skipped(rule, f"error: {type(exc).__name__}: {exc}")
         return _result(template, entity, fired=True, score=spec.score, reason=reason)
 
-    def _render(self, rule: CompiledRule) -> str:
+    def _render(self, reason_parts: tuple[str | Any, ...]) -> str:
         parts = []
-        for part in rule.reason_parts:
+        for part in reason_parts:
             if isinstance(part, str):
                 parts.append(part)
             else:

@@ -629,3 +629,54 @@ def test_rules_see_the_payload_fields_exactly_as_a_json_dump_gives_them() -> Non
         if plan is None:
             continue
         assert plan.envelope(event, None) == event.model_dump(mode="json", include=plan.include)
+
+
+def test_rules_read_through_flat_variables_decide_exactly_as_through_the_maps() -> None:
+    import dataclasses
+
+    from detectors.features import assemble, plan_features
+    from detectors.ruleset import _Evaluator
+    from pipeline.feature_store import MemoryFeatureStore
+    from pipeline.simulate import generate
+
+    rules, store = load_rules(), MemoryFeatureStore()
+    assert all(plan.flat for plan in rules._plans.values())  # the library reads field by field
+    maps = {kind: _Evaluator(dataclasses.replace(plan, flat=None))
+            for kind, plan in rules._plans.items()}
+    fired = 0
+    for sim in generate(seed=5, count=3000, fraud_rate=0.3):
+        event = decode_event_obj(sim.envelope)
+        features = assemble(event, store.execute_sync(plan_features(event)))
+        if event.type not in maps:
+            continue
+        flat = rules.evaluate(event, features)
+        assert flat == maps[event.type].evaluate(event, features)
+        fired += sum(r.fired for r in flat)
+    assert fired > 50  # reasons rendered through flat variables too
+
+
+def test_a_rule_using_a_variable_whole_reads_the_maps_and_a_missing_field_errs_as_before() -> None:
+    from detectors.ruleset import _Evaluator, _Plan
+
+    whole = _rule_from("message.sent", 'size(features) > 0 && "payload.text" != payload.text')
+    assert _Plan.of((whole,)).flat is None
+    unknown = _rule_from("message.sent", "features.no_such_feature > 1")
+    plan = _Plan.of((unknown,))
+    assert plan.flat is not None
+    event = decode_event_obj(example_event("message.sent", {"text": "hi"}))
+    (result,) = _Evaluator(plan).evaluate(event, example_features("message.sent"))
+    assert result.skipped and "no_such_feature" in result.skipped  # the maps' error, not a stale value
+
+
+def _rule_from(event_type: str, condition: str) -> CompiledRule:
+    from detectors.rule import RuleSpec, compile_rule
+
+    spec = RuleSpec.model_validate({
+        "id": "message.probe", "version": 1, "owner": "t", "description": "a probe of the engine",
+        "event_types": [event_type], "condition": condition, "severity": "low", "score": 0.1,
+        "reason": "probe", "mode": "enforce",
+        "examples": [{"name": "a", "expect": "flag", "payload": {}},
+                     {"name": "b", "expect": "pass", "payload": {}}]})
+    rule, problems = compile_rule(spec)
+    assert rule is not None, problems
+    return rule
