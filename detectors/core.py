@@ -51,7 +51,7 @@ def decide(event: Envelope, context: Context, rules: RuleSet,
                             at=event.occurred_at)
         for model in applicable:
             results.append(_run_model(model, event, context, gate.allowed, gate.reason, gate.record))
-    return Decision(str(event.event_id), event.type, tuple(results))
+    return Decision(event.id, event.type, tuple(results))
 
 
 def _run_model(model: Detector, event: Envelope, context: Context, allowed: bool, why: str,

@@ -124,6 +124,9 @@ class Feature:
     #: The reads for an event and its time (``occurred_at`` as a POSIX timestamp).
     reads: Callable[[Envelope, float], Iterable[Read]] = lambda e, at: ()
     example: Any = None
+    #: For a windowed count: the key it counts in and the window (seconds); what ``reads``
+    #: says too, told apart so features counting one key share its computation.
+    window: tuple[Callable[[Envelope], str], float] | None = None
 
 
 ALL = frozenset({
@@ -278,7 +281,7 @@ def _count(name: str, description: str, types: Iterable[str], key: Callable[[Env
     return Feature(
         name=name, description=description, event_types=frozenset(types),
         reads=lambda e, at: (CountSince(name, key(e), at - seconds, at),),
-        value=lambda e, raw: int(raw.get(name) or 0), example=example,
+        value=lambda e, raw: int(raw.get(name) or 0), example=example, window=(key, seconds),
     )
 
 
@@ -418,7 +421,7 @@ def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
     """State an event adds; shared by every feature so each write happens once."""
     at = _ts(event) if at is None else at
     p, t = event.payload, event.type
-    writes: list[Write] = [_observe(_user_events(event), str(event.event_id), at)]
+    writes: list[Write] = [_observe(_user_events(event), event.id, at)]
     if t == SIGNUP:
         writes += [
             _observe(_device(event), event.subject_id, at),
@@ -439,7 +442,7 @@ def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
         }))
     elif t == PROPOSAL:
         writes += [
-            _observe(_proposals(event), str(event.event_id), at),
+            _observe(_proposals(event), event.id, at),
             _observe(_connects(event), f"{event.event_id}|{p.connects_spent}", at),  # type: ignore[attr-defined]
         ]
         writes += [_observe(key, p.job_id, at) for key in _cover_letter_keys(event)]  # type: ignore[attr-defined]
@@ -447,7 +450,7 @@ def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
 
 
 def _observe(key: str, member: str, at: float) -> Observe:
-    return Observe(key, member, at, trims(member))
+    return _tuple(Observe, (key, member, at, trims(member)))  # type: ignore[no-any-return]
 
 
 def plan_batch(events: Iterable[Envelope]) -> list[FeaturePlan]:
@@ -460,14 +463,43 @@ def plan_batch(events: Iterable[Envelope]) -> list[FeaturePlan]:
     return [plan_features(event) for event in events]
 
 
+def _read_steps(features: tuple[Feature, ...]) -> tuple[tuple[Any, Any], ...]:
+    """How to plan the reads of these features: windowed counts grouped by the key they count
+    in (one key computed for several windows), the others by their ``reads``."""
+    steps: list[tuple[Any, Any]] = []
+    groups: dict[Any, list[tuple[str, float]]] = {}
+    for feature in features:
+        if feature.window is None:
+            steps.append((None, feature))
+            continue
+        key, seconds = feature.window
+        if key not in groups:
+            groups[key] = []
+            steps.append((key, groups[key]))
+        groups[key].append((feature.name, seconds))
+    return tuple((key, tuple(rest) if key is not None else rest) for key, rest in steps)
+
+
+_READ_STEPS = {kind: _read_steps(features) for kind, features in _BY_TYPE.items()}
+_tuple = tuple.__new__  # the operations' NamedTuple __new__ without its extra Python call
+
+
 def plan_features(event: Envelope) -> FeaturePlan:
     """Everything the store must write and read for this event, each read once."""
     at = _ts(event)
-    reads: dict[str, Read] = {}
-    for feature in _BY_TYPE.get(event.type, ()):
-        for read in feature.reads(event, at):
-            reads.setdefault(read.feature, read)
-    return FeaturePlan(writes=plan_writes(event, at), reads=list(reads.values()))
+    reads: list[Read] = []
+    seen: set[str] = set()
+    for key, step in _READ_STEPS.get(event.type, ()):
+        if key is not None:
+            counted = key(event)
+            reads += [_tuple(CountSince, (name, counted, at - seconds, at))
+                      for name, seconds in step]
+            continue
+        for read in step.reads(event, at):
+            if read.feature not in seen:
+                seen.add(read.feature)
+                reads.append(read)
+    return FeaturePlan(writes=plan_writes(event, at), reads=reads)
 
 
 def assemble(event: Envelope, raw: dict[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,8 @@ def flags_for(event: Envelope, decision: Decision, now: datetime | None = None,
     envelope = event.model_dump(mode="json") if decision.findings else None
     return [
         Flag(
-            flag_id=flag_id_for(str(event.event_id), r.detector_id, r.detector_version),
-            event_id=str(event.event_id), event_type=event.type, subject_id=event.subject_id,
+            flag_id=flag_id_for(event.id, r.detector_id, r.detector_version),
+            event_id=event.id, event_type=event.type, subject_id=event.subject_id,
             entity_type=r.entity_type, entity_id=r.entity_id,  # type: ignore[arg-type]
             detector_id=r.detector_id, detector_version=r.detector_version, is_ai=r.is_ai,
             mode="enforce", severity=r.severity, score=r.score, reason=r.reason,

@@ -168,7 +168,7 @@ class ModelRuntime:
                 continue
             record = {"x": result.model_input, "subject_id": event.subject_id,
                       "occurred_at": event.occurred_at.isoformat()}
-            pipe.set(input_key(str(event.event_id), result.detector_id),
+            pipe.set(input_key(event.id, result.detector_id),
                      orjson.dumps(record), ex=self.input_ttl)
             kept += 1
         return kept
@@ -181,7 +181,7 @@ class ModelRuntime:
             if result.model_input is None or result.detector_id not in self.observers:
                 continue
             pipe.xadd(unlabelled_key(result.detector_id), {
-                "event_id": str(event.event_id), "subject_id": event.subject_id,
+                "event_id": event.id, "subject_id": event.subject_id,
                 "occurred_at": event.occurred_at.isoformat(),
                 "x": orjson.dumps(result.model_input)},
                 maxlen=UNLABELLED_MAXLEN, approximate=True)

@@ -302,7 +302,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                 runtime.queue_inputs(pipe, one.event, one.decision)
             if runtime.observers:
                 runtime.queue_unlabelled(pipe, one.event, one.decision)
-        ledger.queue_mark(pipe, (str(one.event.event_id) for one in done), time.time())
+        ledger.queue_mark(pipe, (one.event.id for one in done), time.time())
 
     async def finish(done: list[Done]) -> None:
         for reply in await run_pipeline(lambda pipe: queue_finish(pipe, done)):
@@ -333,7 +333,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         log.error("processing failed for %s", event.event_id, exc_info=exc)
         await send_dead_letter(message, "processing_error", f"{type(exc).__name__}: {exc}")
         # A dead letter is not processed: out of the ledger, if its batch was written there.
-        await retrying("ledger", lambda: redis.zrem(LEDGER, str(event.event_id)))
+        await retrying("ledger", lambda: redis.zrem(LEDGER, event.id))
 
     async def handle_one(message: Any, event: Any) -> Any:
         try:

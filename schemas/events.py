@@ -18,6 +18,7 @@ model's ``SUPPORTED_VERSIONS`` and dead-letter the rest, naming the versions the
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Annotated, ClassVar, Literal, Union
 from uuid import UUID
 
@@ -154,6 +155,12 @@ class Envelope(Contract):
     occurred_at: AwareDatetime
     producer: Annotated[str, Field(min_length=1, max_length=64)]
     subject_id: Id
+
+    @cached_property
+    def id(self) -> str:
+        """``event_id`` as text: the form every key, ledger entry and flag id uses (kept once
+        made; a worker needs it several times per event)."""
+        return str(self.event_id)
 
     @field_validator("occurred_at")
     @classmethod
