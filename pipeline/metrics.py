@@ -29,6 +29,8 @@ CONSUMER_LAG = Gauge("vigil_consumer_lag", "Messages behind the end of each assi
 DETECTOR_HITS = Counter("vigil_detector_hits_total", "Detector results that fired",
                         ["detector", "mode"])
 FLAGS_PUBLISHED = Counter("vigil_flags_published_total", "Flags sent to tns.flags", ["detector"])
+FLAGS_PUBLISH_FAILED = Counter("vigil_flags_publish_failed_total",
+                               "Flags Kafka did not take into tns.flags (their cases exist)")
 AI_SKIPPED = Counter("vigil_ai_skipped_total",
                      "AI detector runs skipped by the consent gate", ["detector", "reason"])
 DETECTOR_ERRORS = Counter("vigil_detector_errors_total", "Detector runs that failed", ["detector"])
