@@ -326,6 +326,12 @@ def _cover_letter_keys(e: Envelope) -> list[str]:
             for band in text_fingerprints(e.payload.cover_letter)]  # type: ignore[attr-defined]
 
 
+def _payload_field(e: Envelope, name: str) -> Any:
+    """A payload field if this event type has it, else None: a model's fields are in its
+    ``__dict__``, and ``getattr`` with a default pays for pydantic raising AttributeError."""
+    return vars(e.payload).get(name)
+
+
 def _account_age(e: Envelope, raw: dict[str, Any]) -> float:
     profile = raw.get("_profile") or {}
     signed_up = profile.get("signed_up_at")
@@ -378,12 +384,12 @@ CATALOGUE: tuple[Feature, ...] = (
     Feature(
         "subject_phone_verified", "Whether the subject verified a phone number at signup (false if unknown).",
         ALL, value=lambda e, raw: bool(((raw.get("_profile") or {}).get("phone_verified")) or
-                                       getattr(e.payload, "phone_verified", False)), example=True,
+                                       _payload_field(e, "phone_verified")), example=True,
     ),
     Feature(
         "subject_id_verified", "Whether the subject verified their identity at signup (false if unknown).",
         ALL, value=lambda e, raw: bool(((raw.get("_profile") or {}).get("id_verified")) or
-                                       getattr(e.payload, "id_verified", False)), example=False,
+                                       _payload_field(e, "id_verified")), example=False,
     ),
     Feature(
         "email_domain", "The lower-cased domain of the signup email.",
