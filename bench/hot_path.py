@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import sys
 import tempfile
@@ -30,6 +29,7 @@ sys.path.insert(0, str(REPO))
 from detectors.models import default_models  # noqa: E402
 from detectors.ruleset import RuleSet, load_rules  # noqa: E402
 from pipeline.embedded import start_redis  # noqa: E402
+from pipeline.worker import quiet_gc  # noqa: E402
 from pipeline.flags import flags_for  # noqa: E402
 from pipeline.models_runtime import ModelRuntime  # noqa: E402
 from pipeline.observe import record_decisions  # noqa: E402
@@ -83,8 +83,7 @@ def main() -> None:
     raw = [(TOPIC_BY_TYPE[s.envelope["type"]], json.dumps(s.envelope).encode())
            for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
     server = start_redis(Path(tempfile.mkdtemp(prefix="vigil-hot-")), appendfsync="everysec")
-    gc.collect()
-    gc.freeze()  # as the worker does after start-up (pipeline.worker.run_worker)
+    quiet_gc()  # as the worker does after start-up
     try:
         async def run() -> list[Stages]:
             redis = Redis.from_url(server.url)
