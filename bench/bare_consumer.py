@@ -16,7 +16,7 @@ import time
 import faust
 
 from pipeline.config import Settings
-from pipeline.worker import broker_urls, faust_worker
+from pipeline.worker import broker_urls, faust_worker, quiet_gc
 from schemas.topics import INPUT_TOPICS
 
 settings = Settings.from_env()
@@ -60,4 +60,6 @@ async def write_latencies() -> None:
 
 
 if __name__ == "__main__":
-    faust_worker(app, loglevel="warning").execute_from_commandline()  # as the real worker runs
+    worker = faust_worker(app, loglevel="warning")
+    quiet_gc()
+    worker.execute_from_commandline()  # as the real worker runs
