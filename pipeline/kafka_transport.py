@@ -93,6 +93,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     _fetch_handler: FetchHandler | None = None
     _fetch_limit: int = 0
     _fetch_wait: float = 0.0
+    #: Records were fetched and let go unprocessed: seek back before fetching on.
+    _dropped: bool = False
 
     def _new_consumer_thread(self) -> BoundedWaitConsumerThread:
         return BoundedWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -150,6 +152,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         fetcher_should_stop = fetcher._stopped.is_set
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
+                if not self.flow_active:  # a rebalance: wait it out before naming the generation
+                    await self.wait(self.can_resume_flow)
                 generation = self.app.consumer_generation_id
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)  # as faust: a loop of quick fetches must yield
@@ -161,6 +165,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                     await self._seek_back()
                     continue
                 await self._deliver(records, active, generation)
+                if self._dropped:
+                    # Records were let go unprocessed and the consumer's position is past them:
+                    # back to the committed offsets now, or a partition with nothing more to
+                    # fetch would never see them again.
+                    self._dropped = False
+                    await self._seek_back()
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -221,9 +231,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             await self._hand_over(batch, ends, generation)
 
     async def _hand_over(self, batch: list[Any], ends: dict[TP, int], generation: int) -> bool:
-        """Give the handler one fetch; False if a rebalance began first (the fetch is dropped:
-        partitions restart from their committed offsets after it)."""
+        """Give the handler one fetch; False if a rebalance began first. The fetch is then
+        dropped, and the partitions go back to their committed offsets before anything else
+        is fetched (faust's recovery seeks there after a rebalance too; a fetch that began in
+        the old generation and returned in the new one is dropped all the same)."""
         if not self.flow_active or self.app.consumer_generation_id != generation:
+            self._dropped = True
             return False
         fetched = Fetched(self, batch, ends)
         self._unacked_messages.add(fetched)
@@ -233,6 +246,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         result = await self.wait_first(handing, self.suspend_flow.wait())
         if result.stopped or handing not in result.done:
             fetched.drop()
+            self._dropped = True
             return False
         return True
 
