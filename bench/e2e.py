@@ -8,8 +8,10 @@
 2. Scaling: the same with two workers.
 3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
    measured capacity (target p99 < 100 ms), and publish -> processed for all events.
-   ``--latency-rate R`` runs only this, at R events/s; with ``--bare``, the bare faust consumer
-   under that load instead: its publish -> consumed percentiles and every process's CPU.
+   Each latency run is followed by its floor: a bare faust consumer under the same load (what
+   faust and the broker alone cost). ``--latency-rate R`` runs only a latency run, at R
+   events/s; with ``--bare``, only the bare consumer under that load: its publish -> consumed
+   percentiles and every process's CPU.
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
 consumer-group join is not counted. Each throughput line also prints the CPU time per event of
@@ -347,6 +349,16 @@ def main() -> None:
             lat = latency(settings, rate=rate, seconds=args.latency_seconds, workdir=workdir,
                           pids=(kafka.process.pid, server.process.pid))
             _print_latency(lat, rate, f" ({share:.0%} of capacity)")
+            # The floor under that load: faust and the broker alone, the same traffic consumed
+            # and thrown away (on a fresh stack too).
+            server.stop()
+            kafka.stop()
+            kafka, server, settings = fresh_stack(workdir / f"bare-{share}", args.partitions)
+            cores, floor = bare_live(settings, rate, args.latency_seconds, workdir,
+                                     (kafka.process.pid, server.process.pid))
+            print("  the floor, a bare faust consumer at the same rate: publish -> consumed "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
+                  + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
     finally:
         server.stop()
         kafka.stop()
