@@ -383,6 +383,19 @@ def history_command(
     console.print(table)
 
 
+def _deployment(version: int | None) -> Deployment | None:
+    """The deployed version asked for (default: the one in force), None if nothing is deployed;
+    an unknown version fails the command."""
+    from pipeline.rule_store import UnknownVersion
+
+    with _store() as store:
+        try:
+            return store.current() if version is None else store.get(version)
+        except UnknownVersion as exc:
+            _fail(str(exc))
+            raise  # not reached: _fail exits
+
+
 @rules_app.command("export")
 def export_command(
     directory: Annotated[Path, typer.Argument(help="Folder to write the rule files into.",
@@ -390,14 +403,7 @@ def export_command(
     version: Annotated[Optional[int], typer.Option(help="Version to export (default: current).")] = None,
 ) -> None:
     """Write a deployed version's rule files into a folder (to backtest or edit what runs)."""
-    from pipeline.rule_store import UnknownVersion
-
-    with _store() as store:
-        try:
-            deployment = store.current() if version is None else store.get(version)
-        except UnknownVersion as exc:
-            _fail(str(exc))
-            return
+    deployment = _deployment(version)
     if deployment is None:
         _fail("nothing deployed yet; workers run the packaged library (detectors/rules)")
         return
@@ -415,14 +421,7 @@ def show_command(
     version: Annotated[Optional[int], typer.Argument(help="Version to show (default: current).")] = None,
 ) -> None:
     """Show a deployed version (default: the one in force) and its rules."""
-    from pipeline.rule_store import UnknownVersion
-
-    with _store() as store:
-        try:
-            deployment = store.current() if version is None else store.get(version)
-        except UnknownVersion as exc:
-            _fail(str(exc))
-            return
+    deployment = _deployment(version)
     if deployment is None:
         console.print("nothing deployed yet; workers run the packaged library:")
         rules, header = load_rules(), "packaged library"
