@@ -42,6 +42,20 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def oncall_against(stack: Stack, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The CLI pointed at the stack as on-call engineer ``oncall-ana``; returns the library as
+    shipped and a copy with connects_burn tuned (v2, threshold 70)."""
+    monkeypatch.setenv("REDIS_URL", stack.settings.redis_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.settings.kafka_bootstrap)
+    monkeypatch.setenv("VIGIL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("USER", "oncall-ana")
+    shipped = library_copy(tmp_path / "v1")
+    tuned = library_copy(tmp_path / "v2", proposal__connects_burn={
+        "version": 2, "condition": "features.freelancer_connects_1h >= 70"})
+    return shipped, tuned
+
+
 def test_validate_names_file_and_field_of_a_broken_rule_and_exits_1(tmp_path: Path) -> None:
     folder = library_copy(tmp_path / "rules", proposal__burst={"score": 1.5},
                           signup__disposable_email={"event_types": ["user.signed_in"]})
@@ -77,13 +91,7 @@ def test_test_fails_on_an_example_that_does_not_behave(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_deploy_history_rollback_show_and_backtest_against_redis(
         stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REDIS_URL", stack.settings.redis_url)
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.settings.kafka_bootstrap)
-    monkeypatch.setenv("VIGIL_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("USER", "oncall-ana")
-    shipped = library_copy(tmp_path / "v1")
-    tuned = library_copy(tmp_path / "v2", proposal__connects_burn={
-        "version": 2, "condition": "features.freelancer_connects_1h >= 70"})
+    shipped, tuned = oncall_against(stack, tmp_path, monkeypatch)
 
     first = invoke("deploy", str(shipped), "--message", "initial library")
     assert first.exit_code == 0, first.output
@@ -142,13 +150,7 @@ def test_deploy_records_a_backtest_and_history_show_and_rollback_carry_its_expec
     from detectors.ruleset import load_rules, sources_from_dir
     from pipeline.backtest import backtest_expectation
 
-    monkeypatch.setenv("REDIS_URL", stack.settings.redis_url)
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.settings.kafka_bootstrap)
-    monkeypatch.setenv("VIGIL_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("USER", "oncall-ana")
-    shipped = library_copy(tmp_path / "v1")
-    tuned = library_copy(tmp_path / "v2", proposal__connects_burn={
-        "version": 2, "condition": "features.freelancer_connects_1h >= 70"})
+    shipped, tuned = oncall_against(stack, tmp_path, monkeypatch)
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(s.envelope) + "\n"
                               for s in generate(seed=5, count=1200, fraud_rate=0.2)))
