@@ -78,10 +78,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--gap", type=float, default=2.0,
+                        help="mean seconds of event time between benign events (e2e's latency "
+                             "runs use 1/rate: dense traffic, fuller feature windows)")
+    parser.add_argument("--fraud-rate", type=float, default=0.05)
     args = parser.parse_args()
     rules = load_rules()
     raw = [(TOPIC_BY_TYPE[s.envelope["type"]], json.dumps(s.envelope).encode())
-           for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
+           for s in generate(seed=2026, count=args.events, fraud_rate=args.fraud_rate,
+                                mean_gap_seconds=args.gap)]
     server = start_redis(Path(tempfile.mkdtemp(prefix="vigil-hot-")), appendfsync="everysec")
     quiet_gc()  # as the worker does after start-up
     try:

@@ -6,6 +6,11 @@ written while batch N+1 is decided. Each stage takes items in order and hands th
 so the last stage acknowledges batches in the order they came. A failing stage fails
 :meth:`Stages.put` (the caller's loop then fails, and what was in hand is never acknowledged).
 
+A stage may *gather*: it is handed every item waiting for it at once, as a list. Where a
+stage's cost is mostly fixed per call (a round trip), items queued behind a slow call then
+share the next one instead of each waiting out its own: the queue never grows deeper than
+one call, whatever the load.
+
 >>> import asyncio
 >>> async def double(x): return 2 * x
 >>> async def demo():
@@ -18,6 +23,17 @@ so the last stage acknowledges batches in the order they came. A failing stage f
 ...     return seen
 >>> asyncio.run(demo())
 [0, 2, 4, 6, 8]
+>>> async def gathered():
+...     calls = []
+...     async def slow(x): await asyncio.sleep(0.01); return x
+...     async def write(xs): calls.append(xs)
+...     stages = Stages([slow, write], depth=(1, 8), gather=(False, True))
+...     for x in range(3):
+...         await stages.put(x)
+...     await stages.join()
+...     return [x for call in calls for x in call]
+>>> asyncio.run(gathered())
+[0, 1, 2]
 """
 
 from __future__ import annotations
@@ -31,15 +47,18 @@ Stage = Callable[[Any], Awaitable[Any]]
 
 class Stages:
     """Stage *i* awaits ``stages[i](item)`` and hands the result to stage *i + 1*; at most
-    ``depth`` items wait before each stage (one number for all, or one per stage)."""
+    ``depth`` items wait before each stage (one number for all, or one per stage). A stage
+    whose ``gather`` flag is set is called with a list: every item waiting for it."""
 
-    def __init__(self, stages: Sequence[Stage], *, depth: int | Sequence[int] = 1) -> None:
+    def __init__(self, stages: Sequence[Stage], *, depth: int | Sequence[int] = 1,
+                 gather: Sequence[bool] | None = None) -> None:
         if not stages:
             raise ValueError("at least one stage")
         self.stages = list(stages)
         self.depths = [depth] * len(self.stages) if isinstance(depth, int) else list(depth)
-        if len(self.depths) != len(self.stages):
-            raise ValueError("one depth per stage")
+        self.gather = list(gather) if gather is not None else [False] * len(self.stages)
+        if len(self.depths) != len(self.stages) or len(self.gather) != len(self.stages):
+            raise ValueError("one depth and one gather flag per stage")
         self._queues: list[asyncio.Queue[Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -55,14 +74,19 @@ class Stages:
     async def _run(self, i: int) -> None:
         stage, inbox = self.stages[i], self._queues[i]
         outbox = self._queues[i + 1] if i + 1 < len(self.stages) else None
+        gather = self.gather[i]
         while True:
-            item = await inbox.get()
+            items = [await inbox.get()]
+            if gather:
+                while not inbox.empty():
+                    items.append(inbox.get_nowait())
             try:
-                result = await stage(item)
+                result = await stage(items if gather else items[0])
                 if outbox is not None:
                     await outbox.put(result)
             finally:
-                inbox.task_done()  # after the hand-off, so join() sees it in the next queue
+                for _ in items:  # after the hand-off, so join() sees it in the next queue
+                    inbox.task_done()
 
     async def put(self, item: Any) -> None:
         """Hand ``item`` to the first stage; returns once it is queued (backpressure), or
