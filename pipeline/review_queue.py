@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ from typing import Any, Literal
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from detectors.results import SEVERITY_RANK
 from schemas.errors import VigilError
@@ -298,8 +300,14 @@ redis.call('XADD', 'vigil:flags:recent', 'MAXLEN', '~', 10000, '*', 'flag_id', f
 return {1, case_id, '', 1}
 end
 
+-- Each flag on its own: a flag Redis refuses (an error reply) wrote nothing, since its reads
+-- run before its first write, so the flags after it go on, and the caller learns which failed.
 local out = {}
-for i, args in ipairs(cjson.decode(ARGV[1])) do out[i] = add(args) end
+for i, args in ipairs(cjson.decode(ARGV[1])) do
+  local ok, result = pcall(add, args)
+  if ok then out[i] = result
+  else out[i] = {-1, type(result) == 'table' and tostring(result.err) or tostring(result)} end
+end
 return out
 """
 
@@ -428,6 +436,9 @@ class AddResult:
     #: Why the flag was not added to a case (``dedup`` or ``snoozed``); None if it was, or if it
     #: was seen before and added then.
     suppressed: str | None = None
+    #: The error Redis refused this flag with (a key of the wrong type, out of memory): nothing
+    #: of it was written, so adding it again is safe. None if it was taken.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -444,6 +455,18 @@ class DecisionResult:
     decision: dict[str, Any]
     #: True when this decision id was decided before: nothing changed, no second event.
     replayed: bool
+
+
+def _script_error(message: str) -> str:
+    """An error a flag's script call caught, as Redis would reply it (its code first, so
+    :func:`pipeline.outages.is_outage` reads it).
+
+    >>> _script_error("@user_script: 5: -OOM command not allowed when used memory > 'maxmemory'.\\r\\n")
+    "OOM command not allowed when used memory > 'maxmemory'."
+    >>> _script_error("WRONGTYPE Operation against a key holding the wrong kind of value")
+    'WRONGTYPE Operation against a key holding the wrong kind of value'
+    """
+    return re.sub(r"^(?:@user_script:? ?\d+: )*-?", "", message).strip()
 
 
 def _s(value: Any) -> str:
@@ -504,15 +527,19 @@ class ReviewQueue:
     async def add_flag(self, flag: Flag, event: Mapping[str, Any] | Any | None = None) -> AddResult:
         """Add one flag (idempotent by flag id). ``event`` is the flagged event's envelope (a dict
         or a schemas model; default: ``flag.event`` when the flag carries it), stored once under
-        ``vigil:event:<event_id>`` so the case can show it."""
-        return (await self.add_flags([flag], [event]))[0]
+        ``vigil:event:<event_id>`` so the case can show it. Raises
+        :class:`redis.exceptions.ResponseError` if Redis refused it (nothing was written)."""
+        result = (await self.add_flags([flag], [event]))[0]
+        if result.error is not None:
+            raise ResponseError(result.error)
+        return result
 
     async def add_flags(self, flags: Sequence[Flag],
                         events: Sequence[Mapping[str, Any] | Any | None] | None = None,
                         ) -> list[AddResult]:
-        """Add flags in order with one script call, each as :meth:`add_flag` would. If the call
-        fails, the flags before the failing one are added and it and the rest are not; adding
-        them again is safe."""
+        """Add flags in order with one script call, each as :meth:`add_flag` would. A flag Redis
+        refuses writes nothing and comes back with its ``error``; the others are added all the
+        same. Adding any of them again is safe."""
         if not flags:
             return []
         now = self.clock()
@@ -537,9 +564,17 @@ class ReviewQueue:
 
     def _add_results(self, flags: Sequence[Flag], replies: Any, now: float) -> list[AddResult]:
         from pipeline import metrics
+        from pipeline.outages import is_outage
 
         results = []
-        for flag, (created, case_id, suppressed, fresh) in zip(flags, replies):
+        for flag, reply in zip(flags, replies):
+            if reply[0] == -1:
+                error = _script_error(_s(reply[1]))
+                if not is_outage(ResponseError(error)):  # an outage is retried, not a failure
+                    metrics.QUEUE_FLAGS.labels(flag.detector_id, "failed").inc()
+                results.append(AddResult(False, "", None, error=error))
+                continue
+            created, case_id, suppressed, fresh = reply
             why = _s(suppressed) or None
             result = AddResult(bool(created), _s(case_id), why)
             if not fresh:

@@ -32,7 +32,7 @@ from typing import Any
 
 import faust
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from detectors.models import default_models
 from detectors.ruleset import RuleSet, load_rules
@@ -45,7 +45,7 @@ from pipeline.observe import record_decisions, seconds_since
 from pipeline.outages import OUTAGES, is_outage, retrying
 from pipeline.processor import Processor
 from pipeline.models_runtime import ModelRuntime
-from pipeline.review_queue import ReviewQueue
+from pipeline.review_queue import AddResult, ReviewQueue
 from pipeline.rule_store import LiveRules
 from pipeline.stages import Stages
 from pipeline.state import OrderedLoads, RedisState
@@ -226,27 +226,47 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         if not done:
             return done
         flags = [flag for one in done for flag in one.flags]
-
-        read: Callable[[Any], list[Any]] | None = None
+        read: Callable[[Any], list[AddResult]] | None = None
+        added: list[AddResult] = []
 
         def build(pipe: Any) -> None:
             nonlocal read
             read = queue.add_flags_to(pipe, flags) if flags else None
             queue_finish(pipe, done)
 
-        replies = await retrying(f"{len(flags)} flags and {len(done)} events",
-                                 lambda: run_pipeline(build))
+        async def write() -> list[Any]:
+            nonlocal added
+            replies = await run_pipeline(build)
+            if read is not None and not isinstance(replies[0], Exception):
+                added = read(replies[0])
+                outage = [r.error for r in added if r.error and is_outage(ResponseError(r.error))]
+                if outage:  # Redis refuses writes (out of memory, read-only): wait it out
+                    raise ResponseError(outage[0])
+            return replies
+
+        replies = await retrying(f"{len(flags)} flags and {len(done)} events", write)
+        kept = done
         flag_error = read is not None and isinstance(replies[0], Exception)
         if read is not None and not flag_error:
-            stats["flags"] += sum(result.created for result in read(replies[0]))
+            stats["flags"] += sum(result.created for result in added)
+            # A flag Redis refused (a key of the wrong type) wrote nothing and the others were
+            # added: park just the events whose flags were refused.
+            refused = {id(flag): result.error for flag, result in zip(flags, added) if result.error}
+            if refused:
+                kept = []
+                for one in done:
+                    errors = [refused[id(flag)] for flag in one.flags if id(flag) in refused]
+                    if errors:
+                        await park(one.message, one.event, ResponseError(errors[0]))
+                    else:
+                        kept.append(one)
         finish_errors = [r for r in replies[read is not None:] if isinstance(r, Exception)]
         if not flag_error and not finish_errors:
-            return done
+            return kept
         # Not an outage (those are retried): a bug or unexpected data. Find the events it is
         # about one by one (flags the failed call had added come back as duplicates).
         log.error("writing a batch of %d events failed (%s); writing them one by one", len(done),
                   replies[0] if flag_error else finish_errors[0])
-        kept = done
         if flag_error:
             kept = await one_by_one(kept, lambda one: add_flags(one.flags))
         if finish_errors:
@@ -256,6 +276,9 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     async def add_flags(flags: list[Flag]) -> None:
         results = await queue.add_flags(flags)
         stats["flags"] += sum(result.created for result in results)
+        for result in results:
+            if result.error is not None:
+                raise ResponseError(result.error)
 
     async def learn_labels(done: list[Done]) -> list[Done]:
         """Teach the models the batch's analyst decisions before the batch is acknowledged.

@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detectors.examples import example_event
-from pipeline.embedded import start_redis
+from pipeline.embedded import free_port, start_redis
 from pipeline.publisher import Publisher
 from pipeline.simulate import generate
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 from schemas.topics import INPUT_TOPICS, Topics
-from tests.conftest import Stack, wait_until
+from tests.conftest import Stack, wait_until, with_settings
 from tests.integration.test_pipeline import (
     assert_cases_consistent,
     flags_in_redis,
@@ -34,6 +34,7 @@ from tests.integration.test_pipeline import (
     wait_caught_up,
     wait_processed,
 )
+from tests.integration.test_metrics import scrape
 from tests.kafka_helpers import read_topic
 
 pytestmark = pytest.mark.integration
@@ -196,6 +197,8 @@ def test_an_event_whose_case_cannot_be_written_is_dead_lettered_and_its_partitio
     bad = asks_for_paypal(victim)
     others = [asks_for_paypal(f"u_fine_{i}") for i in range(20)] + [
         s.envelope for s in generate(seed=47, count=400, fraud_rate=0.15)]
+    port = free_port()
+    with_settings(stack, metrics_port=port)
     stack.start_worker()
     publish(stack, others[:210] + [bad] + others[210:])
     wait_processed(stack, {e["event_id"] for e in others})
@@ -206,6 +209,15 @@ def test_an_event_whose_case_cannot_be_written_is_dead_lettered_and_its_partitio
             for d in letters] == [("processing_error", bad["event_id"])]
     assert "WRONGTYPE" in letters[0]["reason"]
     assert bad["event_id"] not in stack.ledger()
+    # Only the refused flag failed; its batch's other flags were added once, none counted twice.
+    results: dict[str, float] = {}
+    for key, value in scrape(port)[0].items():
+        if key.startswith("vigil_queue_flags_total{"):
+            result = key.split('result="')[1].split('"')[0]
+            results[result] = results.get(result, 0) + value
+    assert results.get("failed") == 1, results
+    assert results.get("duplicate", 0) == 0, results
+    assert results.get("created", 0) >= 20, results
     assert all(w.poll() is None for w in stack.workers), "the worker must keep running"
     assert_no_flag_lost(stack)
 

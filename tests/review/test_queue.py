@@ -12,6 +12,7 @@ from redis.exceptions import ResponseError
 
 from detectors.examples import example_event
 from pipeline.consent_store import RedisConsentStore
+from pipeline.outages import is_outage
 from pipeline.review_queue import (
     CaseClosed,
     ClaimConflict,
@@ -147,20 +148,39 @@ async def test_a_batch_of_flags_is_added_in_order_as_one_by_one(queue: ReviewQue
     assert await queue.add_flags([]) == []
 
 
-async def test_a_batch_that_fails_keeps_the_flags_before_the_failure_and_writes_nothing_of_it(
+async def test_a_flag_redis_refuses_writes_nothing_and_the_rest_of_its_batch_is_added(
         queue: ReviewQueue, redis_url: str) -> None:
     redis = Redis.from_url(redis_url)
     await redis.set("vigil:snooze:user:u_clash", "a string where a hash belongs")
     before, bad, after = flag("u1"), flag("u_clash", minutes=1), flag("u2", minutes=2)
-    with pytest.raises(ResponseError, match="WRONGTYPE"):
-        await queue.add_flags([before[0], bad[0], after[0]], [before[1], bad[1], after[1]])
-    assert await redis.exists(f"vigil:flag:{before[0].flag_id}")
+    batch = ([before[0], bad[0], after[0]], [before[1], bad[1], after[1]])
+    results = await queue.add_flags(*batch)
+    assert [(r.created, r.error is not None) for r in results] == [(True, False), (False, True),
+                                                                    (True, False)]
+    assert results[1].error.startswith("WRONGTYPE")
     assert not await redis.exists(f"vigil:flag:{bad[0].flag_id}")  # retrying it is safe
-    assert not await redis.exists(f"vigil:flag:{after[0].flag_id}")
+    assert not await redis.exists("vigil:entity:user:u_clash:open_case")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await queue.add_flag(bad[0], bad[1])
     await redis.delete("vigil:snooze:user:u_clash")
-    results = await queue.add_flags([before[0], bad[0], after[0]], [before[1], bad[1], after[1]])
-    assert [r.created for r in results] == [False, True, True]
+    results = await queue.add_flags(*batch)
+    assert [(r.created, r.error) for r in results] == [(False, None), (True, None), (False, None)]
     assert await queue.flag_counts_by_detector() == {"message.off_platform_payment": 3}
+    await redis.aclose()
+
+
+async def test_a_flag_refused_for_lack_of_memory_reads_as_an_outage(
+        queue: ReviewQueue, redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    await redis.config_set("maxmemory-policy", "noeviction")
+    await redis.config_set("maxmemory", "1")
+    try:
+        results = await queue.add_flags([flag("u1")[0], flag("u2", minutes=1)[0]])
+    finally:
+        await redis.config_set("maxmemory", "0")
+    assert all(r.error and r.error.startswith("OOM ") for r in results), results
+    assert all(is_outage(ResponseError(r.error)) for r in results)
+    assert await queue.flag_counts_by_detector() == {}
     await redis.aclose()
 
 
