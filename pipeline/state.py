@@ -46,7 +46,6 @@ class PreparedLoad:
     #: Per event: how to read its feature replies (two consent replies follow each).
     spans: list[list[tuple[str, str]]]
 
-
     @classmethod
     def merge(cls, loads: Sequence[PreparedLoad]) -> PreparedLoad:
         """One script for several batches' loads, in their order (each starts with the header).
