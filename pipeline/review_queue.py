@@ -440,6 +440,14 @@ class AddResult:
     #: of it was written, so adding it again is safe. None if it was taken.
     error: str | None = None
 
+    @property
+    def outage(self) -> bool:
+        """Refused because Redis cannot take writes for now (out of memory, read-only): wait
+        and add it again, rather than treat the flag as failed."""
+        from pipeline.outages import is_outage
+
+        return self.error is not None and is_outage(ResponseError(self.error))
+
 
 @dataclass(frozen=True)
 class ClaimResult:
@@ -564,15 +572,14 @@ class ReviewQueue:
 
     def _add_results(self, flags: Sequence[Flag], replies: Any, now: float) -> list[AddResult]:
         from pipeline import metrics
-        from pipeline.outages import is_outage
 
         results = []
         for flag, reply in zip(flags, replies):
             if reply[0] == -1:
-                error = _script_error(_s(reply[1]))
-                if not is_outage(ResponseError(error)):  # an outage is retried, not a failure
+                result = AddResult(False, "", None, error=_script_error(_s(reply[1])))
+                if not result.outage:  # an outage is retried, not a failure
                     metrics.QUEUE_FLAGS.labels(flag.detector_id, "failed").inc()
-                results.append(AddResult(False, "", None, error=error))
+                results.append(result)
                 continue
             created, case_id, suppressed, fresh = reply
             why = _s(suppressed) or None

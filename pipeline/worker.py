@@ -239,7 +239,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             replies = await run_pipeline(build)
             if read is not None and not isinstance(replies[0], Exception):
                 added = read(replies[0])
-                outage = [r.error for r in added if r.error and is_outage(ResponseError(r.error))]
+                outage = [r.error for r in added if r.outage]
                 if outage:  # Redis refuses writes (out of memory, read-only): wait it out
                     raise ResponseError(outage[0])
             return replies
