@@ -6,6 +6,11 @@
    models, flags, queue) with one worker, and a bare faust consumer of the same events in the
    same run; both rates and their ratio (target: pipeline >= 0.75 x bare).
 2. Scaling: the same with two workers.
+
+   Both are measured in ``--rounds`` rounds (bare, one worker, two workers, each from an empty
+   Redis and a new consumer group), and summarised by the median of the rounds' ratios: on a
+   shared machine one run's rates swing by +-30 % from minute to minute, and a ratio of two
+   runs minutes apart measures that swing as much as the pipeline.
 3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
    measured capacity (target p99 < 100 ms), and publish -> processed for all events.
    Each latency run is followed by its floor: a bare faust consumer under the same load (what
@@ -29,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -120,7 +125,7 @@ def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: 
                   pids: tuple[int, int]) -> tuple[float, dict[str, float]]:
     """Events/s through ``workers`` workers, and CPU us per event of workers, Redis, broker."""
     client = redis.Redis.from_url(settings.redis_url)
-    client.delete(LEDGER)
+    client.flushall()  # every run does the same work: no cases, windows or ledger from before
     settings = replace(settings, app_id=f"vigil-bench-{tag}")
     procs = [spawn("pipeline.worker", settings, workdir / f"{tag}-{i}.log") for i in range(workers)]
     sampler = _watch(procs, *pids, label="workers")
@@ -138,11 +143,11 @@ def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: 
     return (n - 1) / (last - first), sampler.per_event(first, last, n)
 
 
-def bare_rate(settings: Settings, n: int, workdir: Path,
-              pids: tuple[int, int]) -> tuple[float, dict[str, float]]:
-    out = workdir / "bare.json"
-    proc = spawn("bench.bare_consumer", replace(settings, app_id="vigil-bench-bare"),
-                 workdir / "bare.log", BENCH_EXPECT=str(n), BENCH_OUT=str(out))
+def bare_rate(settings: Settings, n: int, workdir: Path, pids: tuple[int, int],
+              tag: str = "bare") -> tuple[float, dict[str, float]]:
+    out = workdir / f"{tag}.json"
+    proc = spawn("bench.bare_consumer", replace(settings, app_id=f"vigil-bench-{tag}"),
+                 workdir / f"{tag}.log", BENCH_EXPECT=str(n), BENCH_OUT=str(out))
     sampler = _watch([proc], *pids, label="consumer")
     try:
         deadline = time.time() + 600
@@ -153,6 +158,52 @@ def bare_rate(settings: Settings, n: int, workdir: Path,
         stop([proc])
     data = json.loads(out.read_text())
     return (n - 1) / (data["last"] - data["first"]), sampler.per_event(data["first"], data["last"], n)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the throughput benchmark: the three rates, taken minutes apart at most."""
+
+    bare: float
+    one: float
+    two: float
+
+    @property
+    def ratio(self) -> float:
+        return self.one / self.bare
+
+    @property
+    def scaling(self) -> float:
+        return self.two / self.one
+
+
+def throughput_round(settings: Settings, n: int, workdir: Path, pids: tuple[int, int],
+                     number: int) -> Round:
+    """The bare consumer, one worker and two workers over the same ``n`` published events;
+    prints the round's rates and the CPU per event each run cost."""
+    bare, bare_cpu = bare_rate(settings, n, workdir, pids, tag=f"bare-{number}")
+    one, one_cpu = pipeline_rate(settings, 1, n, workdir, f"one-{number}", pids)
+    two, two_cpu = pipeline_rate(settings, 2, n, workdir, f"two-{number}", pids)
+    print(f"round {number}:")
+    print(f"  bare faust consumer      : {bare:10,.0f} events/s   {_cpu_line(bare_cpu)}")
+    print(f"  full pipeline, 1 worker  : {one:10,.0f} events/s   ratio to bare: {one / bare:.2f}"
+          f"   {_cpu_line(one_cpu)}")
+    print(f"  full pipeline, 2 workers : {two:10,.0f} events/s   scaling vs 1: {two / one:.2f}x"
+          f"   {_cpu_line(two_cpu)}", flush=True)
+    return Round(bare, one, two)
+
+
+def _print_summary(rounds: list[Round]) -> None:
+    def spread(values: list[float], fmt: str) -> str:
+        return (f"median {statistics.median(values):{fmt}} "
+                f"(range {min(values):{fmt}}-{max(values):{fmt}})")
+
+    print(f"over {len(rounds)} rounds:")
+    print(f"  bare faust consumer      : {spread([r.bare for r in rounds], ',.0f')} events/s")
+    print(f"  full pipeline, 1 worker  : {spread([r.one for r in rounds], ',.0f')} events/s")
+    print(f"  ratio to bare            : {spread([r.ratio for r in rounds], '.2f')}"
+          "   (target >= 0.75)")
+    print(f"  two workers vs one       : {spread([r.scaling for r in rounds], '.2f')}x")
 
 
 def _cpu_line(costs: dict[str, float]) -> str:
@@ -305,6 +356,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="throughput rounds (bare, one worker, two workers); medians printed")
     parser.add_argument("--latency-seconds", type=float, default=30)
     parser.add_argument("--latency-rate", type=float, default=None,
                         help="only the latency run, at this many events/s")
@@ -332,14 +385,12 @@ def main() -> None:
         events = [s.envelope for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
         publish_all(settings, events)
         pids = (kafka.process.pid, server.process.pid)
-        bare, bare_cpu = bare_rate(settings, len(events), workdir, pids)
-        one, one_cpu = pipeline_rate(settings, 1, len(events), workdir, "one", pids)
-        two, two_cpu = pipeline_rate(settings, 2, len(events), workdir, "two", pids)
-        print(f"events: {len(events)}, partitions: {args.partitions}, cores: {os.cpu_count()}")
-        print(f"bare faust consumer      : {bare:10,.0f} events/s   {_cpu_line(bare_cpu)}")
-        print(f"full pipeline, 1 worker  : {one:10,.0f} events/s   ratio to bare: {one / bare:.2f} (target >= 0.75)"
-              f"   {_cpu_line(one_cpu)}")
-        print(f"full pipeline, 2 workers : {two:10,.0f} events/s   scaling vs 1: {two / one:.2f}x   {_cpu_line(two_cpu)}")
+        print(f"events: {len(events)}, partitions: {args.partitions}, cores: {os.cpu_count()}, "
+              f"rounds: {args.rounds}")
+        rounds = [throughput_round(settings, len(events), workdir, pids, i + 1)
+                  for i in range(args.rounds)]
+        one = statistics.median(r.one for r in rounds)
+        _print_summary(rounds)
         for share in (0.5, 0.25):
             server.stop()
             kafka.stop()
