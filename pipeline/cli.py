@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import Settings
+from pipeline.dead_letters_cli import dead_letters_app
 from pipeline.review.cli import review_app
 from pipeline.rules_cli import rules_app
 from pipeline.stack import StackState, alive, down, settings_with_stack, up
@@ -31,6 +32,7 @@ schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
+app.add_typer(dead_letters_app, name="dead-letters")
 console = Console()
 err = Console(stderr=True)
 

@@ -1,0 +1,136 @@
+"""``vigil dead-letters``: what was parked on ``tns.dead_letters`` and why; replay it once fixed.
+
+Mounted on the main CLI. ``list`` counts the dead letters by kind and topic and shows the latest
+with their reasons; ``replay`` publishes the originals of the chosen kinds again (validated
+first, each once, to the topic its type belongs on). See :mod:`pipeline.dead_letters`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from detectors.rule import parse_duration
+from pipeline.dead_letters import Parked, matching, read_dead_letters, replay
+from pipeline.publisher import Publisher, PublishError
+from pipeline.stack import settings_with_stack
+from schemas.topics import Topics
+
+dead_letters_app = typer.Typer(help="Dead letters: list them with their reasons, replay them.",
+                               no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+Kinds = Annotated[Optional[list[str]], typer.Option(
+    "--kind", help="Only this kind (bad_json, invalid_field, processing_error, ...); repeatable.")]
+TopicsOption = Annotated[Optional[list[str]], typer.Option(
+    "--topic", help="Only dead letters of inputs read from this topic; repeatable.")]
+Since = Annotated[Optional[str], typer.Option(
+    help="Only those received in this last span: 30m, 2h, 7d.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _selected(kinds: list[str] | None, topics: list[str] | None,
+              since: str | None) -> tuple[list[Parked], list[Parked]]:
+    """(every dead letter, those the options select); unreadable records are reported."""
+    after = None
+    if since is not None:
+        try:
+            after = datetime.now(timezone.utc) - timedelta(seconds=parse_duration(since))
+        except ValueError as exc:
+            _fail(f"--since: {exc}", code=2)
+    settings = settings_with_stack()
+    try:
+        parked, unreadable = read_dead_letters(settings.kafka_bootstrap)
+    except LookupError as exc:
+        _fail(str(exc))
+    for line in unreadable:
+        err.print(f"[yellow]skipped:[/] {line}")
+    return parked, matching(parked, kinds=kinds or (), topics=topics or (), since=after)
+
+
+def _about(item: Parked) -> tuple[str, str]:
+    """The original's event type and producer, where its bytes still say (for the listing)."""
+    try:
+        original = json.loads(base64.b64decode(item.letter.original_b64))
+    except ValueError:
+        return "?", "?"
+    if not isinstance(original, dict):
+        return "?", "?"
+    return str(original.get("type", "?")), str(original.get("producer", "?"))
+
+
+@dead_letters_app.command("list")
+def list_command(
+    kind: Kinds = None, topic: TopicsOption = None, since: Since = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many, the latest.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Every selected dead letter as "
+                                          "JSON lines on stdout, for scripts.")] = False,
+) -> None:
+    """Count the dead letters by kind and topic, and show the latest with their reasons."""
+    parked, selected = _selected(kind, topic, since)
+    if as_json:
+        for item in selected:
+            print(item.letter.model_dump_json())
+        return
+    counts = Counter((p.letter.kind, p.letter.topic) for p in selected)
+    table = Table(title=f"{len(selected)} of {len(parked)} dead letter(s) in {Topics.DEAD_LETTERS}")
+    for column in ("kind", "input topic", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    for (letter_kind, letter_topic), count in counts.most_common():
+        table.add_row(letter_kind, letter_topic, str(count))
+    console.print(table)
+    latest = sorted(selected, key=lambda p: p.letter.received_at)[-limit:] if limit > 0 else []
+    for item in latest:
+        event_type, producer = _about(item)
+        letter = item.letter
+        console.print(f"{letter.received_at:%Y-%m-%d %H:%M:%S}  [bold]{letter.kind}[/]  "
+                      f"{letter.topic}/{letter.partition}@{letter.offset}  {escape(event_type)} "
+                      f"from {escape(producer)}: {escape(letter.reason)}", soft_wrap=True)
+
+
+@dead_letters_app.command("replay")
+def replay_command(
+    kind: Kinds = None, topic: TopicsOption = None, since: Since = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Every dead letter, whatever its "
+                                             "kind.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be sent.")] = False,
+) -> None:
+    """Publish the chosen dead letters' originals again, once their cause is fixed.
+
+    Each original is validated first (the still-invalid are listed, not sent), sent once
+    however often it was dead-lettered, and to the topic its type belongs on."""
+    if not kind and not replay_all:
+        _fail("say which dead letters to replay: --kind KIND (repeatable) or --all", code=2)
+    _, selected = _selected(kind, topic, since)
+    publisher = None
+    if not dry_run:
+        settings = settings_with_stack()
+        publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-dead-letter-replay",
+                              consent_registry=settings.redis_url)
+    try:
+        report = replay(selected, publisher)
+    except PublishError as exc:
+        _fail(str(exc))
+    for item, why in report.still_invalid:
+        letter = item.letter
+        err.print(f"still invalid, not sent: {letter.topic}/{letter.partition}@{letter.offset} "
+                  f"({letter.kind}): {escape(why)}", soft_wrap=True)
+    verb = "would publish" if dry_run else "published"
+    console.print(f"{verb} {len(report.sent)} event(s) again; {len(report.still_invalid)} still "
+                  f"invalid; {len(report.repeats)} repeat dead letter(s) of an input already "
+                  f"replayed")
+    if report.still_invalid:
+        raise typer.Exit(2)
