@@ -61,15 +61,15 @@ def _selected(kinds: list[str] | None, topics: list[str] | None,
     return parked, matching(parked, kinds=kinds or (), topics=topics or (), since=after)
 
 
-def _about(item: Parked) -> tuple[str, str]:
+def _about(item: Parked) -> str:
     """The original's event type and producer, where its bytes still say (for the listing)."""
     try:
         original = json.loads(base64.b64decode(item.letter.original_b64))
     except ValueError:
-        return "?", "?"
+        return "(not JSON)"
     if not isinstance(original, dict):
-        return "?", "?"
-    return str(original.get("type", "?")), str(original.get("producer", "?"))
+        return "(not a JSON object)"
+    return f"{original.get('type', '(no type)')} from {original.get('producer', '(no producer)')}"
 
 
 @dead_letters_app.command("list")
@@ -94,11 +94,10 @@ def list_command(
     console.print(table)
     latest = sorted(selected, key=lambda p: p.letter.received_at)[-limit:] if limit > 0 else []
     for item in latest:
-        event_type, producer = _about(item)
         letter = item.letter
         console.print(f"{letter.received_at:%Y-%m-%d %H:%M:%S}  [bold]{letter.kind}[/]  "
-                      f"{letter.topic}/{letter.partition}@{letter.offset}  {escape(event_type)} "
-                      f"from {escape(producer)}: {escape(letter.reason)}", soft_wrap=True)
+                      f"{letter.topic}/{letter.partition}@{letter.offset}  "
+                      f"{escape(_about(item))}: {escape(letter.reason)}", soft_wrap=True)
 
 
 @dead_letters_app.command("replay")
@@ -126,8 +125,8 @@ def replay_command(
         _fail(str(exc))
     for item, why in report.still_invalid:
         letter = item.letter
-        err.print(f"still invalid, not sent: {letter.topic}/{letter.partition}@{letter.offset} "
-                  f"({letter.kind}): {escape(why)}", soft_wrap=True)
+        err.print(f"still invalid, not sent: {letter.topic}/{letter.partition}@{letter.offset}: "
+                  f"{escape(why)}", soft_wrap=True)
     verb = "would publish" if dry_run else "published"
     console.print(f"{verb} {len(report.sent)} event(s) again; {len(report.still_invalid)} still "
                   f"invalid; {len(report.repeats)} repeat dead letter(s) of an input already "
