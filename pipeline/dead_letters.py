@@ -51,13 +51,17 @@ class Parked:
         return self.letter.topic, self.letter.partition, self.letter.offset
 
 
-def read_dead_letters(bootstrap: str, *, idle: float = 1.5,
+def read_dead_letters(bootstrap: str, *, since: datetime | None = None, idle: float = 1.5,
                       timeout: float = 120.0) -> tuple[list[Parked], list[str]]:
-    """Every dead letter in the topic, oldest first per partition, and a line for each record
-    there that is not a dead letter (so nothing in the topic goes unmentioned)."""
+    """Every dead letter in the topic (with ``since``, those produced from then on), oldest
+    first per partition, and a line for each record there that is not a dead letter (so
+    nothing in the topic goes unmentioned). Raises :class:`TimeoutError` rather than return
+    part of the topic."""
     parked, unreadable = [], []
+    # A letter is produced after its received_at is taken, so seeking to ``since`` by produce
+    # time skips no letter received since.
     for record in read_topic(bootstrap, Topics.DEAD_LETTERS, idle=idle, timeout=timeout,
-                             group="vigil-dead-letters-reader"):
+                             group="vigil-dead-letters-reader", since=since):
         try:
             parked.append(Parked(DeadLetter.model_validate_json(record.value), record.partition,
                                  record.offset))

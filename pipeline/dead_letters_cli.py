@@ -35,6 +35,8 @@ TopicsOption = Annotated[Optional[list[str]], typer.Option(
     "--topic", help="Only dead letters of inputs read from this topic; repeatable.")]
 Since = Annotated[Optional[str], typer.Option(
     help="Only those received in this last span: 30m, 2h, 7d.")]
+Timeout = Annotated[float, typer.Option(
+    help="Seconds to read the topic for at most; a topic not read to its end is an error.")]
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -42,8 +44,8 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _selected(kinds: list[str] | None, topics: list[str] | None,
-              since: str | None) -> tuple[list[Parked], list[Parked]]:
+def _selected(kinds: list[str] | None, topics: list[str] | None, since: str | None,
+              timeout: float) -> tuple[list[Parked], list[Parked]]:
     """(every dead letter, those the options select); unreadable records are reported."""
     after = None
     if since is not None:
@@ -53,9 +55,12 @@ def _selected(kinds: list[str] | None, topics: list[str] | None,
             _fail(f"--since: {exc}", code=2)
     settings = settings_with_stack()
     try:
-        parked, unreadable = read_dead_letters(settings.kafka_bootstrap)
+        parked, unreadable = read_dead_letters(settings.kafka_bootstrap, since=after,
+                                               timeout=timeout)
     except LookupError as exc:
         _fail(str(exc))
+    except TimeoutError as exc:
+        _fail(f"{exc}; narrow the read with --since, or give it a longer --timeout")
     for line in unreadable:
         err.print(f"[yellow]skipped:[/] {line}")
     return parked, matching(parked, kinds=kinds or (), topics=topics or (), since=after)
@@ -74,19 +79,21 @@ def _about(item: Parked) -> str:
 
 @dead_letters_app.command("list")
 def list_command(
-    kind: Kinds = None, topic: TopicsOption = None, since: Since = None,
+    kind: Kinds = None, topic: TopicsOption = None, since: Since = None, timeout: Timeout = 120,
     limit: Annotated[int, typer.Option(help="Show at most this many, the latest.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Every selected dead letter as "
                                           "JSON lines on stdout, for scripts.")] = False,
 ) -> None:
     """Count the dead letters by kind and topic, and show the latest with their reasons."""
-    parked, selected = _selected(kind, topic, since)
+    parked, selected = _selected(kind, topic, since, timeout)
     if as_json:
         for item in selected:
             print(item.letter.model_dump_json())
         return
     counts = Counter((p.letter.kind, p.letter.topic) for p in selected)
-    table = Table(title=f"{len(selected)} of {len(parked)} dead letter(s) in {Topics.DEAD_LETTERS}")
+    read = f"received in the last {since}" if since else f"in {Topics.DEAD_LETTERS}"
+    console.print(f"{len(selected)} of {len(parked)} dead letter(s) {read}", soft_wrap=True)
+    table = Table()
     for column in ("kind", "input topic", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
     for (letter_kind, letter_topic), count in counts.most_common():
@@ -102,7 +109,7 @@ def list_command(
 
 @dead_letters_app.command("replay")
 def replay_command(
-    kind: Kinds = None, topic: TopicsOption = None, since: Since = None,
+    kind: Kinds = None, topic: TopicsOption = None, since: Since = None, timeout: Timeout = 120,
     replay_all: Annotated[bool, typer.Option("--all", help="Every dead letter, whatever its "
                                              "kind.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Only say what would be sent.")] = False,
@@ -113,7 +120,7 @@ def replay_command(
     however often it was dead-lettered, and to the topic its type belongs on."""
     if not kind and not replay_all:
         _fail("say which dead letters to replay: --kind KIND (repeatable) or --all", code=2)
-    _, selected = _selected(kind, topic, since)
+    _, selected = _selected(kind, topic, since, timeout)
     publisher = None
     if not dry_run:
         settings = settings_with_stack()

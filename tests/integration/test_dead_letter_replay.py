@@ -55,6 +55,10 @@ def test_dead_letters_are_listed_and_replayed_once_each_when_valid(
     assert "payload.text: required field is missing" in listed.output
     assert (f"message.sent belongs on {Topics.MESSAGES}, not on {Topics.SIGNUPS}"
             in listed.output)
+    recent = runner.invoke(app, ["dead-letters", "list", "--since", "1h", "--kind", "bad_json"])
+    assert "1 of 4 dead letter(s) received in the last 1h" in recent.output
+    bad_span = runner.invoke(app, ["dead-letters", "list", "--since", "lately"])
+    assert bad_span.exit_code == 2 and "--since" in bad_span.output
     as_json = runner.invoke(app, ["dead-letters", "list", "--kind", "bad_json", "--json"])
     assert [json.loads(line)["kind"] for line in as_json.stdout.splitlines()] == ["bad_json"]
 
