@@ -21,8 +21,8 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# The figures README.md's "Benchmarks" table quotes; prints them, asserts nothing. Tens of
-# minutes: e2e.py runs three throughput rounds and four latency runs, memory.py a million users.
+# The figures README.md's "Benchmarks" table quotes; prints them, asserts nothing. ~10 min on
+# 2 cores: e2e.py runs three throughput rounds and four latency runs, memory.py a million users.
 bench: install
 	$(BIN)/python bench/hot_path.py
 	$(BIN)/python bench/rules_throughput.py

@@ -2,7 +2,7 @@
 
 Mounted on the main CLI. ``list`` counts the dead letters by kind and topic and shows the latest
 with their reasons; ``replay`` publishes the originals of the chosen kinds again (validated
-first, each once, to the topic its type belongs on). See :mod:`pipeline.dead_letters`.
+first, each once, to the topic its type belongs on). See :mod:`pipeline.dead_letter_replay`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from detectors.rule import parse_duration
-from pipeline.dead_letters import Parked, matching, read_dead_letters, replay
+from pipeline.dead_letter_replay import Parked, matching, read_dead_letters, replay
 from pipeline.publisher import Publisher, PublishError
 from pipeline.stack import settings_with_stack
 from schemas.topics import Topics
