@@ -19,8 +19,9 @@ import pytest
 
 from tests.deploy.deploy_helpers import COMPOSE_FILE, K8S, load_yaml, load_yaml_all
 
-#: The manifests use autoscaling/v2 and policy/v1 (GA in 1.23 and 1.21) and sidecar-free pods;
-#: 1.30 is the oldest release still in its providers' support windows at the time of writing.
+#: The oldest release the manifests are meant for (they use autoscaling/v2 and policy/v1, GA
+#: since 1.23 and 1.21, so older would do too) and the newest whose schemas kubernetes-validate
+#: ships.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 #: Custom resources, whose schemas come from the prometheus-operator CRDs and are not shipped.
 CUSTOM_KINDS = {"PodMonitor", "ServiceMonitor"}
