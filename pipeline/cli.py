@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from pipeline.cli_output import console, err, fail
 from pipeline.config import Settings
 from pipeline.dead_letters_cli import dead_letters_app
 from pipeline.review.cli import review_app
@@ -33,13 +33,6 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dead_letters_app, name="dead-letters")
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
 
 
 # ---- the stack -------------------------------------------------------------------------------
@@ -58,7 +51,7 @@ def up_command(
         with console.status("starting the stack..."):
             state = up(settings, workers=workers)
     except StackError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     table = Table(title="Vigil is up", show_header=False)
     table.add_row("Kafka bootstrap", state.kafka_bootstrap)
@@ -74,7 +67,7 @@ def up_command(
         with console.status("waiting for the workers to join the consumer group..."):
             ready = wait_for_workers(state.redis_url, workers, timeout=60)
         if not ready:
-            _fail(f"workers did not report in 60s; see {settings.state_dir}/worker-1.log")
+            fail(f"workers did not report in 60s; see {settings.state_dir}/worker-1.log")
         console.print(f"[green]{workers} worker(s) consuming.[/] Stop everything with `vigil down`.")
 
 
@@ -155,7 +148,7 @@ def publish_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
         try:
             publisher.flush()
         except PublishError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     console.print(f"published {publisher.delivered} event(s); {bad} invalid line(s) skipped")
     if bad:
         raise typer.Exit(2)
@@ -296,7 +289,7 @@ def _print_queue(settings: Settings, *, table: bool = True) -> None:
     try:
         snapshot = asyncio.run(_queue_snapshot(settings.redis_url))
     except Exception as exc:  # noqa: BLE001 - a status command reports, it does not crash
-        _fail(f"cannot read the review queue at {settings.redis_url}: {exc}")
+        fail(f"cannot read the review queue at {settings.redis_url}: {exc}")
         return
     if table:
         console.print(_queue_table(snapshot))

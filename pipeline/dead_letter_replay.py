@@ -26,59 +26,49 @@ from schemas.outputs import DeadLetter
 from schemas.topics import Topics
 
 
-@dataclass(frozen=True)
-class Parked:
-    """A dead letter as read back, with where it sits in ``tns.dead_letters``."""
-
-    letter: DeadLetter
-    partition: int
-    offset: int
-
-    @property
-    def original(self) -> tuple[str, int, int]:
-        """Where the original was read from: the same input dead-lettered twice (a worker
-        redelivered it after a crash) has the same origin."""
-        return self.letter.topic, self.letter.partition, self.letter.offset
+def origin(letter: DeadLetter) -> tuple[str, int, int]:
+    """Where a dead letter's original was read from: an input dead-lettered twice (a worker
+    redelivered it after a crash) has the same origin in both letters."""
+    return letter.topic, letter.partition, letter.offset
 
 
 def read_dead_letters(bootstrap: str, *, since: datetime | None = None, idle: float = 1.5,
-                      timeout: float = 120.0) -> tuple[list[Parked], list[str]]:
+                      timeout: float = 120.0) -> tuple[list[DeadLetter], list[str]]:
     """Every dead letter in the topic (with ``since``, those produced from then on), oldest
     first per partition, and a line for each record there that is not a dead letter (so
     nothing in the topic goes unmentioned). Raises :class:`TimeoutError` rather than return
     part of the topic."""
-    parked, unreadable = [], []
+    letters, unreadable = [], []
     # A letter is produced after its received_at is taken, so seeking to ``since`` by produce
     # time skips no letter received since.
     for record in read_topic(bootstrap, Topics.DEAD_LETTERS, idle=idle, timeout=timeout,
                              group="vigil-dead-letters-reader", since=since):
         try:
-            parked.append(Parked(DeadLetter.model_validate_json(record.value), record.partition,
-                                 record.offset))
+            letters.append(DeadLetter.model_validate_json(record.value))
         except ValidationError as exc:
             unreadable.append(f"partition {record.partition} offset {record.offset}: not a dead "
                               f"letter ({exc.error_count()} problem(s): {exc.errors()[0]['msg']})")
-    return parked, unreadable
+    return letters, unreadable
 
 
-def matching(parked: Iterable[Parked], *, kinds: Sequence[str] = (), topics: Sequence[str] = (),
-             since: datetime | None = None) -> list[Parked]:
+def matching(letters: Iterable[DeadLetter], *, kinds: Sequence[str] = (),
+             topics: Sequence[str] = (), since: datetime | None = None) -> list[DeadLetter]:
     """The dead letters of any of ``kinds`` from any of ``topics`` (all when empty) received
     at or after ``since``.
 
     >>> from pipeline.dead_letters import dead_letter
     >>> def at(kind, topic):
-    ...     return Parked(dead_letter(kind=kind, reason="r", topic=topic, partition=0, offset=0,
-    ...                               key=None, value=b"{}"), 0, 0)
+    ...     return dead_letter(kind=kind, reason="r", topic=topic, partition=0, offset=0,
+    ...                        key=None, value=b"{}")
     >>> letters = [at("bad_json", "tns.messages"), at("invalid_field", "tns.signups")]
-    >>> [p.letter.kind for p in matching(letters, kinds=["invalid_field"])]
+    >>> [letter.kind for letter in matching(letters, kinds=["invalid_field"])]
     ['invalid_field']
     >>> len(matching(letters, topics=["tns.messages", "tns.signups"]))
     2
     """
-    return [p for p in parked
-            if (not kinds or p.letter.kind in kinds) and (not topics or p.letter.topic in topics)
-            and (since is None or p.letter.received_at >= since)]
+    return [letter for letter in letters
+            if (not kinds or letter.kind in kinds) and (not topics or letter.topic in topics)
+            and (since is None or letter.received_at >= since)]
 
 
 @dataclass
@@ -86,37 +76,37 @@ class ReplayReport:
     """What a replay did with each dead letter it was given."""
 
     #: (dead letter, event id) of each original published again (or, dry, that would be).
-    sent: list[tuple[Parked, str]] = field(default_factory=list)
+    sent: list[tuple[DeadLetter, str]] = field(default_factory=list)
     #: (dead letter, why) of each original that is still not a valid event: not sent.
-    still_invalid: list[tuple[Parked, str]] = field(default_factory=list)
+    still_invalid: list[tuple[DeadLetter, str]] = field(default_factory=list)
     #: Dead letters of an original already replayed in this run (dead-lettered twice).
-    repeats: list[Parked] = field(default_factory=list)
+    repeats: list[DeadLetter] = field(default_factory=list)
 
 
-def replay(parked: Iterable[Parked], publisher: Publisher | None) -> ReplayReport:
-    """Publish the originals of ``parked`` again, each once, if it now decodes as a valid
+def replay(letters: Iterable[DeadLetter], publisher: Publisher | None) -> ReplayReport:
+    """Publish the originals of ``letters`` again, each once, if it now decodes as a valid
     event; ``publisher`` None only checks (a dry run). Raises
     :class:`~pipeline.publisher.PublishError` if Kafka did not take every one sent."""
     report = ReplayReport()
     seen: set[tuple[str, int, int]] = set()
-    for item in parked:
-        if item.original in seen:
-            report.repeats.append(item)
+    for letter in letters:
+        if origin(letter) in seen:
+            report.repeats.append(letter)
             continue
-        seen.add(item.original)
+        seen.add(origin(letter))
         try:
-            raw = base64.b64decode(item.letter.original_b64, validate=True)
+            raw = base64.b64decode(letter.original_b64, validate=True)
             # No topic check: an event sent to the wrong topic goes to its own one now.
             event = decode_event(raw)
         except binascii.Error as exc:
-            report.still_invalid.append((item, f"original_b64 is not base64: {exc}"))
+            report.still_invalid.append((letter, f"original_b64 is not base64: {exc}"))
             continue
         except InvalidEvent as exc:
-            report.still_invalid.append((item, f"{exc.kind}: {exc.reason}"))
+            report.still_invalid.append((letter, f"{exc.kind}: {exc.reason}"))
             continue
         if publisher is not None:
             publisher.publish(event)
-        report.sent.append((item, str(event.event_id)))
+        report.sent.append((letter, str(event.event_id)))
     if publisher is not None:
         publisher.flush()
     return report

@@ -14,20 +14,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from detectors.rule import parse_duration
-from pipeline.dead_letter_replay import Parked, matching, read_dead_letters, replay
+from pipeline.cli_output import console, err, fail
+from pipeline.dead_letter_replay import matching, read_dead_letters, replay
 from pipeline.publisher import Publisher, PublishError
 from pipeline.stack import settings_with_stack
+from schemas.outputs import DeadLetter
 from schemas.topics import Topics
 
 dead_letters_app = typer.Typer(help="Dead letters: list them with their reasons, replay them.",
                                no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 Kinds = Annotated[Optional[list[str]], typer.Option(
     "--kind", help="Only this kind (bad_json, invalid_field, processing_error, ...); repeatable.")]
@@ -39,37 +38,32 @@ Timeout = Annotated[float, typer.Option(
     help="Seconds to read the topic for at most; a topic not read to its end is an error.")]
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
 def _selected(kinds: list[str] | None, topics: list[str] | None, since: str | None,
-              timeout: float) -> tuple[list[Parked], list[Parked]]:
+              timeout: float) -> tuple[list[DeadLetter], list[DeadLetter]]:
     """(every dead letter, those the options select); unreadable records are reported."""
     after = None
     if since is not None:
         try:
             after = datetime.now(timezone.utc) - timedelta(seconds=parse_duration(since))
         except ValueError as exc:
-            _fail(f"--since: {exc}", code=2)
+            fail(f"--since: {exc}", code=2)
     settings = settings_with_stack()
     try:
-        parked, unreadable = read_dead_letters(settings.kafka_bootstrap, since=after,
+        letters, unreadable = read_dead_letters(settings.kafka_bootstrap, since=after,
                                                timeout=timeout)
     except LookupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except TimeoutError as exc:
-        _fail(f"{exc}; narrow the read with --since, or give it a longer --timeout")
+        fail(f"{exc}; narrow the read with --since, or give it a longer --timeout")
     for line in unreadable:
         err.print(f"[yellow]skipped:[/] {line}")
-    return parked, matching(parked, kinds=kinds or (), topics=topics or (), since=after)
+    return letters, matching(letters, kinds=kinds or (), topics=topics or (), since=after)
 
 
-def _about(item: Parked) -> str:
+def _about(letter: DeadLetter) -> str:
     """The original's event type and producer, where its bytes still say (for the listing)."""
     try:
-        original = json.loads(base64.b64decode(item.letter.original_b64))
+        original = json.loads(base64.b64decode(letter.original_b64))
     except ValueError:
         return "(not JSON)"
     if not isinstance(original, dict):
@@ -85,26 +79,25 @@ def list_command(
                                           "JSON lines on stdout, for scripts.")] = False,
 ) -> None:
     """Count the dead letters by kind and topic, and show the latest with their reasons."""
-    parked, selected = _selected(kind, topic, since, timeout)
+    letters, selected = _selected(kind, topic, since, timeout)
     if as_json:
-        for item in selected:
-            print(item.letter.model_dump_json())
+        for letter in selected:
+            print(letter.model_dump_json())
         return
-    counts = Counter((p.letter.kind, p.letter.topic) for p in selected)
+    counts = Counter((letter.kind, letter.topic) for letter in selected)
     read = f"received in the last {since}" if since else f"in {Topics.DEAD_LETTERS}"
-    console.print(f"{len(selected)} of {len(parked)} dead letter(s) {read}", soft_wrap=True)
+    console.print(f"{len(selected)} of {len(letters)} dead letter(s) {read}", soft_wrap=True)
     table = Table()
     for column in ("kind", "input topic", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
     for (letter_kind, letter_topic), count in counts.most_common():
         table.add_row(letter_kind, letter_topic, str(count))
     console.print(table)
-    latest = sorted(selected, key=lambda p: p.letter.received_at)[-limit:] if limit > 0 else []
-    for item in latest:
-        letter = item.letter
+    latest = sorted(selected, key=lambda letter: letter.received_at)[-limit:] if limit > 0 else []
+    for letter in latest:
         console.print(f"{letter.received_at:%Y-%m-%d %H:%M:%S}  [bold]{letter.kind}[/]  "
                       f"{letter.topic}/{letter.partition}@{letter.offset}  "
-                      f"{escape(_about(item))}: {escape(letter.reason)}", soft_wrap=True)
+                      f"{escape(_about(letter))}: {escape(letter.reason)}", soft_wrap=True)
 
 
 @dead_letters_app.command("replay")
@@ -119,7 +112,7 @@ def replay_command(
     Each original is validated first (the still-invalid are listed, not sent), sent once
     however often it was dead-lettered, and to the topic its type belongs on."""
     if not kind and not replay_all:
-        _fail("say which dead letters to replay: --kind KIND (repeatable) or --all", code=2)
+        fail("say which dead letters to replay: --kind KIND (repeatable) or --all", code=2)
     _, selected = _selected(kind, topic, since, timeout)
     publisher = None
     if not dry_run:
@@ -129,9 +122,8 @@ def replay_command(
     try:
         report = replay(selected, publisher)
     except PublishError as exc:
-        _fail(str(exc))
-    for item, why in report.still_invalid:
-        letter = item.letter
+        fail(str(exc))
+    for letter, why in report.still_invalid:
         err.print(f"still invalid, not sent: {letter.topic}/{letter.partition}@{letter.offset}: "
                   f"{escape(why)}", soft_wrap=True)
     verb = "would publish" if dry_run else "published"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from detectors.errors import RuleProblem, RuleSetInvalid
@@ -34,14 +33,13 @@ from detectors.ruleset import (
     run_examples,
     sources_from_dir,
 )
+from pipeline.cli_output import console, err, fail
 
 if TYPE_CHECKING:
     from pipeline.rule_store import BacktestExpectation, Deployment, RuleStore
 
 rules_app = typer.Typer(help="Rules: validate, test, backtest, deploy, roll back.",
                         no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 #: Below this many events of a rule's types in the sample, its expected ratio is loose (a few
 #: hits either way move it a lot); the deploy says so.
@@ -52,17 +50,12 @@ RulesDir = Annotated[Optional[Path], typer.Argument(
     exists=True, file_okay=False, dir_okay=True)]
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
 def _sources(directory: Path | None) -> tuple[dict[str, str], str]:
     if directory is None:
         return default_sources(), "the packaged library (detectors/rules)"
     sources = sources_from_dir(directory)
     if not sources:
-        _fail(f"no rule files (*.yaml, *.yml) in {directory}")
+        fail(f"no rule files (*.yaml, *.yml) in {directory}")
     return sources, str(directory)
 
 
@@ -162,7 +155,7 @@ def backtest_command(
         try:
             report = backtest_file(events, candidate, live, labels=labels, live_source=live_source)
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
     render(report, console)
     if json_out is not None:
@@ -186,7 +179,7 @@ def _store() -> Iterator[RuleStore]:
         try:
             client.ping()
         except (redis.exceptions.RedisError, OSError) as exc:
-            _fail(f"cannot reach Redis at {url} ({exc}); start the stack with `vigil up` or set REDIS_URL")
+            fail(f"cannot reach Redis at {url} ({exc}); start the stack with `vigil up` or set REDIS_URL")
         yield RuleStore(client)
     finally:
         client.close()
@@ -257,9 +250,9 @@ def _audited_by(author: str | None, message: str, action: str) -> str:
     """Who makes an audited change; refuses a change without a who and a why."""
     who = author or _default_author()
     if not who.strip():
-        _fail(f"say who {action}: --author NAME (or set $USER)")
+        fail(f"say who {action}: --author NAME (or set $USER)")
     if not message.strip():
-        _fail("say why: --message TEXT")
+        fail("say why: --message TEXT")
     return who
 
 
@@ -271,7 +264,7 @@ def _deploy_backtest(sources: dict[str, str], where: str, events: Path | None,
     if events is None and report is None:
         return None
     if events is not None and report is not None:
-        _fail("give --backtest-events or --backtest-report, not both")
+        fail("give --backtest-events or --backtest-report, not both")
     try:
         candidate = load_rules(sources)
     except RuleSetInvalid as exc:
@@ -289,7 +282,7 @@ def _deploy_backtest(sources: dict[str, str], where: str, events: Path | None,
             raise ValueError(f"{report} is not a backtest report (JSON): {exc}") from None
         return expectation_from_report(data, candidate)
     except ValueError as exc:
-        _fail(f"{exc}; nothing changed")
+        fail(f"{exc}; nothing changed")
     return None
 
 
@@ -325,7 +318,7 @@ def deploy_command(
                                           f"{len(exc.problems)} problem(s); nothing changed"))
             raise typer.Exit(1) from None
         except RuleStoreError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
     created = deployment.version != before
     _print_deployment(deployment, created=created)
@@ -353,7 +346,7 @@ def rollback_command(
                                           "nothing changed"))
             raise typer.Exit(1) from None
         except RuleStoreError as exc:
-            _fail(str(exc))
+            fail(str(exc))
             return
     _print_deployment(deployment, created=deployment.version != before)
 
@@ -392,8 +385,8 @@ def _deployment(version: int | None) -> Deployment | None:
         try:
             return store.current() if version is None else store.get(version)
         except UnknownVersion as exc:
-            _fail(str(exc))
-            raise  # not reached: _fail exits
+            fail(str(exc))
+            raise  # not reached: fail exits
 
 
 @rules_app.command("export")
@@ -405,12 +398,12 @@ def export_command(
     """Write a deployed version's rule files into a folder (to backtest or edit what runs)."""
     deployment = _deployment(version)
     if deployment is None:
-        _fail("nothing deployed yet; workers run the packaged library (detectors/rules)")
+        fail("nothing deployed yet; workers run the packaged library (detectors/rules)")
         return
     directory.mkdir(parents=True, exist_ok=True)
     clashes = sorted(p.name for p in directory.glob("*.y*ml") if p.name not in deployment.sources)
     if clashes:
-        _fail(f"{directory} holds other rule files ({', '.join(clashes)}); use an empty folder")
+        fail(f"{directory} holds other rule files ({', '.join(clashes)}); use an empty folder")
     for name, text in sorted(deployment.sources.items()):
         (directory / name).write_text(text, encoding="utf-8")
     console.print(f"v{deployment.version}: {len(deployment.sources)} rule file(s) written to {directory}")
