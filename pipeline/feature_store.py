@@ -40,7 +40,7 @@ def _sum_members(members: list[Any]) -> float:
 #: cjson decodes exactly; where one becomes a string in Lua it is formatted with %.17g, as
 #: redis.call formats number arguments, so every digit is kept. Every key is inside that
 #: array, not in KEYS: Redis Cluster would need hash tags (see README, "Known limits").
-_BATCH_SCRIPT = """
+BATCH_SCRIPT = """
 local function exclusive(t) return string.format('(%.17g', t) end
 local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
@@ -100,7 +100,7 @@ def script_header() -> list[Any]:
 class RedisFeatureStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.script = redis.register_script(_BATCH_SCRIPT)
+        self.script = redis.register_script(BATCH_SCRIPT)
 
     @staticmethod
     def queue(args: list[Any], plan: FeaturePlan) -> list[tuple[str, str]]:

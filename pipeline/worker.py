@@ -8,13 +8,13 @@ redelivered event changes nothing. The input topics arrive a fetch at a time
 overlapping stages (:mod:`pipeline.stages`)::
 
     take:    event = decode(raw)                 # schemas/: bytes -> typed event, or a dead letter
-             loading = loads.submit(state.prepare(events))  # a Redis script: features, consent
+             loading = state.submit(state.prepare(events))  # a Redis script: features, consent
     decide:  decisions = processor.decide(events, await loading)   # the pure decide()
     write:   cases, labels, flags, ledger, metrics; then acknowledge the fetch
 
-Both Redis steps gather: scripts run one call at a time in batch order, and the batches that
-queued behind a call share the next one (:class:`pipeline.state.OrderedLoads`); the write stage
-writes every batch decided meanwhile in one round trip.
+State scripts are pipelined on a connection of their own, in batch order, each sent as soon as
+its batch is taken (:mod:`pipeline.script_channel`); the write stage gathers, writing every
+batch decided meanwhile in one round trip.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from pipeline.models_runtime import ModelRuntime
 from pipeline.review_queue import AddResult, ReviewQueue
 from pipeline.rule_store import LiveRules
 from pipeline.stages import Stages
-from pipeline.state import OrderedLoads, RedisState
+from pipeline.state import RedisState
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 from schemas.events import Envelope, ReviewDecided
@@ -121,10 +121,6 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
                            if settings.models_enabled else [],
                            input_ttl_seconds=settings.model_input_ttl)
     state = RedisState(redis)
-    # Scripts run in batch order, so a batch reads what the batches before it wrote; a batch is
-    # decided once its own script is back.
-    loads = OrderedLoads(lambda load: retrying(f"state of {len(load.spans)} events",
-                                               lambda: state.run(load)))
     processor = Processor(state, rules or live_rules,  # type: ignore[arg-type]
                           runtime, policy_version=settings.policy_version)
     queue = ReviewQueue(redis)
@@ -154,7 +150,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
         if batch.decoded:
             events = [event for _, event in batch.decoded]
             # CPU, while Redis may still run the scripts of the batches before.
-            batch.loading = loads.submit(state.prepare(events))
+            batch.loading = state.submit(state.prepare(events))
         return batch
 
     async def decide_stage(batch: Batch) -> Batch:
