@@ -36,6 +36,7 @@ from collections import deque
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from pipeline.outages import is_outage
 
@@ -105,9 +106,11 @@ class ScriptChannel:
                 if reading is not None:
                     reading.cancel()
                 await self._connection.disconnect(nowait=True)
-            if not is_outage(error):  # a bug here: no call may wait for its reply forever
+            if not is_outage(error):  # a bug, or a reply out of step: fail every call waiting
+                log.error("state scripts: channel failed (%r); failing %d calls", error,
+                          len(self._unanswered) + len(self._unsent))
                 self._fail(error)
-                raise error
+                return  # the next call starts again on a new connection
             if self._answered_any:  # a new outage, not the same one still going on
                 delay, self._answered_any = 0.05, False
             # Every call not answered goes again, in its order, once Redis is back.
@@ -143,10 +146,10 @@ class ScriptChannel:
                 continue
             try:
                 reply = await self._connection.read_response()
-            except Exception as exc:
+            except ResponseError as exc:  # an error reply: about this call, or an outage
                 if is_outage(exc):
                     raise
-                call = self._unanswered.popleft()  # an error about this call alone
+                call = self._unanswered.popleft()
                 if not call.reply.done():
                     call.reply.set_exception(exc)
                 continue

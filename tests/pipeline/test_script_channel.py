@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import InvalidResponse, ResponseError
 
 from pipeline.embedded import ServerProcess, start_redis
 from pipeline.script_channel import ScriptChannel
@@ -136,3 +136,25 @@ async def test_batches_submitted_together_read_what_they_would_read_one_by_one(s
     assert [one.raw for one in loaded] == [one.raw for one in expected]
     assert [(one.consent_at_event, one.consent_now) for one in loaded] == \
         [(one.consent_at_event, one.consent_now) for one in expected]
+
+
+async def test_a_reply_out_of_step_fails_every_waiting_call_and_the_next_call_starts_afresh(
+        server: ServerProcess) -> None:
+    channel = ScriptChannel(Redis.from_url(server.url), SCRIPT)
+    try:
+        assert await channel.call(b"first") == 1
+        connection = channel._connection
+        real_read = connection.read_response
+
+        async def garbled(*args: Any, **kwargs: Any) -> Any:
+            connection.read_response = real_read  # once: the protocol lost its place
+            raise InvalidResponse("Protocol Error: b'?'")
+
+        connection.read_response = garbled
+        waiting = [channel.call(b"a"), channel.call(b"b")]
+        for reply in waiting:  # neither may wait for a reply that will never be matched
+            with pytest.raises(InvalidResponse):
+                await asyncio.wait_for(reply, timeout=10)
+        assert await asyncio.wait_for(channel.call(b"c"), timeout=10) == 4  # a, b ran too
+    finally:
+        await channel.close()
