@@ -65,14 +65,14 @@ async def test_a_call_is_sent_before_the_reply_to_the_one_before_it_is_read(
         server: ServerProcess) -> None:
     channel = ScriptChannel(Redis.from_url(server.url), SCRIPT)
     try:
-        first = channel.call(b"slow:200")  # Redis is busy with it for 200 ms
+        first = channel.call(b"slow:400")  # Redis is busy with it for 400 ms
         await asyncio.sleep(0.05)  # sent
         second = channel.call(b"after")
-        await asyncio.sleep(0.01)  # sent, while the first is still running
+        await asyncio.sleep(0.1)  # sent, while the first is still running
         # Block this event loop, so no reply can be read, until Redis is done with both.
-        time.sleep(0.6)
+        time.sleep(1.0)
         members = redis_sync.Redis.from_url(server.url).zrange("members", 0, -1)
-        assert members == [b"after", b"slow:200"], "the second call waited for the first reply"
+        assert members == [b"after", b"slow:400"], "the second call waited for the first reply"
         assert (await first, await second) == (1, 2)
     finally:
         await channel.close()
