@@ -22,6 +22,11 @@ EVENT_TO_FLAG = Histogram("vigil_event_to_flag_seconds",
 BATCH_EVENTS = Histogram("vigil_batch_events",
                          "Records per micro-batch (one fetch, at most VIGIL_BATCH_SIZE)",
                          buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000))
+REDIS_ROUND_TRIP = Histogram(
+    "vigil_redis_round_trip_seconds",
+    "A batch's Redis work, from being sent to its reply being read, by step: state (feature "
+    "windows and consent, before deciding) or write (cases, ledger, model inputs)",
+    ["step"], buckets=LATENCY_BUCKETS)
 CONSUMER_LAG = Gauge("vigil_consumer_lag", "Messages behind the end of each assigned partition",
                      ["topic", "partition"])
 

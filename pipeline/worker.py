@@ -126,6 +126,11 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
     queue = ReviewQueue(redis)
     stats = {"processed": 0, "dead_letters": 0, "flags": 0, "batches": 0}
 
+    def round_trip_timer(step: str) -> Callable[..., None]:
+        """Call the result (as is, or as a future's done callback) when the reply is read."""
+        histogram, started = metrics.REDIS_ROUND_TRIP.labels(step), time.perf_counter()
+        return lambda *_: histogram.observe(time.perf_counter() - started)
+
     async def send_dead_letter(message: Any, kind: str, reason: str) -> None:
         letter = dead_letter(kind=kind, reason=reason, topic=message.topic,
                              partition=message.partition, offset=message.offset,
@@ -151,6 +156,7 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
             events = [event for _, event in batch.decoded]
             # CPU, while Redis may still run the scripts of the batches before.
             batch.loading = state.submit(state.prepare(events))
+            batch.loading.add_done_callback(round_trip_timer("state"))
         return batch
 
     async def decide_stage(batch: Batch) -> Batch:
@@ -232,7 +238,9 @@ def create_app(settings: Settings, rules: Callable[[], RuleSet] | None = None) -
 
         async def write() -> list[Any]:
             nonlocal added
+            done_writing = round_trip_timer("write")
             replies = await run_pipeline(build)
+            done_writing()
             if read is not None and not isinstance(replies[0], Exception):
                 added = read(replies[0])
                 outage = [r.error for r in added if r.outage]

@@ -55,6 +55,11 @@ def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_dat
     samples, text = scrape(port)
     assert total(samples, "vigil_detector_hits_total") >= published
     assert samples["vigil_event_processing_seconds_count{}"] == len(events)
+    # One state round trip per fetch that held a valid event, and at least one write.
+    fetches = samples["vigil_batch_events_count{}"]
+    assert 0 < samples['vigil_redis_round_trip_seconds_count{step="state"}'] <= fetches
+    assert 0 < samples['vigil_redis_round_trip_seconds_count{step="write"}'] <= fetches
+    assert samples['vigil_redis_round_trip_seconds_sum{step="state"}'] > 0
     # No personal data in label values: no user id, email, IP or device id appears anywhere.
     personal = set()
     for event in events:
