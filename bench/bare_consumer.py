@@ -60,6 +60,7 @@ async def write_latencies() -> None:
 
 
 if __name__ == "__main__":
-    worker = faust_worker(app, loglevel="warning")
+    # In the run's state dir, as the real worker: faust's data folder stays out of the checkout.
+    worker = faust_worker(app, loglevel="warning", workdir=str(settings.state_dir))
     quiet_gc()
     worker.execute_from_commandline()  # as the real worker runs

@@ -45,7 +45,9 @@ def main() -> None:
         async for event in stream.events():
             log({"kind": "agent", "value": event.message.value.decode()})
 
-    faust_worker(app, loglevel="info").execute_from_commandline()
+    # Beside the log (the test's tmp_path), so faust's data folder does not land in the checkout.
+    workdir = os.path.dirname(os.path.abspath(log_path))
+    faust_worker(app, loglevel="info", workdir=workdir).execute_from_commandline()
 
 
 if __name__ == "__main__":
