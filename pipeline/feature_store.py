@@ -7,6 +7,7 @@ re-adding a member (a redelivered event) changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from detectors.features import (
     Remember,
     SumSince,
 )
+from pipeline.script_channel import ScriptChannel
 
 PREFIX = "vigil:f:"
 
@@ -98,9 +100,12 @@ def script_header() -> list[Any]:
 
 
 class RedisFeatureStore:
+    """Runs plans with :data:`BATCH_SCRIPT` through one :class:`ScriptChannel`: calls run in
+    the order they are made, pipelined, so each reads what the calls before it wrote."""
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.script = redis.register_script(BATCH_SCRIPT)
+        self.channel = ScriptChannel(redis, BATCH_SCRIPT)
 
     @staticmethod
     def queue(args: list[Any], plan: FeaturePlan) -> list[tuple[str, str]]:
@@ -139,9 +144,17 @@ class RedisFeatureStore:
                 raw[feature] = orjson.loads(reply) if reply else None
         return raw
 
-    async def run(self, args: list[str]) -> list[Any]:
-        """Run the batch script over ``args`` (built with :meth:`queue`); the replies in order."""
-        return orjson.loads(await self.script(args=[orjson.dumps(args)]))
+    def call(self, args: list[Any]) -> asyncio.Future[bytes]:
+        """Send the batch script over ``args`` (built with :meth:`queue`) behind the calls made
+        before; its future gets the encoded replies (:meth:`run` decodes them)."""
+        return self.channel.call(orjson.dumps(args))
+
+    async def run(self, args: list[Any]) -> list[Any]:
+        """Run the batch script over ``args``; the replies in order."""
+        return orjson.loads(await self.call(args))
+
+    async def close(self) -> None:
+        await self.channel.close()
 
     async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
         args = script_header()

@@ -22,13 +22,7 @@ from redis.asyncio import Redis
 from detectors.consent import ConsentRecord
 from detectors.features import plan_batch
 from pipeline.consent_store import MemoryConsentStore, RedisConsentStore
-from pipeline.feature_store import (
-    BATCH_SCRIPT,
-    MemoryFeatureStore,
-    RedisFeatureStore,
-    script_header,
-)
-from pipeline.script_channel import ScriptChannel
+from pipeline.feature_store import MemoryFeatureStore, RedisFeatureStore, script_header
 from schemas.events import ConsentChanged, Envelope
 
 FAR_FUTURE = datetime.max.replace(year=9999)
@@ -57,22 +51,22 @@ class PreparedLoad:
 
 
 class RedisState:
-    """Loads through one :class:`ScriptChannel`: every batch's script runs in the order the
-    batches were submitted (so each reads what the batches before it wrote), with no batch
-    waiting for the reply to the one before it to be sent."""
+    """Loads through the feature store's :class:`~pipeline.script_channel.ScriptChannel`:
+    every batch's script runs in the order the batches were submitted (so each reads what the
+    batches before it wrote), with no batch waiting for the reply to the one before it to be
+    sent."""
 
     def __init__(self, redis: Redis) -> None:
         self.features = RedisFeatureStore(redis)
         self.consent = RedisConsentStore(redis)
         self.redis = redis
-        self.channel = ScriptChannel(redis, BATCH_SCRIPT)
 
     async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
         return await self.submit(self.prepare(events))
 
     def submit(self, prepared: PreparedLoad) -> asyncio.Future[list[Loaded]]:
         """Send a prepared script behind those submitted before; its future gets the loads."""
-        reply = self.channel.call(orjson.dumps(prepared.args))
+        reply = self.features.call(prepared.args)
 
         async def read() -> list[Loaded]:
             return self.read(prepared, orjson.loads(await reply))
@@ -80,7 +74,7 @@ class RedisState:
         return asyncio.ensure_future(read())
 
     async def close(self) -> None:
-        await self.channel.close()
+        await self.features.close()
 
     def prepare(self, events: Sequence[Envelope]) -> PreparedLoad:
         """Build the batch's script (pure CPU: the worker does it while Redis runs the scripts

@@ -122,6 +122,7 @@ async def test_redis_and_memory_feature_stores_agree_event_by_event(stack: Any, 
                 if isinstance(value, (int, float)):
                     peak[name] = max(peak.get(name, value), value)
     finally:
+        await redis_store.close()
         await client.aclose()
     # The comparison means something only if the stream exercised the features.
     for name in ("device_accounts_24h", "ip24_accounts_1h", "sender_strangers_1h",
@@ -195,6 +196,7 @@ async def test_stores_agree_for_an_event_later_than_the_slack(stack: Any) -> Non
             plan = plan_features(event)
             assert await redis_store.execute(plan) == memory_store.execute_sync(plan)
     finally:
+        await redis_store.close()
         await client.aclose()
 
 
@@ -215,6 +217,7 @@ async def test_windowed_sets_stay_bounded_while_written_for_days(stack: Any) -> 
         assert in_horizon <= held <= in_horizon + 20 * TRIM_EVERY, held
         assert held < per_hour * hours / 2
     finally:
+        await store.close()
         await client.aclose()
 
 
@@ -238,4 +241,5 @@ async def test_window_bounds_keep_every_digit_of_sub_second_times(stack: Any) ->
         event = message_at(HOUR + 1.123456)
         assert assemble(event, answers[-1])["user_events_1h"] == 2  # itself and 1.123457
     finally:
+        await redis_store.close()
         await client.aclose()
