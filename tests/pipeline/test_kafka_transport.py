@@ -96,6 +96,8 @@ def test_records_come_a_fetch_at_a_time_and_acknowledged_fetches_are_committed(
         stop(app)
     assert sorted(fetched_values(log)) == sorted(values)  # each exactly once
     assert [e["value"] for e in entries(log) if e["kind"] == "agent"] == ["a0", "a1", "a2"]
+    # faust's data folder went beside the log, not into the working directory (the checkout).
+    assert (tmp_path / "fetch-test-data").is_dir()
 
 
 def test_fetches_never_acknowledged_are_not_committed_and_come_again_after_a_restart(
