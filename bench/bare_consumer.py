@@ -15,8 +15,8 @@ import time
 
 import faust
 
-from pipeline.config import Settings
-from pipeline.worker import broker_urls, faust_worker, quiet_gc
+from pipeline.settings import Settings
+from pipeline.worker.app import broker_urls, faust_worker, quiet_gc
 from schemas.topics import INPUT_TOPICS
 
 settings = Settings.from_env()

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,10 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.config import Settings  # noqa: E402
-from pipeline.embedded import create_topics, start_kafka, start_redis  # noqa: E402
-from pipeline.publisher import Publisher  # noqa: E402
-from pipeline.simulate import generate  # noqa: E402
+from pipeline.kafka.publisher import Publisher  # noqa: E402
+from pipeline.local.embedded import create_topics, start_kafka, start_redis  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from pipeline.sim import generate  # noqa: E402
 from schemas.topics import TOPIC_BY_TYPE, topic_plan  # noqa: E402
 
 LEDGER = "vigil:ledger:processed"

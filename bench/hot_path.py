@@ -28,14 +28,14 @@ sys.path.insert(0, str(REPO))
 
 from detectors.models import default_models  # noqa: E402
 from detectors.ruleset import RuleSet, load_rules  # noqa: E402
-from pipeline.embedded import start_redis  # noqa: E402
-from pipeline.worker import quiet_gc  # noqa: E402
-from pipeline.flags import flags_for  # noqa: E402
-from pipeline.models_runtime import ModelRuntime  # noqa: E402
-from pipeline.observe import record_decisions  # noqa: E402
-from pipeline.processor import Processor  # noqa: E402
-from pipeline.simulate import generate  # noqa: E402
-from pipeline.state import RedisState  # noqa: E402
+from pipeline.local.embedded import start_redis  # noqa: E402
+from pipeline.models.runtime import ModelRuntime  # noqa: E402
+from pipeline.sim import generate  # noqa: E402
+from pipeline.stores.state import RedisState  # noqa: E402
+from pipeline.worker.app import quiet_gc  # noqa: E402
+from pipeline.worker.flags import flags_for  # noqa: E402
+from pipeline.worker.observe import record_decisions  # noqa: E402
+from pipeline.worker.processor import Processor  # noqa: E402
 from schemas.decode import decode_event  # noqa: E402
 from schemas.topics import TOPIC_BY_TYPE  # noqa: E402
 

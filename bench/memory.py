@@ -3,7 +3,7 @@
     .venv/bin/python bench/memory.py [--users 1000000]
 
 Each user signs up (profile, device and /24 counters, events window) and records an AI consent
-choice, through the worker's own state path (:class:`pipeline.state.RedisState`, one script
+choice, through the worker's own state path (:class:`pipeline.stores.state.RedisState`, one script
 call per batch). A sample of users then sends messages, to price activity separately. Reports
 Redis ``used_memory`` and resident memory of redis-server and of this (worker-like) process.
 """
@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 import redis as redis_sync  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
-from pipeline.embedded import start_redis  # noqa: E402
-from pipeline.state import RedisState  # noqa: E402
+from pipeline.local.embedded import start_redis  # noqa: E402
+from pipeline.stores.state import RedisState  # noqa: E402
 from schemas.decode import decode_event  # noqa: E402
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)

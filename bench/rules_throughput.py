@@ -19,8 +19,8 @@ from collections import Counter
 from detectors.core import Context, decide
 from detectors.features import assemble, plan_features
 from detectors.ruleset import load_rules
-from pipeline.feature_store import MemoryFeatureStore
-from pipeline.simulate import generate
+from pipeline.sim import generate
+from pipeline.stores.features import MemoryFeatureStore
 from schemas.decode import decode_event_obj
 
 

@@ -25,12 +25,12 @@ from typing import Any
 from redis.asyncio import Redis
 
 from detectors.examples import example_event
-from pipeline.config import Settings
-from pipeline.consent_store import RedisConsentStore
-from pipeline.embedded import free_port, start_redis
-from pipeline.review.app import create_app
-from pipeline.review.auth import UserStore
-from pipeline.review_queue import QueueConfig, ReviewQueue
+from pipeline.local.embedded import free_port, start_redis
+from pipeline.review.queue import QueueConfig, ReviewQueue
+from pipeline.review.web.app import create_app
+from pipeline.review.web.auth import UserStore
+from pipeline.settings import Settings
+from pipeline.stores.consent import RedisConsentStore
 from schemas.decode import decode_event_obj
 from schemas.outputs import Flag, flag_id_for
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from pipeline.config import Settings
-from pipeline.embedded import ServerProcess, create_topics, start_kafka, start_redis
+from pipeline.local.embedded import ServerProcess, create_topics, start_kafka, start_redis
+from pipeline.settings import Settings
 from schemas.topics import topic_plan
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Reading topics and consumer-group progress on the real broker, for assertions.
 
-Partition ends are found by reading (:mod:`pipeline.topic_reader`), never from watermarks,
+Partition ends are found by reading (:mod:`pipeline.kafka.topic_reader`), never from watermarks,
 which the embedded broker reports wrongly.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.topic_reader import Record, read_topic
+from pipeline.kafka.topic_reader import Record, read_topic
 
 __all__ = ["Record", "end_offsets", "group_lag", "read_topic"]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import typer
 
-from pipeline.cli import app
+from pipeline.cli.main import app
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs" / "runbooks").glob("*.md"))]

@@ -12,7 +12,7 @@ import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from pipeline.embedded import (
+from pipeline.local.embedded import (
     ServerProcess,
     StackError,
     create_topics,

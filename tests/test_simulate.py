@@ -10,7 +10,7 @@ from difflib import SequenceMatcher
 
 import pytest
 
-from pipeline.simulate import SCENARIOS, SimulatedEvent, generate, truth_record
+from pipeline.sim import SCENARIOS, SimulatedEvent, generate, truth_record
 from schemas import TOPIC_BY_TYPE, decode_event_obj
 
 SEED = 42

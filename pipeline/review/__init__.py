@@ -1,6 +1,2 @@
-"""The review service: REST API and web console over the review queue (:mod:`pipeline.review_queue`).
-
-``python -m pipeline.review`` runs it (settings from the environment); ``create_app`` builds the
-FastAPI app for tests and other launchers. Importing this package stays cheap: the web stack is
-imported by :mod:`pipeline.review.app` only.
-"""
+"""Review: the queue analysts work in (:mod:`.queue`, Redis) and the service that serves it
+(:mod:`.web`, FastAPI). ``python -m pipeline.review`` runs the service."""

@@ -13,9 +13,9 @@ def main() -> None:
 
     import uvicorn
 
-    from pipeline.review.app import create_app
-    from pipeline.review.config import ReviewSettings
-    from pipeline.stack import settings_with_stack
+    from pipeline.local.stack import settings_with_stack
+    from pipeline.review.web.app import create_app
+    from pipeline.review.web.config import ReviewSettings
 
     settings = settings_with_stack()
     review = ReviewSettings.from_env()

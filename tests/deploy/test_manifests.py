@@ -16,10 +16,28 @@ import yaml
 
 from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.deploy.deploy_helpers import (
-    COMPOSE_FILE, DASHBOARDS, DEPLOY, EXTERNAL_METRICS, GRAFANA, K8S, PROMETHEUS, REPO, RUNBOOKS,
-    TARGET_LABELS, alerts, dashboard_panels, dashboard_queries, dashboards, load_yaml,
-    load_yaml_all, promql_names, recorded_series, recording_rules, settings_env_vars,
-    vigil_metrics, vigil_series,
+    COMPOSE_FILE,
+    DASHBOARDS,
+    DEPLOY,
+    EXTERNAL_METRICS,
+    GRAFANA,
+    K8S,
+    PROMETHEUS,
+    REPO,
+    RUNBOOKS,
+    TARGET_LABELS,
+    alerts,
+    dashboard_panels,
+    dashboard_queries,
+    dashboards,
+    load_yaml,
+    load_yaml_all,
+    promql_names,
+    recorded_series,
+    recording_rules,
+    settings_env_vars,
+    vigil_metrics,
+    vigil_series,
 )
 
 ALL_TOPICS = {*INPUT_TOPICS, *OUTPUT_TOPICS}
@@ -289,7 +307,7 @@ def test_compose_env_vars_are_ones_vigil_reads(compose: dict) -> None:
     assert {"KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "VIGIL_PARTITIONS"} <= known
     env = compose["services"]["worker"]["environment"]
     unknown = set(env) - known
-    assert not unknown, f"pipeline/config.py does not read {sorted(unknown)}"
+    assert not unknown, f"pipeline/settings.py does not read {sorted(unknown)}"
 
 
 def test_compose_prometheus_scrapes_workers_and_review_on_their_ports(compose: dict) -> None:
@@ -451,7 +469,7 @@ def test_config_map_and_secret_hold_only_variables_vigil_reads(k8s: dict) -> Non
     config = k8s[("ConfigMap", "vigil-config")]["data"]
     secret = load_yaml(K8S / "secret.template.yaml")
     unknown = (set(config) | set(secret["stringData"])) - known
-    assert not unknown, f"pipeline/config.py does not read {sorted(unknown)}"
+    assert not unknown, f"pipeline/settings.py does not read {sorted(unknown)}"
     assert not set(config) & set(secret["stringData"]), "a setting in both ConfigMap and Secret"
 
 

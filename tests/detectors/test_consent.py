@@ -16,7 +16,7 @@ from detectors.consent import (
     consent_gate,
 )
 from detectors.examples import example_event
-from pipeline.consent_store import MemoryConsentStore
+from pipeline.stores.consent import MemoryConsentStore
 from schemas import ConsentChanged, decode_event_obj
 
 EVENT_AT = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from detectors.features import (
     plan_features,
     text_fingerprints,
 )
-from pipeline.feature_store import MemoryFeatureStore
+from pipeline.stores.features import MemoryFeatureStore
 from schemas import decode_event_obj
 from schemas.events import Envelope
 

@@ -620,7 +620,7 @@ def test_the_fast_re2_matcher_agrees_with_search_for_every_library_pattern(text:
 
 
 def test_rules_see_the_payload_fields_exactly_as_a_json_dump_gives_them() -> None:
-    from pipeline.simulate import generate  # the simulator's traffic: every event type
+    from pipeline.sim import generate  # the simulator's traffic: every event type
 
     rules = load_rules()
     for sim in generate(seed=3, count=600, fraud_rate=0.3):
@@ -636,8 +636,8 @@ def test_rules_read_through_flat_variables_decide_exactly_as_through_the_maps() 
 
     from detectors.features import assemble, plan_features
     from detectors.ruleset import _Evaluator
-    from pipeline.feature_store import MemoryFeatureStore
-    from pipeline.simulate import generate
+    from pipeline.sim import generate
+    from pipeline.stores.features import MemoryFeatureStore
 
     rules, store = load_rules(), MemoryFeatureStore()
     assert all(plan.flat for plan in rules._plans.values())  # the library reads field by field

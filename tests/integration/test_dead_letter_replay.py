@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from detectors.examples import example_event
-from pipeline.cli import app
-from pipeline.publisher import Publisher
+from pipeline.cli.main import app
+from pipeline.kafka.publisher import Publisher
 from schemas.topics import Topics
 from tests.conftest import Stack, wait_until
 from tests.integration.test_pipeline import flags_in_redis, wait_processed

@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detectors.examples import example_event
-from pipeline.embedded import free_port, start_redis
-from pipeline.publisher import Publisher
-from pipeline.simulate import generate
+from pipeline.kafka.publisher import Publisher
+from pipeline.local.embedded import free_port, start_redis
+from pipeline.sim import generate
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 from schemas.topics import INPUT_TOPICS, Topics
 from tests.conftest import Stack, wait_until, with_settings
+from tests.integration.test_metrics import scrape
 from tests.integration.test_pipeline import (
     assert_cases_consistent,
     flags_in_redis,
@@ -34,7 +35,6 @@ from tests.integration.test_pipeline import (
     wait_caught_up,
     wait_processed,
 )
-from tests.integration.test_metrics import scrape
 from tests.kafka_helpers import read_topic
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ import redis
 from detectors.errors import RuleSetInvalid
 from detectors.examples import example_event
 from detectors.ruleset import default_sources
-from pipeline.embedded import free_port
-from pipeline.publisher import Publisher
-from pipeline.rule_store import RuleStore
+from pipeline.kafka.publisher import Publisher
+from pipeline.local.embedded import free_port
+from pipeline.rules.store import RuleStore
 from tests.conftest import Stack, wait_until, with_settings
 from tests.integration.test_pipeline import wait_caught_up
 

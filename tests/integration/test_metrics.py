@@ -7,9 +7,9 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.embedded import free_port
-from pipeline.publisher import Publisher
-from pipeline.simulate import generate
+from pipeline.kafka.publisher import Publisher
+from pipeline.local.embedded import free_port
+from pipeline.sim import generate
 from schemas.topics import Topics
 from tests.conftest import Stack, wait_until, with_settings
 

@@ -14,7 +14,8 @@ import pytest
 
 from detectors.examples import example_event
 from detectors.models import default_models
-from pipeline.models_runtime import (
+from pipeline.kafka.publisher import Publisher
+from pipeline.models.runtime import (
     cursor_key,
     input_key,
     observed_key,
@@ -22,7 +23,6 @@ from pipeline.models_runtime import (
     unlabelled_key,
     version_key,
 )
-from pipeline.publisher import Publisher
 from tests.conftest import Stack, wait_until, with_settings
 from tests.integration.test_pipeline import flags_in_redis, wait_caught_up
 

@@ -10,9 +10,9 @@ import signal
 import pytest
 
 from detectors.examples import example_event
-from pipeline.publisher import Publisher
-from pipeline.replay import replay_lines
-from pipeline.simulate import generate
+from pipeline.kafka.publisher import Publisher
+from pipeline.offline.replay import replay_lines
+from pipeline.sim import generate
 from schemas import MAX_EVENT_BYTES
 from schemas.topics import INPUT_TOPICS, Topics
 from tests.conftest import Stack, wait_until

@@ -10,8 +10,8 @@ import os
 
 import faust
 
-from pipeline.kafka_transport import Fetched
-from pipeline.worker import broker_urls, faust_worker
+from pipeline.kafka.transport import Fetched
+from pipeline.worker.app import broker_urls, faust_worker
 
 
 def main() -> None:

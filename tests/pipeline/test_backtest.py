@@ -14,10 +14,10 @@ import pytest
 
 from detectors.examples import example_event
 from detectors.ruleset import load_rules
-from pipeline.backtest import backtest, backtest_file, live_rule_set, read_labels
-from pipeline.embedded import free_port
-from pipeline.replay import replay_lines
-from pipeline.simulate import SCENARIOS, generate, truth_record
+from pipeline.local.embedded import free_port
+from pipeline.offline.backtest import backtest, backtest_file, live_rule_set, read_labels
+from pipeline.offline.replay import replay_lines
+from pipeline.sim import SCENARIOS, generate, truth_record
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 

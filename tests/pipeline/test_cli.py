@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
-from pipeline.stack import StackState, alive
+from pipeline.cli.main import app
+from pipeline.local.stack import StackState, alive
 from tests.conftest import REPO, Stack
 
 runner = CliRunner()
@@ -75,7 +75,7 @@ def test_up_starts_the_embedded_stack_and_down_stops_everything(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
     env.update(VIGIL_STATE_DIR=str(tmp_path / "state"), VIGIL_SESSION_TIMEOUT="3",
                VIGIL_REBALANCE_TIMEOUT="3")
-    vigil = [sys.executable, "-m", "pipeline.cli"]
+    vigil = [sys.executable, "-m", "pipeline.cli.main"]
     started = subprocess.run([*vigil, "up"], cwd=REPO, env=env, capture_output=True, text=True,
                              timeout=120)
     state = StackState.load(tmp_path / "state")

@@ -14,9 +14,18 @@ import pytest
 from redis.asyncio import Redis
 
 from detectors.examples import example_event
-from detectors.features import DAY, HORIZON, HOUR, MINUTE, TRIM_EVERY, assemble, plan_features, trims
-from pipeline.consent_store import MemoryConsentStore, RedisConsentStore
-from pipeline.feature_store import MemoryFeatureStore, RedisFeatureStore
+from detectors.features import (
+    DAY,
+    HORIZON,
+    HOUR,
+    MINUTE,
+    TRIM_EVERY,
+    assemble,
+    plan_features,
+    trims,
+)
+from pipeline.stores.consent import MemoryConsentStore, RedisConsentStore
+from pipeline.stores.features import MemoryFeatureStore, RedisFeatureStore
 from schemas import decode_event_obj
 from schemas.events import ConsentChanged, Envelope
 

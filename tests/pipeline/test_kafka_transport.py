@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline.embedded import ServerProcess, create_topics, start_kafka
-from pipeline.publisher import Publisher
+from pipeline.kafka.publisher import Publisher
+from pipeline.local.embedded import ServerProcess, create_topics, start_kafka
 from tests.conftest import REPO, wait_until
 
 pytestmark = pytest.mark.integration

@@ -19,16 +19,16 @@ from detectors.core import Context, decide
 from detectors.examples import example_event
 from detectors.models import default_models
 from detectors.ruleset import RuleSet
-from pipeline.consent_store import RedisConsentStore
-from pipeline.embedded import start_redis
-from pipeline.models_runtime import (
+from pipeline.local.embedded import start_redis
+from pipeline.models.runtime import (
     APPLIED,
     ROUND_ATTEMPTS,
     ModelRuntime,
     observed_key,
     version_key,
 )
-from pipeline.outages import is_outage
+from pipeline.stores.consent import RedisConsentStore
+from pipeline.stores.outages import is_outage
 from schemas.decode import decode_event_obj
 from schemas.events import ReviewDecided
 

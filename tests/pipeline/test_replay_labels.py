@@ -10,7 +10,7 @@ from typing import Any
 
 from detectors.examples import example_event
 from detectors.models import FakeSignupModel, ScamMessageModel
-from pipeline.replay import InvalidLine, replay_file, replay_lines
+from pipeline.offline.replay import InvalidLine, replay_file, replay_lines
 
 KEY = b"test-hash-key-0123456789abcdef"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)

@@ -18,22 +18,24 @@ from redis.asyncio import Redis as AsyncRedis
 
 from detectors.errors import RuleSetInvalid
 from detectors.ruleset import default_sources, load_rules
-from pipeline.backtest import backtest_expectation
-from pipeline.replay import InvalidLine, replay_lines
-from pipeline.rule_store import (
+from pipeline.offline.backtest import backtest_expectation
+from pipeline.offline.replay import InvalidLine, replay_lines
+from pipeline.rules.live import LiveRules
+from pipeline.rules.records import (
+    BacktestExpectation,
+    RuleExpectation,
+    RuleStoreError,
+    UnknownVersion,
+)
+from pipeline.rules.store import (
     AUDIT,
     CHANNEL,
     CURRENT,
     SEQ,
-    BacktestExpectation,
-    LiveRules,
-    RuleExpectation,
     RuleStore,
-    RuleStoreError,
-    UnknownVersion,
     version_key,
 )
-from pipeline.simulate import generate
+from pipeline.sim import generate
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import yaml
 from typer.testing import CliRunner
 
 from detectors.ruleset import default_sources
-from pipeline.cli import app
-from pipeline.rule_store import RuleStore
-from pipeline.simulate import generate, truth_record
+from pipeline.cli.main import app
+from pipeline.rules.store import RuleStore
+from pipeline.sim import generate, truth_record
 from tests.conftest import Stack
 
 runner = CliRunner()
@@ -148,7 +148,7 @@ def test_deploy_history_rollback_show_and_backtest_against_redis(
 def test_deploy_records_a_backtest_and_history_show_and_rollback_carry_its_expectations(
         stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from detectors.ruleset import load_rules, sources_from_dir
-    from pipeline.backtest import backtest_expectation
+    from pipeline.offline.backtest import backtest_expectation
 
     shipped, tuned = oncall_against(stack, tmp_path, monkeypatch)
     events = tmp_path / "events.jsonl"

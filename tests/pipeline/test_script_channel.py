@@ -15,9 +15,9 @@ import redis as redis_sync
 from redis.asyncio import Redis
 from redis.exceptions import InvalidResponse, ResponseError
 
-from pipeline.embedded import ServerProcess, start_redis
-from pipeline.script_channel import ScriptChannel
-from pipeline.state import MemoryState, RedisState
+from pipeline.local.embedded import ServerProcess, start_redis
+from pipeline.stores.script_channel import ScriptChannel
+from pipeline.stores.state import MemoryState, RedisState
 from tests.pipeline.test_feature_store_parity import generate_stream
 
 pytestmark = pytest.mark.integration

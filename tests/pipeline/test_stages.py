@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pipeline.stages import Stages
+from pipeline.worker.stages import Stages
 
 
 async def test_items_pass_every_stage_in_order() -> None:

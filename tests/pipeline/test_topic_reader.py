@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import Producer
 
-from pipeline.topic_reader import read_topic
+from pipeline.kafka.topic_reader import read_topic
 from schemas.topics import Topics
 from tests.conftest import Stack
 

@@ -6,12 +6,12 @@ import asyncio
 import json
 
 from detectors.ruleset import load_rules
-from pipeline.config import Settings
-from pipeline.flags import flags_for
-from pipeline.processor import Processor
-from pipeline.simulate import generate
-from pipeline.state import MemoryState
-from pipeline.worker import create_app
+from pipeline.settings import Settings
+from pipeline.sim import generate
+from pipeline.stores.state import MemoryState
+from pipeline.worker.app import create_app
+from pipeline.worker.flags import flags_for
+from pipeline.worker.processor import Processor
 from schemas.decode import decode_event
 from schemas.topics import TOPIC_BY_TYPE
 

@@ -14,10 +14,9 @@ import pytest
 import redis as redis_lib
 from redis.asyncio import Redis
 
-from pipeline.embedded import ServerProcess, start_redis
-from pipeline.review.auth import UserStore
-from pipeline.review_queue import QueueConfig, ReviewQueue
-
+from pipeline.local.embedded import ServerProcess, start_redis
+from pipeline.review.queue import QueueConfig, ReviewQueue
+from pipeline.review.web.auth import UserStore
 
 T = TypeVar("T")
 

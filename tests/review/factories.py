@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from detectors.examples import example_event
-from pipeline.review_queue import QueueConfig, ReviewQueue
+from pipeline.review.queue import QueueConfig, ReviewQueue
 from schemas.outputs import Flag, flag_id_for
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)

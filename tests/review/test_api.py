@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from detectors.examples import example_event
-from pipeline.config import Settings
-from pipeline.review.app import create_app
+from pipeline.review.web.app import create_app
+from pipeline.settings import Settings
 from schemas.topics import Topics
 from tests.conftest import Stack, wait_until
 from tests.kafka_helpers import read_topic
@@ -245,7 +245,7 @@ def test_metrics_expose_queue_gauges(client: TestClient, redis_url: str) -> None
 
 def test_add_user_prints_a_token_once_and_stores_only_its_hash(redis_url: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.cli import app
+    from pipeline.cli.main import app
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     result = CliRunner().invoke(app, ["review", "add-user", "maria", "--role", "lead"])

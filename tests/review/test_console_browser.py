@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import Settings
-from pipeline.embedded import free_port
-from pipeline.review.app import create_app
+from pipeline.local.embedded import free_port
+from pipeline.review.web.app import create_app
+from pipeline.settings import Settings
 from tests.review.conftest import add_users
 from tests.review.factories import flag, seed
 

@@ -11,9 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from detectors.examples import example_event
-from pipeline.consent_store import RedisConsentStore
-from pipeline.outages import is_outage
-from pipeline.review_queue import (
+from pipeline.review.queue import (
     CaseClosed,
     ClaimConflict,
     DecisionConflict,
@@ -23,6 +21,8 @@ from pipeline.review_queue import (
     QueueConfig,
     ReviewQueue,
 )
+from pipeline.stores.consent import RedisConsentStore
+from pipeline.stores.outages import is_outage
 from schemas.decode import decode_event_obj
 from schemas.outputs import Flag
 from tests.review.conftest import FakeClock
@@ -372,5 +372,5 @@ async def test_series_record_flags_decisions_and_depth_per_minute(queue: ReviewQ
 
 
 def test_iso_times_are_utc() -> None:
-    from pipeline.review_queue import iso
+    from pipeline.review.queue import iso
     assert iso(datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()) == "2026-01-05T00:00:00Z"

@@ -1,0 +1,1 @@
+"""``vigil``, the command line (:mod:`pipeline.cli.main`). Nothing else imports these modules."""

@@ -1,0 +1,357 @@
+"""``vigil``: the command line for engineers and the demo.
+
+Run ``vigil --help`` for the commands. Server addresses come from KAFKA_BOOTSTRAP_SERVERS and
+REDIS_URL, or else from the stack ``vigil up`` started (recorded under ``.vigil/``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pipeline.cli.dead_letters import dead_letters_app
+from pipeline.cli.output import console, err, fail
+from pipeline.cli.review import review_app
+from pipeline.cli.rules import rules_app
+from pipeline.local.stack import StackState, alive, down, settings_with_stack, up
+from pipeline.settings import Settings
+
+app = typer.Typer(help="Vigil: streaming trust-and-safety for the marketplace.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+schemas_app = typer.Typer(help="Event contracts.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(review_app, name="review")
+app.add_typer(rules_app, name="rules")
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+# ---- the stack -------------------------------------------------------------------------------
+
+
+@app.command("up")
+def up_command(
+    workers: Annotated[int, typer.Option(help="Worker processes to start.")] = 1,
+    wait: Annotated[bool, typer.Option(help="Wait until the workers have joined the group.")] = True,
+) -> None:
+    """Start the embedded broker and Redis (unless configured from outside), topics and workers."""
+    from pipeline.local.embedded import StackError
+
+    settings = Settings.from_env()
+    try:
+        with console.status("starting the stack..."):
+            state = up(settings, workers=workers)
+    except StackError as exc:
+        fail(str(exc))
+        return
+    table = Table(title="Vigil is up", show_header=False)
+    table.add_row("Kafka bootstrap", state.kafka_bootstrap)
+    table.add_row("Redis", state.redis_url)
+    for name, pid in state.pids.items():
+        table.add_row(name, f"pid {pid}, log {state.logs.get(name, '-')}")
+    for name, url in state.urls.items():
+        if name not in ("kafka", "redis", "analyst token"):
+            table.add_row(name, url)
+    console.print(table)
+    _print_console_login(state)
+    if wait:
+        with console.status("waiting for the workers to join the consumer group..."):
+            ready = wait_for_workers(state.redis_url, workers, timeout=60)
+        if not ready:
+            fail(f"workers did not report in 60s; see {settings.state_dir}/worker-1.log")
+        console.print(f"[green]{workers} worker(s) consuming.[/] Stop everything with `vigil down`.")
+
+
+def _print_console_login(state: StackState) -> None:
+    url = state.urls.get("review console")
+    token_file = state.urls.get("analyst token")
+    if url:
+        console.print(f"[bold]Review console:[/] {url}")
+    if token_file and Path(token_file).exists():
+        console.print(f"  log in with the analyst token: {Path(token_file).read_text().strip()}"
+                      f"  (also in {token_file})")
+
+
+def wait_for_workers(redis_url: str, count: int, timeout: float) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        beats = [json.loads(v) for v in client.mget(client.keys("vigil:worker:*") or ["-"]) if v]
+        if len([b for b in beats if b["assigned_partitions"] > 0]) >= count:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+@app.command("down")
+def down_command() -> None:
+    """Stop what `vigil up` started."""
+    stopped = down(Settings.from_env())
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@app.command("status")
+def status_command() -> None:
+    """Show the stack, the workers' heartbeats and the review queue."""
+    settings = settings_with_stack()
+    state = StackState.load(settings.state_dir)
+    if state:
+        for name, pid in state.pids.items():
+            console.print(f"{name:10} pid {pid:<8} {'running' if alive(pid) else '[red]stopped[/]'}")
+    _print_queue(settings)
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run one worker in the foreground (what `vigil up` starts, and what production runs)."""
+    from pipeline.worker.app import run_worker
+
+    run_worker(settings_with_stack())
+
+
+# ---- events --------------------------------------------------------------------------------
+
+
+@app.command("publish")
+def publish_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Publish a JSONL file of event envelopes (validated first; bad lines are reported)."""
+    from pipeline.kafka.publisher import Publisher, PublishError, read_jsonl
+    from schemas.errors import InvalidEvent
+
+    settings = settings_with_stack()
+    lines = file.read_text(encoding="utf-8").splitlines()
+    bad = 0
+    with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("publish", total=len([ln for ln in lines if ln.strip()]))
+        publisher = Publisher(settings.kafka_bootstrap, consent_registry=settings.redis_url)
+        for number, obj in read_jsonl(lines):
+            try:
+                if isinstance(obj, Exception):
+                    raise InvalidEvent("bad_json", str(obj))
+                publisher.publish(obj, on_delivered=lambda: progress.advance(task))
+            except InvalidEvent as exc:
+                bad += 1
+                progress.advance(task)
+                err.print(f"line {number}: {exc.reason}")
+        try:
+            publisher.flush()
+        except PublishError as exc:
+            fail(str(exc))
+    console.print(f"published {publisher.delivered} event(s); {bad} invalid line(s) skipped")
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command("simulate")
+def simulate_command(
+    count: Annotated[Optional[int], typer.Option(help="Events to generate.")] = None,
+    rate: Annotated[float, typer.Option(help="Events per second when publishing live.")] = 50.0,
+    duration: Annotated[Optional[float], typer.Option(help="Seconds to publish live.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 7,
+    fraud_rate: Annotated[float, typer.Option(help="Share of events from fraud scenarios.")] = 0.05,
+    out: Annotated[Optional[Path], typer.Option(help="Write events to this JSONL file instead of Kafka.")] = None,
+    truth: Annotated[Optional[Path], typer.Option(help="Write the ground truth (scenario per event) here.")] = None,
+) -> None:
+    """Generate realistic marketplace traffic with injected fraud, to a file or live to Kafka."""
+    from pipeline.sim import generate, truth_record
+
+    if out is not None:
+        n = count or 10_000
+        truth_handle = truth.open("w") if truth else None
+        with out.open("w") as handle:
+            for sim in generate(seed=seed, count=n, fraud_rate=fraud_rate):
+                handle.write(json.dumps(sim.envelope) + "\n")
+                if truth_handle and sim.scenario:
+                    truth_handle.write(json.dumps(truth_record(sim)) + "\n")
+        if truth_handle:
+            truth_handle.close()
+        console.print(f"wrote {n} events to {out}" + (f", ground truth to {truth}" if truth else ""))
+        return
+    published = simulate_live(settings_with_stack(), rate=rate, count=count, duration=duration,
+                              seed=seed, fraud_rate=fraud_rate)
+    console.print(f"published {published} events")
+
+
+def simulate_live(settings: Settings, *, rate: float, count: int | None, duration: float | None,
+                  seed: int, fraud_rate: float, on_tick: object = None) -> int:
+    """Publish generated traffic in real time (event times are now), paced to ``rate``."""
+    from pipeline.kafka.publisher import Publisher
+    from pipeline.sim import generate
+
+    limit = count if count is not None else (int(rate * duration) if duration else 10**12)
+    start = datetime.now(timezone.utc)
+    began = time.monotonic()
+    publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-simulator",
+                          consent_registry=settings.redis_url)
+    sent = 0
+    try:
+        for sim in generate(seed=seed, count=limit, fraud_rate=fraud_rate, start=start,
+                            mean_gap_seconds=1.0 / rate):
+            occurred = datetime.fromisoformat(sim.envelope["occurred_at"].replace("Z", "+00:00"))
+            delay = (occurred - start).total_seconds() - (time.monotonic() - began)
+            if delay > 0:
+                publisher.flush()
+                if callable(on_tick):
+                    on_tick()
+                time.sleep(delay)
+            if duration is not None and time.monotonic() - began > duration:
+                break
+            publisher.publish(sim.envelope)
+            sent += 1
+    finally:
+        publisher.flush()
+    return sent
+
+
+@app.command("replay")
+def replay_command(
+    events: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL events.")],
+    out: Annotated[Path, typer.Option(help="Where to write one result line per event.")],
+    models: Annotated[bool, typer.Option(help="Also run the online models (consent-gated; "
+                                               "review.decided lines teach them).")] = True,
+) -> None:
+    """Run the detector core offline over a file, in order, with no Kafka or Redis."""
+    from detectors.models import default_models
+    from pipeline.offline.replay import replay_file
+
+    settings = Settings.from_env()
+    detectors = default_models(settings.model_hash_key.encode()) if models else []
+    started = time.perf_counter()
+    with out.open("w") as handle:
+        n, bad = replay_file(str(events), handle.write, models=detectors,
+                             policy_version=settings.policy_version,
+                             on_invalid=lambda r: err.print(f"line {r.line}: {r.reason}"))
+    took = time.perf_counter() - started
+    console.print(f"replayed {n} events in {took:.1f}s ({n / max(took, 1e-9):,.0f}/s); "
+                  f"{bad} invalid line(s) skipped; results in {out}")
+
+
+@schemas_app.command("export")
+def schemas_export(
+    directory: Annotated[Path, typer.Option("--dir", help="Output folder.")] = Path("schemas/json"),
+) -> None:
+    """Write the JSON Schema of every event type (schemas/json/<type>.json)."""
+    from schemas.export import write_json_schemas
+
+    written = write_json_schemas(directory)
+    console.print(f"wrote {len(written)} schema file(s) to {directory}")
+
+
+# ---- the queue and the demo ------------------------------------------------------------------
+
+
+async def _queue_snapshot(redis_url: str) -> dict:
+    from redis.asyncio import Redis
+
+    from pipeline.review.queue import ReviewQueue
+
+    redis = Redis.from_url(redis_url)
+    try:
+        queue = ReviewQueue(redis)
+        beats = [json.loads(v) for v in await redis.mget(await redis.keys("vigil:worker:*") or ["-"]) if v]
+        return {
+            "by_detector": await queue.flag_counts_by_detector(),
+            "open_cases": await queue.queue_depth(),
+            "top": await queue.open_cases(limit=5),
+            "processed": sum(b.get("processed", 0) for b in beats),
+            "dead_letters": sum(b.get("dead_letters", 0) for b in beats),
+            "workers": len(beats),
+        }
+    finally:
+        await redis.aclose()
+
+
+def _queue_table(snapshot: dict, title: str = "Review queue") -> Table:
+    table = Table(title=title)
+    table.add_column("detector")
+    table.add_column("flags", justify="right")
+    for detector, n in sorted(snapshot["by_detector"].items(), key=lambda kv: -kv[1]):
+        table.add_row(detector, str(n))
+    table.caption = (f"{snapshot['open_cases']} open case(s) · {snapshot['processed']} events "
+                     f"processed · {snapshot['dead_letters']} dead letter(s) · "
+                     f"{snapshot['workers']} worker(s)")
+    return table
+
+
+def _print_queue(settings: Settings, *, table: bool = True) -> None:
+    try:
+        snapshot = asyncio.run(_queue_snapshot(settings.redis_url))
+    except Exception as exc:  # noqa: BLE001 - a status command reports, it does not crash
+        fail(f"cannot read the review queue at {settings.redis_url}: {exc}")
+        return
+    if table:
+        console.print(_queue_table(snapshot))
+    if snapshot["top"]:
+        console.print("highest-priority open cases:")
+    for case in snapshot["top"]:
+        reasons = "; ".join(sorted({f["reason"] for f in case["flags"]}))[:120]
+        console.print(f"  {case['case_id']}  {case['entity']:<28} {case['flag_count']:>3} flag(s)  {reasons}")
+
+
+@app.command("queue")
+def queue_command() -> None:
+    """Flags by detector and the highest-priority open cases."""
+    _print_queue(settings_with_stack())
+
+
+@app.command("demo")
+def demo_command(
+    seconds: Annotated[Optional[float], typer.Option(envvar="DEMO_SECONDS",
+                                                     help="Stop after this many seconds.")] = None,
+    rate: Annotated[float, typer.Option(help="Events per second.")] = 100.0,
+    fraud_rate: Annotated[float, typer.Option(help="Share of fraud events.")] = 0.08,
+) -> None:
+    """Start the stack, stream simulated traffic, show flags arriving; Ctrl-C stops everything."""
+    settings = Settings.from_env()
+    state = StackState.load(settings.state_dir)
+    started_here = not (state and any(alive(p) for p in state.pids.values()))
+    if started_here:
+        up_command(workers=1, wait=True)
+    settings = settings_with_stack(settings)
+    console.print(f"streaming marketplace traffic at {rate:g} events/s "
+                  + (f"for {seconds:g}s" if seconds else "until Ctrl-C"))
+    try:
+        with Live(console=console, refresh_per_second=2) as live:
+            last = [0.0]
+
+            def refresh() -> None:
+                if time.monotonic() - last[0] > 0.5:
+                    last[0] = time.monotonic()
+                    live.update(_queue_table(asyncio.run(_queue_snapshot(settings.redis_url)),
+                                             "Flags arriving in the review queue"))
+
+            simulate_live(settings, rate=rate, count=None, duration=seconds, seed=int(time.time()),
+                          fraud_rate=fraud_rate, on_tick=refresh)
+            time.sleep(3)  # let the last events through before the final count
+            last[0] = 0
+            refresh()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+    finally:
+        _print_queue(settings, table=False)
+        state = StackState.load(settings.state_dir)
+        if state:
+            _print_console_login(state)
+        if started_here:
+            console.print("stopping the stack...")
+            down(Settings.from_env())
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

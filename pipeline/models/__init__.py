@@ -1,0 +1,1 @@
+"""The online models in the worker: snapshots in Redis, one learner, many scorers."""

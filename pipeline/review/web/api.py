@@ -1,0 +1,252 @@
+"""The REST API under ``/api``: bearer tokens, role checks, JSON in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pipeline.review.queue import ClaimResult, iso
+from pipeline.review.web.app import ApiError, Services, services
+from pipeline.review.web.auth import Principal
+from pipeline.review.web.masking import mask
+from pipeline.review.web.models import (
+    AuditPage,
+    CaseDetail,
+    CasePage,
+    CaseSummary,
+    ClaimOut,
+    DecisionIn,
+    DecisionOut,
+    EntityType,
+    Id,
+    Me,
+    NoteIn,
+    Problem,
+    Published,
+    ReassignIn,
+    Severity,
+    SlaState,
+    SnoozeIn,
+    Sort,
+    Status,
+)
+
+bearer = HTTPBearer(auto_error=False, description="A token from `vigil review add-user`.")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No or unknown token"},
+    403: {"model": Problem, "description": "The role may not do this"},
+    422: {"description": "Invalid input, with a message naming each field"},
+}
+router = APIRouter(prefix="/api", responses=ERRORS)
+_TIMES = ("created_at", "updated_at", "due_at", "breached_at", "lease_until", "decided_at",
+          "escalated_at")
+
+
+async def principal(request: Request,
+                    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    if creds is None:
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>",
+                       {"WWW-Authenticate": "Bearer"})
+    found = await services(request).users.authenticate(creds.credentials)
+    if found is None:
+        raise ApiError(401, "unauthenticated", "unknown or revoked token",
+                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return found
+
+
+def require(permission: str, what: str) -> Any:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.can(permission):
+            raise ApiError(403, "forbidden", f"role {who.role} may not {what}")
+        return who
+    return Depends(check)
+
+
+Reader = Annotated[Principal, require("read_cases", "read cases")]
+Worker = Annotated[Principal, require("work_cases", "work cases")]
+Lead = Annotated[Principal, require("lead", "do this (leads only)")]
+Service = Annotated[Principal, require("publish", "publish events (services only)")]
+Svc = Annotated[Services, Depends(services)]
+
+
+def present(case: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """Times as RFC 3339; personal data masked for engineers."""
+    out = {k: (iso(v) if k in _TIMES else v) for k, v in case.items()}
+    if who.masked:
+        out = mask(out)
+        out["masked"] = True
+    return out
+
+
+def _claim_out(result: ClaimResult) -> ClaimOut:
+    return ClaimOut(case_id=result.case_id, claimed_by=result.claimed_by,
+                    lease_until=iso(result.lease_until) or "",
+                    action=result.action)  # type: ignore[arg-type]
+
+
+@router.get("/me", response_model=Me, summary="Who the token belongs to")
+async def me(who: Annotated[Principal, Depends(principal)]) -> Me:
+    return Me(name=who.name, role=who.role)
+
+
+@router.get("/policy-reasons", response_model=list[str],
+            summary="Policy reasons a confirmed_fraud decision must name one of")
+async def policy_reasons(_who: Reader, svc: Svc) -> list[str]:
+    return list(svc.queue.config.policy_reasons)
+
+
+@router.get("/cases", response_model=CasePage, summary="List, filter and sort cases")
+async def list_cases(
+    who: Reader, svc: Svc,
+    status: Status = "open",
+    entity_type: EntityType | None = None,
+    entity_id: Id | None = None,
+    severity: Severity | None = None,
+    detector: Annotated[str | None, Query(max_length=128, pattern=r"^[a-z0-9_.-]+$")] = None,
+    sla: SlaState | None = None,
+    claimed: Annotated[str | None, Query(pattern="^(mine|claimed|unclaimed)$")] = None,
+    sort: Sort = "priority",
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    items, total = await svc.queue.list_cases(
+        status=status, entity_type=entity_type, entity_id=entity_id, severity=severity,
+        detector=detector, sla=sla, claimed=claimed, viewer=who.name, sort=sort, offset=offset,
+        limit=limit)
+    return CasePage(items=[CaseSummary(**present(c, who)) for c in items], total=total,
+                    offset=offset, limit=limit,
+                    next_offset=offset + limit if offset + limit < total else None)
+
+
+@router.get("/cases/{case_id}", response_model=CaseDetail,
+            summary="One case with its flags, events, notes, decisions and consent state")
+async def get_case(case_id: Id, who: Reader, svc: Svc) -> dict[str, Any]:
+    case = await svc.queue.case_detail(case_id)
+    if case is None:
+        raise ApiError(404, "not_found", f"no case {case_id}")
+    return present(case, who)
+
+
+@router.post("/cases/{case_id}/claim", response_model=ClaimOut,
+             summary="Claim a case (or renew your claim) for the lease time")
+async def claim(case_id: Id, who: Worker, svc: Svc) -> ClaimOut:
+    return _claim_out(await svc.queue.claim(case_id, who.name, lead=who.is_lead))
+
+
+@router.post("/cases/{case_id}/release", status_code=204, summary="Give a claimed case back")
+async def release(case_id: Id, who: Worker, svc: Svc) -> None:
+    await svc.queue.release(case_id, who.name, lead=who.is_lead)
+
+
+@router.post("/cases/{case_id}/decision", response_model=DecisionOut,
+             summary="Decide a case you hold (idempotent by decision_id / Idempotency-Key)")
+async def decide(case_id: Id, body: DecisionIn, who: Worker, svc: Svc,
+                 idempotency_key: Annotated[str | None, Header(max_length=128,
+                                                               pattern=r"^[A-Za-z0-9_.:@-]+$")] = None
+                 ) -> DecisionOut:
+    if body.decision_id and idempotency_key and body.decision_id != idempotency_key:
+        raise ApiError(422, "invalid_request", "decision_id and Idempotency-Key differ")
+    result = await svc.queue.decide(case_id, who.name, body.outcome,
+                                    policy_reason=body.policy_reason, notes=body.notes,
+                                    decision_id=body.decision_id or idempotency_key,
+                                    lead=who.is_lead)
+    if not result.replayed:
+        svc.relay.wake.set()
+    return DecisionOut(decision=result.decision, replayed=result.replayed)
+
+
+@router.post("/cases/{case_id}/notes", status_code=201, summary="Add a note to a case")
+async def add_note(case_id: Id, body: NoteIn, who: Worker, svc: Svc) -> dict[str, Any]:
+    return await svc.queue.add_note(case_id, who.name, body.text)
+
+
+@router.post("/cases/{case_id}/reassign", response_model=ClaimOut,
+             summary="Hand a case to another analyst (leads)")
+async def reassign(case_id: Id, body: ReassignIn, who: Lead, svc: Svc) -> ClaimOut:
+    target = await svc.users.get(body.analyst)
+    if target is None or not target.can("work_cases"):
+        raise ApiError(422, "invalid_request", f"{body.analyst} is not an analyst or lead")
+    case = await svc.queue.summary(case_id)
+    if case is not None and case["status"] == "escalated" and not target.is_lead:
+        raise ApiError(422, "invalid_request", "an escalated case can only go to a lead")
+    return _claim_out(await svc.queue.reassign(case_id, body.analyst, by=who.name))
+
+
+@router.get("/snoozes", summary="Snoozes in force for an entity")
+async def list_snoozes(entity_type: EntityType, entity_id: Id, _who: Reader,
+                       svc: Svc) -> list[dict[str, Any]]:
+    return [{**s, "expires_at": iso(s["expires_at"]), "created_at": iso(s["created_at"])}
+            for s in await svc.queue.snoozes(entity_type, entity_id)]
+
+
+@router.post("/snoozes", status_code=201,
+             summary="Snooze a detector for one entity: its flags there are suppressed (counted)")
+async def snooze(body: SnoozeIn, who: Worker, svc: Svc) -> dict[str, Any]:
+    s = await svc.queue.snooze(body.entity_type, body.entity_id, body.detector_id,
+                               body.duration_seconds, by=who.name, reason=body.reason)
+    return {**s, "expires_at": iso(s["expires_at"]), "created_at": iso(s["created_at"])}
+
+
+@router.delete("/snoozes/{entity_type}/{entity_id}/{detector_id}", status_code=204,
+               summary="End a snooze")
+async def unsnooze(entity_type: EntityType, entity_id: Id, detector_id: str, who: Worker,
+                   svc: Svc) -> None:
+    if not await svc.queue.unsnooze(entity_type, entity_id, detector_id, by=who.name):
+        raise ApiError(404, "not_found", f"no snooze of {detector_id} on {entity_type}:{entity_id}")
+
+
+@router.get("/audit", response_model=AuditPage, summary="The audit log, newest first (leads)")
+async def audit(_who: Lead, svc: Svc, case_id: Id | None = None,
+                before: Annotated[str | None, Query(pattern=r"^\d+-\d+$")] = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditPage:
+    items, cursor = await svc.queue.audit(limit=limit, before=before, case_id=case_id)
+    return AuditPage(items=items, next_before=cursor)
+
+
+@router.get("/stats", summary="Queue depth, SLA breaches, suppressed flags and decisions")
+async def stats(_who: Reader, svc: Svc) -> dict[str, Any]:
+    return await svc.queue.queue_stats()
+
+
+@router.post("/events", status_code=202, response_model=Published,
+             summary="Publish one marketplace event (services): validated, then sent to Kafka",
+             responses={413: {"model": Problem}, 503: {"model": Problem}})
+async def ingest(request: Request, _who: Service, svc: Svc) -> Published:
+    from pipeline.kafka.publisher import PublishError
+    from schemas.decode import MAX_EVENT_BYTES, decode_event_obj
+    from schemas.errors import InvalidEvent
+    from schemas.topics import TOPIC_BY_TYPE
+
+    too_big = ApiError(413, "oversized", f"an event may have at most {MAX_EVENT_BYTES} bytes")
+    if int(request.headers.get("content-length") or 0) > MAX_EVENT_BYTES:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():  # never buffer more than the limit
+        size += len(chunk)
+        if size > MAX_EVENT_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        event = decode_event_obj(json.loads(raw))
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, "bad_json", f"body is not JSON: {exc.msg} at {exc.pos}") from None
+    except InvalidEvent as exc:
+        raise ApiError(422, exc.kind, exc.reason) from None
+    if event.type == "review.decided":
+        raise ApiError(403, "forbidden", "review.decided events come from the review service only")
+    publisher = svc.ingest_publisher()
+
+    def send() -> None:
+        publisher.publish(event)
+        publisher.flush(timeout=15)
+
+    try:
+        await asyncio.to_thread(send)
+    except PublishError as exc:
+        raise ApiError(503, "unavailable", str(exc)) from None
+    return Published(event_id=str(event.event_id), topic=TOPIC_BY_TYPE[event.type])

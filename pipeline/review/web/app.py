@@ -1,0 +1,222 @@
+"""The review service: one FastAPI app serving the REST API, the web console and ``/metrics``.
+
+Build it with :func:`create_app`; ``python -m pipeline.review`` runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.kafka.publisher import Publisher
+from pipeline.review.queue import ReviewError, ReviewQueue
+from pipeline.review.web.auth import SessionStore, UserStore
+from pipeline.review.web.config import ReviewSettings
+from pipeline.review.web.relay import OutboxRelay
+from pipeline.settings import Settings
+
+log = logging.getLogger("vigil.review")
+HERE = Path(__file__).resolve().parent
+#: No inline script or style anywhere; scripts, styles and images come from this origin only.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+#: Swagger UI sets inline styles on its own elements; its scripts still come from /static only.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": code, "message": message}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+@dataclass
+class Services:
+    settings: Settings
+    review: ReviewSettings
+    redis: Redis
+    queue: ReviewQueue
+    users: UserStore
+    sessions: SessionStore
+    relay: OutboxRelay
+    make_publisher: Callable[[], Publisher]
+    clock: Callable[[], float]
+    _ingest: Publisher | None = field(default=None, repr=False)
+
+    def ingest_publisher(self) -> Publisher:
+        if self._ingest is None:
+            self._ingest = self.make_publisher()
+        return self._ingest
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def _sample_forever(queue: ReviewQueue, interval: float) -> None:
+    last_trim = 0.0
+    while True:
+        try:
+            await queue.record_sample()
+            if time.monotonic() - last_trim > 600:
+                await queue.trim_series()
+                last_trim = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # Redis away for a moment: the next round catches up
+            log.exception("queue sampling failed")
+        await asyncio.sleep(interval)
+
+
+def _describe(errors: list[dict]) -> str:
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def create_app(settings: Settings | None = None, *, review: ReviewSettings | None = None,
+               clock: Callable[[], float] = time.time,
+               publisher: Callable[[], Publisher] | None = None,
+               background: bool = True) -> FastAPI:
+    """The review service for ``settings`` (Redis and Kafka addresses).
+
+    ``publisher`` makes the Kafka publisher (default: :class:`pipeline.kafka.publisher.Publisher` on
+    ``settings.kafka_bootstrap``); ``background=False`` runs no outbox relay or sampler (tests
+    drive them); ``clock`` gives epoch seconds.
+    """
+    from pipeline.review.web import api, console
+
+    settings = settings or Settings.from_env()
+    review = review or ReviewSettings.from_env()
+    # Consent changes that services send through the ingest endpoint are written through to
+    # the registry before Kafka, so an opt-out is in force at once (pipeline.kafka.publisher).
+    make_publisher = publisher or (lambda: Publisher(settings.kafka_bootstrap,
+                                                     client_id="vigil-review",
+                                                     consent_registry=settings.redis_url))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
+                               health_check_interval=10)
+        queue = ReviewQueue(redis, review.queue, clock)
+        users = UserStore(redis)
+        svc = Services(settings, review, redis, queue, users,
+                       SessionStore(redis, users, review.session_seconds, review.secret),
+                       OutboxRelay(queue, make_publisher), make_publisher, clock)
+        app.state.services = svc
+        tasks = []
+        if background:
+            tasks = [asyncio.create_task(svc.relay.run(review.relay_interval)),
+                     asyncio.create_task(_sample_forever(queue, review.sample_interval))]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(svc.relay.close)
+            ingest, svc._ingest = svc._ingest, None
+            if ingest is not None:
+                try:
+                    await asyncio.to_thread(ingest.flush, 5)
+                except Exception:  # undelivered events were already reported to their callers
+                    log.exception("flushing the ingest publisher failed")
+            await redis.aclose()
+
+    app = FastAPI(
+        title="Vigil review API",
+        version="1.0",
+        description=(
+            "The review queue: cases grouped per entity, claims with leases, decisions that "
+            "publish `review.decided` events. Authenticate with `Authorization: Bearer <token>` "
+            "(`vigil review add-user NAME --role ROLE` prints one). Errors are "
+            '`{"error": code, "message": text}`.'),
+        lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+    )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable) -> Response:
+        response: Response = await call_next(request)
+        path = request.url.path
+        response.headers["Content-Security-Policy"] = DOCS_CSP if path == "/docs" else CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if not path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def problem(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> Response:
+        return problem(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(ReviewError)
+    async def review_error(_request: Request, exc: ReviewError) -> Response:
+        return problem(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
+        errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+        return JSONResponse({"error": "invalid_request", "message": _describe(errors),
+                             "detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/") or exc.status_code != 404:
+            return problem(exc.status_code, "not_found" if exc.status_code == 404 else "error",
+                           str(exc.detail))
+        return await console.not_found(request)
+
+    app.include_router(api.router)
+    app.include_router(console.router)
+    app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse((HERE / "templates" / "docs.html").read_text())
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> dict[str, str]:
+        await services(request).redis.ping()
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        try:
+            await services(request).queue.record_sample()
+        except Exception:  # serve the last values rather than nothing
+            log.exception("refreshing queue gauges for /metrics failed")
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _swagger_dir() -> str:
+    """Swagger UI 5 (it reads OpenAPI 3.1), as shipped inside the ``fastapi-offline`` wheel."""
+    import fastapi_offline
+    return str(Path(fastapi_offline.__file__).resolve().parent / "static")

@@ -1,0 +1,408 @@
+"""The analysts' web console: server-rendered pages, forms with CSRF tokens, no inline script.
+
+Everything shown goes through Jinja2 with autoescaping on and no ``|safe``: message and job-post
+text, names and reasons are attacker-controlled and must render as text.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+
+from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
+from pipeline.review.web.app import HERE, Services, services
+from pipeline.review.web.auth import Session, csrf_ok
+from pipeline.review.web.charts import WINDOWS, line_chart
+
+router = APIRouter(include_in_schema=False)
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
+                   trim_blocks=True, lstrip_blocks=True)
+templates = Jinja2Templates(env=_env)
+COOKIE = "vigil_session"
+SECURE_COOKIE = "__Host-vigil_session"
+LOGIN_CSRF = "vigil_login_csrf"
+CASE_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+DETECTOR = re.compile(r"^[a-z0-9_.-]{1,128}$")
+ENTITY_TYPES = ("user", "job_post", "message", "proposal")
+SLA_STATES = ("ok", "due_soon", "breached")
+SORTS = ("priority", "sla", "age", "updated")
+SNOOZE_CHOICES = {"3600": "1 hour", "86400": "1 day", "604800": "7 days", "2592000": "30 days"}
+PAGE_SIZE = 25
+DONE = {"decided": "Decision recorded", "released": "Case released", "logged_out": "Logged out"}
+
+
+def _when(value: str | float | None) -> str:
+    if value in (None, ""):
+        return "–"
+    ts = value if isinstance(value, float | int) else datetime.fromisoformat(
+        str(value).replace("Z", "+00:00")).timestamp()
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def _relative(value: str | None, now: float) -> str:
+    if not value:
+        return "–"
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return f"in {_span(ts - now)}" if ts > now else f"{_span(now - ts)} ago"
+
+
+_env.filters["when"] = _when
+_env.filters["span"] = _span
+_env.filters["relative"] = _relative
+
+
+def _secure(request: Request, svc: Services) -> bool:
+    if svc.review.secure_cookies is not None:
+        return svc.review.secure_cookies
+    return request.url.scheme == "https"
+
+
+async def _session(request: Request) -> Session | None:
+    svc = services(request)
+    cookie = request.cookies.get(SECURE_COOKIE) or request.cookies.get(COOKIE)
+    return await svc.sessions.load(cookie)
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+def _render(request: Request, name: str, session: Session | None, code: int = 200,
+            **context: Any) -> HTMLResponse:
+    svc = services(request)
+    return templates.TemplateResponse(request, name, {
+        "who": session.principal if session else None,
+        "csrf": session.csrf if session else "",
+        "now": svc.clock(),
+        **context,
+    }, status_code=code)
+
+
+def _error(request: Request, session: Session | None, status: int, message: str) -> HTMLResponse:
+    return _render(request, "error.html", session, code=status, message=message)
+
+
+async def not_found(request: Request) -> HTMLResponse:
+    return _error(request, await _session(request), 404, "There is no such page.")
+
+
+async def _form_session(request: Request) -> tuple[Session | None, dict[str, Any], Response | None]:
+    """The session and form of a console POST, or the response refusing it (no session, or a
+    missing or wrong CSRF token)."""
+    session = await _session(request)
+    form = dict(await request.form())
+    if session is None:
+        return None, form, RedirectResponse("/login", status_code=303)
+    if not csrf_ok(session.csrf, form.get("csrf_token")):
+        return session, form, _error(request, session, 403,
+                                     "The form's CSRF token is missing or wrong. Reload the page and try again.")
+    return session, form, None
+
+
+# ---- login -----------------------------------------------------------------------------------
+
+
+SAFE_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/_.~%?=&+-]*$")
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site (no scheme, host, ``//`` or control characters) is followed.
+
+    >>> _safe_next("/cases/c1?done=x"), _safe_next("//evil.example"), _safe_next("/\t/evil")
+    ('/cases/c1?done=x', '/queue', '/queue')
+    """
+    if value and len(value) < 512 and SAFE_NEXT.match(value):
+        return value
+    return "/queue"
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = _render(request, "login.html", None, login_csrf=token, next=_safe_next(next),
+                       error=None)
+    response.set_cookie(LOGIN_CSRF, token, max_age=3600, path="/login", httponly=True,
+                        samesite="strict", secure=_secure(request, services(request)))
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    svc = services(request)
+    form = dict(await request.form())
+    expected = request.cookies.get(LOGIN_CSRF)
+    nxt = _safe_next(str(form.get("next") or ""))
+
+    def again(status: int, message: str) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = _render(request, "login.html", None, code=status, login_csrf=token,
+                           next=nxt, error=message)
+        response.set_cookie(LOGIN_CSRF, token, max_age=3600, path="/login", httponly=True,
+                            samesite="strict", secure=_secure(request, svc))
+        return response
+
+    if not expected or not csrf_ok(expected, form.get("csrf_token")):
+        return again(403, "The login form expired. Please try again.")
+    principal = await svc.users.authenticate(str(form.get("token") or "").strip())
+    if principal is None:
+        return again(401, "Unknown or revoked token.")
+    if principal.role == "service":
+        return again(403, "Service tokens publish events only; they cannot use the console.")
+    session = await svc.sessions.create(principal)
+    response = RedirectResponse(nxt, status_code=303)
+    secure = _secure(request, svc)
+    response.set_cookie(SECURE_COOKIE if secure else COOKIE, session.cookie,
+                        max_age=svc.review.session_seconds, path="/", httponly=True,
+                        samesite="strict", secure=secure)
+    response.delete_cookie(LOGIN_CSRF, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    session, _form, refused = await _form_session(request)
+    if refused:
+        return refused
+    assert session is not None
+    await services(request).sessions.destroy(session.cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(SECURE_COOKIE, path="/", secure=True)
+    return response
+
+
+# ---- pages -----------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def root() -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+def _present(case: dict[str, Any], masked: bool) -> dict[str, Any]:
+    from pipeline.review.web.masking import mask
+    times = ("created_at", "updated_at", "due_at", "breached_at", "lease_until", "decided_at",
+             "escalated_at")
+    out = {k: (iso(v) if k in times else v) for k, v in case.items()}
+    return mask(out) if masked else out
+
+
+@router.get("/queue")
+async def queue_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _login_redirect(request)
+    who = session.principal
+    if not who.can("read_cases"):
+        return _error(request, session, 403, f"Role {who.role} cannot read cases.")
+    q = request.query_params
+    filters = {k: (q.get(k) or None) for k in ("status", "entity_type", "severity", "detector",
+                                                "sla", "claimed", "sort")}
+    allowed = {"status": STATUSES, "entity_type": ENTITY_TYPES, "severity": tuple(SEVERITY_RANK),
+               "sla": SLA_STATES, "claimed": ("mine", "claimed", "unclaimed"), "sort": SORTS}
+    for key, values in allowed.items():
+        if filters[key] is not None and filters[key] not in values:
+            return _error(request, session, 400,
+                          f"Unknown {key} filter; use one of: {', '.join(values)}.")
+    if filters["detector"] is not None and not DETECTOR.match(filters["detector"]):
+        return _error(request, session, 400, "A detector id has lower-case letters, digits, '.', '_' and '-'.")
+    try:
+        page = max(1, int(q.get("page") or 1))
+    except ValueError:
+        return _error(request, session, 400, "page must be a number.")
+    svc = services(request)
+    status = filters["status"] or "open"
+    items, total = await svc.queue.list_cases(
+        status=status, entity_type=filters["entity_type"], severity=filters["severity"],
+        detector=filters["detector"], sla=filters["sla"], claimed=filters["claimed"],
+        viewer=who.name, sort=filters["sort"] or "priority", offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE)
+    base = {k: v for k, v in filters.items() if v}
+    done = DONE.get(q.get("done") or "")
+    done_case = q.get("case") if q.get("case") and CASE_ID.match(q.get("case") or "") else None
+    return _render(
+        request, "queue.html", session,
+        cases=[_present(c, who.masked) for c in items], total=total, page=page,
+        pages=max(1, -(-total // PAGE_SIZE)), filters=filters, status=status,
+        detectors=await svc.queue.known_detectors(), entity_types=ENTITY_TYPES,
+        severities=tuple(SEVERITY_RANK), sla_states=SLA_STATES, sorts=SORTS, statuses=STATUSES,
+        prev_url="/queue?" + urlencode({**base, "page": page - 1}) if page > 1 else None,
+        next_url="/queue?" + urlencode({**base, "page": page + 1}) if page * PAGE_SIZE < total else None,
+        done=done, done_case=done_case,
+    )
+
+
+async def _case_page(request: Request, session: Session, case_id: str, *, status: int = 200,
+                     error: str | None = None, notice: str | None = None) -> Response:
+    who = session.principal
+    if not who.can("read_cases"):
+        return _error(request, session, 403, f"Role {who.role} cannot read cases.")
+    if not CASE_ID.match(case_id):
+        return _error(request, session, 404, "There is no such case.")
+    svc = services(request)
+    case = await svc.queue.case_detail(case_id)
+    if case is None:
+        return _error(request, session, 404, "There is no such case.")
+    return _render(request, "case.html", session, code=status, case=_present(case, who.masked),
+                   error=error, notice=notice, outcomes=OUTCOMES,
+                   policy_reasons=svc.queue.config.policy_reasons,
+                   decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
+
+
+@router.get("/cases/{case_id}")
+async def case_page(request: Request, case_id: str) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _login_redirect(request)
+    notice = {"claimed": "You hold this case.", "renew": "Your claim was renewed.",
+              "noted": "Note added.", "snoozed": "Detector snoozed for this subject.",
+              "reassign": "Case reassigned.", "escalated": "Case escalated to leads."}.get(
+        request.query_params.get("done") or "")
+    return await _case_page(request, session, case_id, notice=notice)
+
+
+async def _case_action(request: Request, case_id: str, action: str) -> Response:
+    session, form, refused = await _form_session(request)
+    if refused:
+        return refused
+    assert session is not None
+    who = session.principal
+    if not who.can("work_cases") or (action == "reassign" and not who.is_lead):
+        return _error(request, session, 403, f"Role {who.role} may not {action} cases.")
+    if not CASE_ID.match(case_id):
+        return _error(request, session, 404, "There is no such case.")
+    queue = services(request).queue
+    back = f"/cases/{case_id}"
+    try:
+        if action == "claim":
+            result = await queue.claim(case_id, who.name, lead=who.is_lead)
+            return RedirectResponse(f"{back}?done={result.action}", status_code=303)
+        if action == "release":
+            await queue.release(case_id, who.name, lead=who.is_lead)
+            return RedirectResponse(f"/queue?done=released&case={case_id}", status_code=303)
+        if action == "decide":
+            outcome = str(form.get("outcome") or "")
+            decision_id = str(form.get("decision_id") or "") or None
+            if decision_id is not None and not CASE_ID.match(decision_id):
+                return await _case_page(request, session, case_id, status=422, error="Invalid decision id.")
+            notes = str(form.get("notes") or "")
+            if len(notes) > 5000:
+                return await _case_page(request, session, case_id, status=422,
+                                        error="Notes are limited to 5000 characters.")
+            await queue.decide(case_id, who.name, outcome,
+                               policy_reason=str(form.get("policy_reason") or "") if outcome == "confirmed_fraud" else "",
+                               notes=notes, decision_id=decision_id, lead=who.is_lead)
+            services(request).relay.wake.set()
+            if outcome == "escalate":
+                return RedirectResponse(f"{back}?done=escalated", status_code=303)
+            return RedirectResponse(f"/queue?done=decided&case={case_id}", status_code=303)
+        if action == "notes":
+            text = str(form.get("text") or "").strip()
+            if not text or len(text) > 5000:
+                return await _case_page(request, session, case_id, status=422,
+                                        error="A note needs 1 to 5000 characters.")
+            await queue.add_note(case_id, who.name, text)
+            return RedirectResponse(f"{back}?done=noted", status_code=303)
+        if action == "snooze":
+            detector = str(form.get("detector_id") or "")
+            seconds = str(form.get("duration_seconds") or "")
+            case = await queue.summary(case_id)
+            if case is None:
+                return _error(request, session, 404, "There is no such case.")
+            if detector not in case["detectors"] or seconds not in SNOOZE_CHOICES:
+                return await _case_page(request, session, case_id, status=422,
+                                        error="Pick one of the case's detectors and a duration.")
+            await queue.snooze(case["entity_type"], case["entity_id"], detector, int(seconds),
+                               by=who.name, reason=str(form.get("reason") or "")[:500])
+            return RedirectResponse(f"{back}?done=snoozed", status_code=303)
+        if action == "reassign":
+            target = await services(request).users.get(str(form.get("analyst") or ""))
+            if target is None or not target.can("work_cases"):
+                return await _case_page(request, session, case_id, status=422,
+                                        error="Reassign to an existing analyst or lead.")
+            case = await queue.summary(case_id)
+            if case is not None and case["status"] == "escalated" and not target.is_lead:
+                return await _case_page(request, session, case_id, status=422,
+                                        error="An escalated case can only go to a lead.")
+            await queue.reassign(case_id, target.name, by=who.name)
+            return RedirectResponse(f"{back}?done=reassign", status_code=303)
+    except ReviewError as exc:
+        if exc.status == 404:
+            return _error(request, session, 404, "There is no such case.")
+        return await _case_page(request, session, case_id, status=exc.status, error=str(exc))
+    return _error(request, session, 404, "There is no such action.")
+
+
+@router.post("/cases/{case_id}/{action}")
+async def case_action(request: Request, case_id: str, action: str) -> Response:
+    if action not in ("claim", "release", "decide", "notes", "snooze", "reassign"):
+        return _error(request, await _session(request), 404, "There is no such action.")
+    return await _case_action(request, case_id, action)
+
+
+@router.get("/overview")
+async def overview(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _login_redirect(request)
+    if not session.principal.can("read_cases"):
+        return _error(request, session, 403, f"Role {session.principal.role} cannot read cases.")
+    window = request.query_params.get("window") or "6h"
+    if window not in WINDOWS:
+        return _error(request, session, 400, f"window must be one of {', '.join(WINDOWS)}.")
+    svc = services(request)
+    span, step = WINDOWS[window]
+    now = int(svc.clock())
+    end = (now // step + 1) * step
+    start = end - span
+    series = await svc.queue.series(start)
+    charts = [
+        line_chart("Queue depth (open and escalated cases)", series["queue_depth"], start=start,
+                   end=end, step=step, gauge=True),
+        line_chart("Flags per detector", series["flags"], start=start, end=end, step=step),
+        line_chart("Decisions", series["decisions"], start=start, end=end, step=step),
+        line_chart("SLA breaches (new)", series["sla_breaches"], start=start, end=end, step=step),
+        line_chart("Open cases past their SLA", series["sla_breached"], start=start, end=end,
+                   step=step, gauge=True),
+    ]
+    stats = await svc.queue.queue_stats()
+    return _render(request, "overview.html", session, charts=charts, stats=stats, window=window,
+                   windows=tuple(WINDOWS), step=step)
+
+
+@router.get("/audit")
+async def audit_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _login_redirect(request)
+    if not session.principal.is_lead:
+        return _error(request, session, 403, "Only leads see the audit log.")
+    before = request.query_params.get("before")
+    if before and not re.match(r"^\d+-\d+$", before):
+        return _error(request, session, 400, "Invalid cursor.")
+    items, cursor = await services(request).queue.audit(limit=100, before=before)
+    return _render(request, "audit.html", session, items=items, cursor=cursor)
+
+

@@ -1,0 +1,51 @@
+"""The per-event step shared by the worker and ``vigil replay``: load context, decide, return.
+
+State comes through one narrow interface (:class:`pipeline.stores.state.State`): Redis-backed in the
+worker, in memory in replay, so both run exactly the same :func:`detectors.core.decide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from detectors.base import Detector
+from detectors.consent import effective_consent
+from detectors.core import Context, decide
+from detectors.features import assemble
+from detectors.results import Decision
+from detectors.ruleset import RuleSet
+from pipeline.stores.state import Loaded, State
+from schemas.events import Envelope
+
+
+class Processor:
+    def __init__(self, state: State, rules: Callable[[], RuleSet],
+                 models: Callable[[], Sequence[Detector]] = lambda: (),
+                 policy_version: str = "2026-01") -> None:
+        self.state = state
+        self.rules = rules  # callables, so a hot-reloaded rule set or model is picked up
+        self.models = models
+        self.policy_version = policy_version
+
+    async def handle(self, event: Envelope) -> Decision:
+        return (await self.handle_batch([event]))[0]
+
+    async def handle_batch(self, events: Sequence[Envelope]) -> list[Decision]:
+        """Decisions for ``events`` in order, as if each were handled after the previous one."""
+        return self.decide(events, await self.load(events))
+
+    async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
+        """Write the batch's state and read what deciding it needs (the I/O half)."""
+        return await self.state.load(events)
+
+    def decide(self, events: Sequence[Envelope], loaded: Sequence[Loaded]) -> list[Decision]:
+        """The pure half: :func:`detectors.core.decide` for each event and what was loaded for it."""
+        rules, models = self.rules(), self.models()
+        return [
+            decide(event, Context(
+                features=assemble(event, item.raw),
+                consent=effective_consent(item.consent_at_event, item.consent_now),
+                policy_version=self.policy_version,
+            ), rules, models)
+            for event, item in zip(events, loaded)
+        ]
