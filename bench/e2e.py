@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,7 @@ def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: 
     """Events/s through ``workers`` workers, and CPU us per event of workers, Redis, broker."""
     client = redis.Redis.from_url(settings.redis_url)
     client.flushall()  # every run does the same work: no cases, windows or ledger from before
-    settings = replace(settings, app_id=f"vigil-bench-{tag}")
+    settings = settings.replace(app_id=f"vigil-bench-{tag}")
     procs = [spawn("pipeline.worker", settings, workdir / f"{tag}-{i}.log") for i in range(workers)]
     sampler = _watch(procs, *pids, label="workers")
     try:
@@ -146,7 +146,7 @@ def pipeline_rate(settings: Settings, workers: int, n: int, workdir: Path, tag: 
 def bare_rate(settings: Settings, n: int, workdir: Path, pids: tuple[int, int],
               tag: str = "bare") -> tuple[float, dict[str, float]]:
     out = workdir / f"{tag}.json"
-    proc = spawn("bench.bare_consumer", replace(settings, app_id=f"vigil-bench-{tag}"),
+    proc = spawn("bench.bare_consumer", settings.replace(app_id=f"vigil-bench-{tag}"),
                  workdir / f"{tag}.log", BENCH_EXPECT=str(n), BENCH_OUT=str(out))
     sampler = _watch([proc], *pids, label="consumer")
     try:
@@ -217,7 +217,7 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
     process used meanwhile."""
     client = redis.Redis.from_url(settings.redis_url)
     client.delete(LEDGER)
-    settings = replace(settings, app_id="vigil-bench-latency")
+    settings = settings.replace(app_id="vigil-bench-latency")
     proc = spawn("pipeline.worker", settings, workdir / "latency.log")
     sampler = _watch([proc], *pids, label="worker")
     sampler.pids["load generator"] = [os.getpid()]
@@ -249,7 +249,7 @@ def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path,
     """The bare consumer under the same steady load as :func:`latency`: the share of a core
     each process used, and publish -> consumed percentiles of the measured events."""
     out = workdir / "bare-live-latencies.jsonl"
-    proc = spawn("bench.bare_consumer", replace(settings, app_id="vigil-bench-bare-live"),
+    proc = spawn("bench.bare_consumer", settings.replace(app_id="vigil-bench-bare-live"),
                  workdir / "bare-live.log", BENCH_EXPECT=str(10**12),
                  BENCH_OUT=str(workdir / "bare-live.json"), BENCH_LATENCIES=str(out))
     sampler = _watch([proc], *pids, label="consumer")

@@ -1,114 +1,328 @@
-"""Settings from the environment, so the same code runs on the embedded stack and in production."""
+"""Every setting of Vigil, declared once: its type, default, environment variable and meaning.
+
+Three frozen pydantic-settings classes: :class:`Settings` (the servers and the worker; the review
+service reads its server addresses here too), :class:`ReviewSettings` (the review service,
+``VIGIL_REVIEW_*``) and :class:`QueueSettings` (the review queue's SLA, lease and priority
+weights, ``VIGIL_REVIEW_*`` too). ``Settings()`` reads the environment; a field given as an
+argument wins over it. What is derived, the environment for child processes (:meth:`env`) and
+the README's configuration table (:func:`settings_table`, printed by ``python -m
+pipeline.settings``), comes from these declarations.
+
+>>> Settings(partitions=12).env()["VIGIL_PARTITIONS"]
+'12'
+>>> QueueSettings(sla_seconds="critical=30m").sla_seconds["critical"], QueueSettings().lease_seconds
+(1800, 900)
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from detectors.results import SEVERITY_RANK
+from detectors.rule import parse_duration
+from schemas.errors import VigilError
+
+__all__ = ["QueueSettings", "ReviewSettings", "Settings", "SettingsInvalid", "settings_table",
+           "variable_names"]
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default) or default
+class SettingsInvalid(VigilError, ValueError):
+    """An environment variable that does not parse, named with what is wrong with it."""
+
+    def __init__(self, cls: type[BaseSettings], error: ValidationError) -> None:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]) if item["loc"] else "?"
+            variable = variable_of(cls, name) if name in cls.model_fields else name.upper()
+            problems.append(f"{variable}: {item['msg']}")
+        super().__init__("invalid settings: " + "; ".join(problems))
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every knob a deployment sets. Read with :meth:`from_env`; defaults suit the embedded stack."""
+def _config(prefix: str) -> SettingsConfigDict:
+    # Empty variables count as unset, as a shell's `VAR= cmd` means; unknown VIGIL_* are ignored
+    # (the three classes share the prefix); a field's docstring is its description.
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, populate_by_name=True,
+                              env_ignore_empty=True, extra="ignore",
+                              use_attribute_docstrings=True, validate_default=True)
 
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    app_id: str = "vigil"
-    state_dir: Path = Path(".vigil")
-    partitions: int = 4
-    #: Short timeouts keep group joins quick on the embedded broker (it waits out the
-    #: rebalance timeout); production raises them.
-    session_timeout: float = 10.0
-    rebalance_timeout: float = 10.0
-    heartbeat_interval: float = 1.0
-    commit_interval: float = 1.0
-    web_port: int = 6066
-    log_level: str = "info"
-    policy_version: str = "2026-01"
-    #: How long processed event ids stay in the ledger (memory: ~60 bytes per event).
-    ledger_retention: float = 900.0
-    #: Port of the worker's Prometheus endpoint (0: none).
-    metrics_port: int = 0
-    #: Create missing topics at worker start (embedded stack); production creates them ahead.
-    create_topics: bool = True
-    #: Micro-batch size (records of one fetch at most), and how long a smaller fetch waits to be
-    #: topped up by the next ones (seconds; 0: each fetch goes at once). Waiting trades latency
-    #: for fewer, larger batches: worth it where a Redis round trip is dear.
-    batch_size: int = 200
-    batch_wait: float = 0.0
-    #: Online models: on/off, the key identifiers are hashed under before a model sees them
-    #: (a secret in production; the default is for local use only), and how long what a model
-    #: saw of an event is kept waiting for its label.
-    models_enabled: bool = True
-    model_hash_key: str = "vigil-local-development-key-not-secret"
-    model_input_ttl: int = 30 * 86400
-    #: Which events' model inputs are kept for labels: ``flagged`` (the events of flags: the
-    #: review queue's decisions can only label those) or ``all`` scored events, for labels
-    #: from elsewhere (memory: ~1 KB per scored event for ``model_input_ttl``).
-    model_inputs: str = "flagged"
-    #: aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it).
-    idempotent_producer: bool = False
 
-    @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            kafka_bootstrap=_env("KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap),
-            redis_url=_env("REDIS_URL", cls.redis_url),
-            app_id=_env("VIGIL_APP_ID", cls.app_id),
-            state_dir=Path(_env("VIGIL_STATE_DIR", str(cls.state_dir))),
-            partitions=int(_env("VIGIL_PARTITIONS", str(cls.partitions))),
-            session_timeout=float(_env("VIGIL_SESSION_TIMEOUT", str(cls.session_timeout))),
-            rebalance_timeout=float(_env("VIGIL_REBALANCE_TIMEOUT", str(cls.rebalance_timeout))),
-            heartbeat_interval=float(_env("VIGIL_HEARTBEAT_INTERVAL", str(cls.heartbeat_interval))),
-            commit_interval=float(_env("VIGIL_COMMIT_INTERVAL", str(cls.commit_interval))),
-            web_port=int(_env("VIGIL_WEB_PORT", str(cls.web_port))),
-            log_level=_env("VIGIL_LOG_LEVEL", cls.log_level),
-            policy_version=_env("VIGIL_POLICY_VERSION", cls.policy_version),
-            ledger_retention=float(_env("VIGIL_LEDGER_RETENTION", str(cls.ledger_retention))),
-            metrics_port=int(_env("VIGIL_METRICS_PORT", str(cls.metrics_port))),
-            create_topics=_env("VIGIL_CREATE_TOPICS", "1") not in ("0", "false", "no"),
-            idempotent_producer=_env("VIGIL_IDEMPOTENT_PRODUCER", "0") in ("1", "true", "yes"),
-            batch_size=int(_env("VIGIL_BATCH_SIZE", str(cls.batch_size))),
-            models_enabled=_env("VIGIL_MODELS", "1") not in ("0", "false", "no"),
-            model_hash_key=_env("VIGIL_MODEL_HASH_KEY", cls.model_hash_key),
-            model_input_ttl=int(_env("VIGIL_MODEL_INPUT_TTL", str(cls.model_input_ttl))),
-            batch_wait=float(_env("VIGIL_BATCH_WAIT", str(cls.batch_wait))),
-            model_inputs=_model_inputs(_env("VIGIL_MODEL_INPUTS", cls.model_inputs)),
-        )
+class _Declared(BaseSettings):
+    """What the three settings classes share: child-process environments and ``replace``."""
 
     def env(self) -> dict[str, str]:
-        """These settings as environment variables, for child processes."""
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "REDIS_URL": self.redis_url,
-            "VIGIL_APP_ID": self.app_id,
-            "VIGIL_STATE_DIR": str(self.state_dir),
-            "VIGIL_PARTITIONS": str(self.partitions),
-            "VIGIL_SESSION_TIMEOUT": str(self.session_timeout),
-            "VIGIL_REBALANCE_TIMEOUT": str(self.rebalance_timeout),
-            "VIGIL_HEARTBEAT_INTERVAL": str(self.heartbeat_interval),
-            "VIGIL_COMMIT_INTERVAL": str(self.commit_interval),
-            "VIGIL_WEB_PORT": str(self.web_port),
-            "VIGIL_LOG_LEVEL": self.log_level,
-            "VIGIL_POLICY_VERSION": self.policy_version,
-            "VIGIL_LEDGER_RETENTION": str(self.ledger_retention),
-            "VIGIL_METRICS_PORT": str(self.metrics_port),
-            "VIGIL_CREATE_TOPICS": "1" if self.create_topics else "0",
-            "VIGIL_IDEMPOTENT_PRODUCER": "1" if self.idempotent_producer else "0",
-            "VIGIL_BATCH_SIZE": str(self.batch_size),
-            "VIGIL_MODELS": "1" if self.models_enabled else "0",
-            "VIGIL_MODEL_HASH_KEY": self.model_hash_key,
-            "VIGIL_MODEL_INPUT_TTL": str(self.model_input_ttl),
-            "VIGIL_BATCH_WAIT": str(self.batch_wait),
-            "VIGIL_MODEL_INPUTS": self.model_inputs,
-        }
+        """These settings as environment variables, for child processes (every field; a
+        nested settings class's as its own variables)."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, _Declared):
+                out.update(value.env())
+            else:
+                out[variable_of(type(self), name)] = _as_env(value, type(self).model_fields[name])
+        return out
+
+    @classmethod
+    def from_env(cls) -> Any:
+        """The environment's settings (what the class reads when constructed), or
+        :class:`SettingsInvalid` naming each variable that does not parse."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise SettingsInvalid(cls, exc) from None
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes``, validated (no environment is read)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
-def _model_inputs(value: str) -> str:
-    if value not in ("flagged", "all"):
-        raise ValueError(f"VIGIL_MODEL_INPUTS must be 'flagged' or 'all', not {value!r}")
-    return value
+class Settings(_Declared):
+    """The servers, the consumer group and the worker. Defaults suit the embedded stack."""
+
+    model_config = _config("VIGIL_")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    """Kafka bootstrap servers (`host:port,...`); set, `vigil up` starts no broker"""
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    """Redis; set, `vigil up` starts no redis-server"""
+    state_dir: Path = Path(".vigil")
+    """logs, the embedded Redis's append-only file, and what `vigil up` started"""
+    partitions: int = Field(4, ge=1)
+    """partitions of the topics Vigil creates"""
+    app_id: str = "vigil"
+    """consumer group id"""
+    session_timeout: float = Field(10.0, gt=0)
+    """consumer session timeout, seconds: short for the embedded broker, whose group join waits
+    out the rebalance timeout; raise in production"""
+    rebalance_timeout: float = Field(10.0, gt=0)
+    """consumer rebalance timeout, seconds (as the session timeout)"""
+    heartbeat_interval: float = Field(1.0, gt=0)
+    """consumer heartbeat interval, seconds"""
+    commit_interval: float = Field(1.0, gt=0)
+    """how often offsets are committed, seconds (the redelivery window after a crash)"""
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    """log level of workers and the review service"""
+    policy_version: str = "2026-01"
+    """the AI-features policy version consent must be given under"""
+    ledger_retention: float = Field(900.0, gt=0)
+    """seconds processed event ids stay in the processing ledger (~60 bytes per event)"""
+    metrics_port: int = Field(0, ge=0, le=65535)
+    """the worker's Prometheus `/metrics` port (0: none; `vigil up` picks one)"""
+    create_topics: bool = True
+    """create missing topics at worker start (replication 1: embedded only; 0 in production)"""
+    batch_size: int = Field(200, ge=1)
+    """micro-batch size: records of one fetch at most"""
+    batch_wait: float = Field(0.0, ge=0)
+    """seconds a smaller fetch waits to be topped up by the next ones (fewer, larger batches where
+    a Redis round trip is dear, for that wait in latency)"""
+    fetch_max_wait_ms: int = Field(10, ge=0)
+    """longest a fetch waits for data, ms (faust hard-codes 1500; the embedded broker always waits
+    it out, on every hop; 50 ms gave 3x the latency)"""
+    models_enabled: bool = Field(True, validation_alias="VIGIL_MODELS")
+    """run the online models (0: rules only)"""
+    model_hash_key: str = Field("vigil-local-development-key-not-secret", min_length=16)
+    """secret key identifiers are hashed under before a model sees them; set it in production"""
+    model_input_ttl: int = Field(30 * 86400, ge=1)
+    """seconds what a model saw of an event waits for its label"""
+    model_inputs: Literal["flagged", "all"] = "flagged"
+    """whose model inputs are kept: `flagged` events (what analysts can label) or `all` scored
+    events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
+    idempotent_producer: bool = False
+    """aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it)"""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+#: Marks a field of seconds that its variable spells as durations (``15m``, ``critical=1h``).
+_DURATION = {"duration": True}
+DEFAULT_POLICY_REASONS = (
+    "off_platform_payment", "payment_fraud", "fake_account", "account_takeover", "spam",
+    "phishing", "harassment", "prohibited_content", "ai_policy_violation", "other_policy_violation",
+)
+DEFAULT_SLA = {"critical": 3600, "high": 4 * 3600, "medium": 24 * 3600, "low": 72 * 3600}
+
+
+class QueueSettings(_Declared):
+    """The review queue: SLA per severity, claim lease, priority weights, policy reasons."""
+
+    model_config = _config("VIGIL_REVIEW_")
+
+    sla_seconds: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA), validation_alias="VIGIL_REVIEW_SLA",
+        json_schema_extra=_DURATION)
+    """time from a flag joining a case to its decision being due, per severity (any subset,
+    e.g. `critical=30m`; the rest keep their defaults)"""
+    lease_seconds: int = Field(900, ge=1, validation_alias="VIGIL_REVIEW_LEASE",
+                               json_schema_extra=_DURATION)
+    """claim lease (`15m`, or seconds)"""
+    policy_reasons: Annotated[tuple[str, ...], NoDecode] = DEFAULT_POLICY_REASONS
+    """reasons a fraud decision may cite (comma-separated)"""
+    due_soon_fraction: float = Field(0.25, gt=0, lt=1)
+    """an open case is `due_soon` when less than this share of its SLA is left"""
+    severity_weight: float = 1000.0
+    """priority points per severity rank (low 1 ... critical 4)"""
+    score_weight: float = 500.0
+    """priority points per unit of the case's highest score"""
+    report_weight: float = 200.0
+    """priority points per user report on the case (up to the report cap)"""
+    report_cap: int = Field(5, ge=0)
+    """reports counted towards priority at most"""
+    flag_weight: float = 10.0
+    """priority points per flag on the case (up to the flag cap)"""
+    flag_cap: int = Field(20, ge=0)
+    """flags counted towards priority at most"""
+    age_weight_per_hour: float = 25.0
+    """priority points an open case gains per hour of waiting"""
+    series_retention_seconds: int = Field(2 * 86400, ge=60)
+    """how long the overview's per-minute series are kept"""
+
+    @field_validator("sla_seconds", mode="before")
+    @classmethod
+    def _sla(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        sla = dict(DEFAULT_SLA)
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, _, duration = item.partition("=")
+            if name.strip() not in SEVERITY_RANK:
+                raise ValueError(f"unknown severity {name.strip()!r} "
+                                 f"(one of {', '.join(SEVERITY_RANK)})")
+            sla[name.strip()] = parse_duration(duration.strip())
+        return sla
+
+    @field_validator("lease_seconds", mode="before")
+    @classmethod
+    def _lease(cls, value: Any) -> Any:
+        return parse_duration(value.strip()) if isinstance(value, str) and not value.isdigit() else value
+
+    @field_validator("policy_reasons", mode="before")
+    @classmethod
+    def _reasons(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(r.strip() for r in value.split(",") if r.strip()) or DEFAULT_POLICY_REASONS
+        return value
+
+
+class ReviewSettings(_Declared):
+    """The review service (API, console, outbox relay); its queue's settings in ``queue``."""
+
+    model_config = _config("VIGIL_REVIEW_")
+
+    host: str = "127.0.0.1"
+    """where the service listens"""
+    port: int = Field(8000, ge=1, le=65535)
+    """the service's port"""
+    session_seconds: int = Field(8 * 3600, ge=60)
+    """console session lifetime, seconds"""
+    secret: str | None = None
+    """signs session cookies; unset: one random secret kept in Redis for every instance"""
+    secure_cookies: bool | None = None
+    """`1` forces the cookie's Secure attribute (behind a TLS proxy), `0` turns it off; unset: on
+    when served over https"""
+    sample_interval: float = Field(15.0, gt=0)
+    """seconds between refreshes of the queue gauges, SLA breaches and per-minute samples"""
+    relay_interval: float = Field(1.0, gt=0)
+    """seconds between the outbox relay's looks for decisions to publish (each decision also
+    wakes it)"""
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    """the review queue's settings (their own variables)"""
+
+
+# ---- derived from the declarations -----------------------------------------------------------
+
+SETTINGS_CLASSES: tuple[type[_Declared], ...] = (Settings, ReviewSettings, QueueSettings)
+
+
+def variable_of(cls: type[BaseSettings], name: str) -> str:
+    """The environment variable of field ``name`` of ``cls``.
+
+    >>> variable_of(Settings, "redis_url"), variable_of(QueueSettings, "lease_seconds")
+    ('REDIS_URL', 'VIGIL_REVIEW_LEASE')
+    """
+    field = cls.model_fields[name]
+    alias = field.validation_alias
+    return alias if isinstance(alias, str) else f"{cls.model_config['env_prefix']}{name}".upper()
+
+
+def variable_names() -> set[str]:
+    """Every environment variable Vigil's settings read."""
+    return {variable for _, variable, _ in _declarations()}
+
+
+def _declarations() -> Iterator[tuple[type[_Declared], str, FieldInfo]]:
+    for cls in SETTINGS_CLASSES:
+        for name, field in cls.model_fields.items():
+            if isinstance(field.default_factory, type) and issubclass(field.default_factory, BaseSettings):
+                continue  # a nested settings class: its fields are declared there
+            yield cls, variable_of(cls, name), field
+
+
+def duration_text(seconds: int) -> str:
+    """``3600`` -> ``1h``, ``900`` -> ``15m``, ``90`` -> ``90s`` (what parse_duration reads)."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _as_env(value: Any, field: FieldInfo) -> str:
+    """A value as its variable spells it: booleans 1/0, lists comma-separated, mappings as
+    ``key=value`` pairs, durations as durations, unset as empty."""
+    spell = duration_text if (field.json_schema_extra or {}) == _DURATION else str
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={spell(v)}" for k, v in value.items())
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return spell(value)
+
+
+def _default_text(field: FieldInfo) -> str:
+    text = _as_env(field.get_default(call_default_factory=True), field)
+    return f"`{text}`" if text else "unset"
+
+
+def settings_table() -> str:
+    """The README's configuration tables, one per settings class and one row per variable,
+    from the declarations (``python -m pipeline.settings`` prints them)."""
+    parts = []
+    for cls in SETTINGS_CLASSES:
+        rows = [f"**{cls.__doc__.split('.')[0]}** (`pipeline.settings.{cls.__name__}`)",
+                "", "| variable | default | meaning |", "| --- | --- | --- |"]
+        for owner, variable, field in _declarations():
+            if owner is cls:
+                meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+                rows.append(f"| `{variable}` | {_default_text(field)} | {meaning} |")
+        parts.append("\n".join(rows) + "\n")
+    return "\n".join(parts)
+
+
+def write_table(readme: Path) -> None:
+    """Replace the generated table between the markers in ``readme``."""
+    text = readme.read_text()
+    start = text.index(_TABLE_START)
+    start = text.index("\n", start) + 1
+    end = text.index(_TABLE_END, start)
+    readme.write_text(text[:start] + settings_table() + text[end:])
+
+
+_TABLE_START, _TABLE_END = "<!-- settings-table", "<!-- /settings-table -->"
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        write_table(Path(sys.argv[2]))
+    else:
+        print(settings_table(), end="")

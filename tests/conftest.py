@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -129,5 +129,5 @@ def single_partition_stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 def with_settings(stack: Stack, **changes: object) -> Stack:
-    stack.settings = replace(stack.settings, **changes)
+    stack.settings = stack.settings.replace(**changes)
     return stack

@@ -24,7 +24,7 @@ from pipeline.cli.output import console, err, fail
 from pipeline.cli.review import review_app
 from pipeline.cli.rules import rules_app
 from pipeline.local.stack import StackState, alive, down, settings_with_stack, up
-from pipeline.settings import Settings
+from pipeline.settings import ReviewSettings, Settings, SettingsInvalid
 
 app = typer.Typer(help="Vigil: streaming trust-and-safety for the marketplace.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -33,6 +33,17 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@app.callback()
+def check_settings() -> None:
+    """Every command reads its settings from the environment: a variable that does not parse
+    stops it here, named, before anything starts."""
+    for settings in (Settings, ReviewSettings):
+        try:
+            settings.from_env()
+        except SettingsInvalid as exc:
+            fail(str(exc), code=2)
 
 
 # ---- the stack -------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ the input topics, optionally an idempotent producer. Registered as broker scheme
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from time import monotonic
 from typing import Any, ClassVar
@@ -39,7 +38,10 @@ IDEMPOTENT_SCHEME = "vigil-kafka-idempotent"
 
 
 def fetch_max_wait_ms() -> int:
-    return int(os.environ.get("VIGIL_FETCH_MAX_WAIT_MS", "10"))
+    """``VIGIL_FETCH_MAX_WAIT_MS``: faust builds the consumer, so it is read from the settings here."""
+    from pipeline.settings import Settings
+
+    return Settings.from_env().fetch_max_wait_ms
 
 
 class Fetched:

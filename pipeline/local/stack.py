@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pipeline.local.embedded import StackError, create_topics, free_port, start_kafka, start_redis
@@ -52,8 +52,7 @@ def settings_with_stack(settings: Settings | None = None) -> Settings:
     state = StackState.load(settings.state_dir)
     if state is None:
         return settings
-    return replace(
-        settings,
+    return settings.replace(
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.kafka_bootstrap,
         redis_url=os.environ.get("REDIS_URL") or state.redis_url,
     )
@@ -94,13 +93,13 @@ def up(settings: Settings, *, workers: int = 1) -> StackState:
             state.pids["redis"], state.logs["redis"] = redis.pid, str(redis.log_path)
         create_topics(state.kafka_bootstrap,
                       topic_plan(settings.partitions))
-        worker_settings = replace(settings, kafka_bootstrap=state.kafka_bootstrap,
-                                  redis_url=state.redis_url)
+        worker_settings = settings.replace(kafka_bootstrap=state.kafka_bootstrap,
+                                           redis_url=state.redis_url)
         for n in range(1, workers + 1):
             name = f"worker-{n}"
             log_path = settings.state_dir / f"{name}.log"
             port = settings.metrics_port + n - 1 if settings.metrics_port else free_port()
-            process = spawn_worker(replace(worker_settings, metrics_port=port), log_path)
+            process = spawn_worker(worker_settings.replace(metrics_port=port), log_path)
             state.pids[name], state.logs[name] = process.pid, str(log_path)
             state.urls[f"{name} metrics"] = f"http://127.0.0.1:{port}/metrics"
         review_port = _port_or_free(8000)

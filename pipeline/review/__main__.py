@@ -15,7 +15,7 @@ def main() -> None:
 
     from pipeline.local.stack import settings_with_stack
     from pipeline.review.web.app import create_app
-    from pipeline.review.web.config import ReviewSettings
+    from pipeline.settings import ReviewSettings
 
     settings = settings_with_stack()
     review = ReviewSettings.from_env()

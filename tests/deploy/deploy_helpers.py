@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.settings import variable_names
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose" / "docker-compose.yml"
@@ -183,10 +185,9 @@ def dashboard_queries() -> list[tuple[str, str, dict]]:
 
 
 def settings_env_vars() -> set[str]:
-    """Environment variables Vigil reads: pipeline/settings.py (Settings) and the review service's
-    VIGIL_REVIEW_* (pipeline/review/web/config.py, pipeline/review/queue/__init__.py) - every such name that
-    appears as a string literal under pipeline/."""
-    names: set[str] = set()
+    """Environment variables Vigil reads: every setting's (pipeline/settings.py), and any other
+    name that appears as a string literal under pipeline/."""
+    names = variable_names()
     for path in (REPO / "pipeline").rglob("*.py"):
         names |= set(re.findall(r"[\"']((?:VIGIL|KAFKA|REDIS)_[A-Z0-9_]+)[\"']", path.read_text()))
     return names

@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import QueueConfig, ReviewQueue
 from pipeline.review.web.app import create_app
-from pipeline.review.web.config import ReviewSettings
 from pipeline.review.web.relay import OutboxRelay
+from pipeline.settings import ReviewSettings
 from schemas.decode import decode_event
 from schemas.topics import Topics
 from tests.conftest import Stack, wait_until

@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -45,6 +44,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from detectors.results import SEVERITY_RANK
+from pipeline.settings import QueueSettings
 from schemas.errors import VigilError
 from schemas.events import ReviewDecided
 from schemas.outputs import Flag
@@ -102,60 +102,9 @@ class DecisionConflict(ReviewError):
 
 # ---- configuration ---------------------------------------------------------------------------
 
-DEFAULT_POLICY_REASONS = (
-    "off_platform_payment", "payment_fraud", "fake_account", "account_takeover", "spam",
-    "phishing", "harassment", "prohibited_content", "ai_policy_violation", "other_policy_violation",
-)
-
-
-def _duration(text: str) -> int:
-    from detectors.rule import parse_duration
-    return parse_duration(text.strip())
-
-
-@dataclass(frozen=True)
-class QueueConfig:
-    """SLA, lease and priority weights. :meth:`from_env` reads ``VIGIL_REVIEW_*``."""
-
-    #: Seconds from a flag joining a case to the decision being due, per severity.
-    sla_seconds: Mapping[str, int] = field(default_factory=lambda: {
-        "critical": 3600, "high": 4 * 3600, "medium": 24 * 3600, "low": 72 * 3600})
-    #: An open case is ``due_soon`` when less than this share of its SLA is left.
-    due_soon_fraction: float = 0.25
-    lease_seconds: int = 900
-    severity_weight: float = 1000.0
-    score_weight: float = 500.0
-    report_weight: float = 200.0
-    report_cap: int = 5
-    flag_weight: float = 10.0
-    flag_cap: int = 20
-    #: Priority points an open case gains per hour of waiting.
-    age_weight_per_hour: float = 25.0
-    policy_reasons: tuple[str, ...] = DEFAULT_POLICY_REASONS
-    #: How long per-minute series are kept.
-    series_retention_seconds: int = 2 * 86400
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> QueueConfig:
-        """``VIGIL_REVIEW_SLA=critical=1h,high=4h,medium=24h,low=72h``, ``VIGIL_REVIEW_LEASE=15m``,
-        ``VIGIL_REVIEW_POLICY_REASONS=a,b,c``.
-
-        >>> QueueConfig.from_env({"VIGIL_REVIEW_SLA": "critical=30m", "VIGIL_REVIEW_LEASE": "5m"}).sla_seconds["critical"]
-        1800
-        """
-        env = os.environ if env is None else env
-        base = cls()
-        sla = dict(base.sla_seconds)
-        for item in filter(None, (env.get("VIGIL_REVIEW_SLA") or "").split(",")):
-            name, _, value = item.partition("=")
-            if name.strip() not in SEVERITY_RANK:
-                raise ValueError(f"VIGIL_REVIEW_SLA: unknown severity {name.strip()!r}")
-            sla[name.strip()] = _duration(value)
-        reasons = tuple(r.strip() for r in (env.get("VIGIL_REVIEW_POLICY_REASONS") or "").split(",")
-                        if r.strip()) or base.policy_reasons
-        lease = env.get("VIGIL_REVIEW_LEASE")
-        return cls(sla_seconds=sla, lease_seconds=_duration(lease) if lease else base.lease_seconds,
-                   policy_reasons=reasons)
+class QueueConfig(QueueSettings):
+    """The queue's settings (declared in :class:`pipeline.settings.QueueSettings`, read from
+    ``VIGIL_REVIEW_*``) and the priority and SLA rules computed from them."""
 
     def weights(self) -> list[float]:
         return [self.severity_weight, self.score_weight, self.report_weight, self.report_cap,
@@ -521,7 +470,8 @@ class ReviewQueue:
     def __init__(self, redis: Redis, config: QueueConfig | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
-        self.config = config or QueueConfig()
+        # Interim: the review service hands in its QueueSettings; the rules live on QueueConfig.
+        self.config = QueueConfig.model_validate((config or QueueConfig()).model_dump())
         self.clock = clock
         self._add = redis.register_script(_ADD_FLAGS)
         self._claim = redis.register_script(_CLAIM)

@@ -24,9 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import ReviewError, ReviewQueue
 from pipeline.review.web.auth import SessionStore, UserStore
-from pipeline.review.web.config import ReviewSettings
 from pipeline.review.web.relay import OutboxRelay
-from pipeline.settings import Settings
+from pipeline.settings import ReviewSettings, Settings
 
 log = logging.getLogger("vigil.review")
 HERE = Path(__file__).resolve().parent
