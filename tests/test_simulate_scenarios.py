@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
 from pipeline.sim import generate, truth_record
 
@@ -34,3 +35,17 @@ def test_seeded_run_is_pinned_byte_for_byte() -> None:
 
     assert events.hexdigest() == EVENTS_SHA256
     assert truth.hexdigest() == TRUTH_SHA256
+
+
+#: sha256 of every event and its label for non-default arguments: a compressed tempo (gaps below
+#: 2 s), a high fraud rate (every scenario, often) and a naive start taken as UTC.
+FAST_FRAUDULENT_SHA256 = "1568e60c2f95b5db3ba02b44a903d70287cc9609ba9e0e6a2c5cf897773cd785"
+
+
+def test_seeded_run_with_other_arguments_is_pinned() -> None:
+    digest = hashlib.sha256()
+    for sim in generate(seed=42, count=5_000, fraud_rate=0.3, mean_gap_seconds=0.5,
+                        start=datetime(2025, 3, 1, 12)):
+        digest.update((json.dumps(sim.envelope) + "\t" + json.dumps(sim.scenario) + "\n").encode())
+
+    assert digest.hexdigest() == FAST_FRAUDULENT_SHA256
