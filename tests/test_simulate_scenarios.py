@@ -1,4 +1,5 @@
-"""The simulator's output is pinned byte for byte, so refactoring it cannot change the traffic.
+"""The simulator's output is pinned byte for byte, so refactoring it cannot change the traffic;
+and its scenario registry lists every scenario module once, each labelling what it emits.
 
 The constants are characterisation values: what the simulator produced when the test was
 written (commit 5ad27ef), not anything derived from a specification. Benchmarks, backtests
@@ -11,9 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+import math
+import random
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
 
-from pipeline.sim import generate, truth_record
+import pytest
+
+from pipeline.sim import SCENARIOS, SimulatedEvent, generate, truth_record
+from pipeline.sim.scenarios import BY_NAME, REGISTRY, Scenario
+from pipeline.sim.world import World
 
 SEED = 7  # `vigil simulate`'s default seed
 COUNT = 20_000
@@ -49,3 +58,65 @@ def test_seeded_run_with_other_arguments_is_pinned() -> None:
         digest.update((json.dumps(sim.envelope) + "\t" + json.dumps(sim.scenario) + "\n").encode())
 
     assert digest.hexdigest() == FAST_FRAUDULENT_SHA256
+
+
+# ---- the registry -------------------------------------------------------------------------
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "pipeline" / "sim" / "scenarios"
+
+
+def test_registry_lists_every_scenario_module_once() -> None:
+    names = [scenario.name for scenario in REGISTRY]
+    assert len(names) == len(set(names))
+    assert tuple(names) == SCENARIOS
+    assert set(BY_NAME) == set(names)
+    # One module per scenario, named after it; a module left out of the registry fails here.
+    modules = {p.stem for p in SCENARIO_DIR.glob("*.py")} - {"__init__", "base"}
+    assert modules == set(names)
+    for scenario in REGISTRY:
+        assert scenario.description and scenario.weight > 0
+        assert scenario.emits and len(set(scenario.emits)) == len(scenario.emits)
+
+
+def warmed_world(seed: int) -> tuple[World, float]:
+    """A world after ~1,500 benign ticks: enough users, jobs and proposals for every scenario."""
+    world = World(random.Random(seed), datetime(2026, 1, 5, tzinfo=timezone.utc), 2.0)
+    now = 0.0
+    for _ in range(1_500):
+        now += 2.0
+        world.benign.next(now)
+    drain(world)
+    return world, now
+
+
+def drain(world: World) -> list[SimulatedEvent]:
+    events = []
+    while (sim := world.agenda.pop_due(math.inf)) is not None:
+        events.append(sim)
+    return events
+
+
+@pytest.mark.parametrize("scenario", REGISTRY, ids=lambda s: s.name)
+def test_each_scenario_labels_its_events_with_its_name(scenario: Scenario) -> None:
+    labelled_types = set()
+    for seed in range(5):
+        world, now = warmed_world(seed)
+        assert scenario.feasible(world)
+        scenario.inject(world, now)
+        labelled = [e for e in drain(world) if e.scenario is not None]
+        assert labelled, f"{scenario.name} scheduled no labelled event (seed {seed})"
+        assert {e.scenario for e in labelled} == {scenario.name}
+        labelled_types |= {e.envelope["type"] for e in labelled}
+    # What it labels is what it declares; its main event type (listed first) always appears.
+    assert scenario.emits[0] in labelled_types
+    assert labelled_types <= set(scenario.emits)
+
+
+def test_streamed_scenarios_label_only_what_they_declare() -> None:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for sim in generate(seed=11, count=8_000, fraud_rate=0.3):
+        if sim.scenario is not None:
+            seen[sim.scenario].add(sim.envelope["type"])
+    assert set(seen) == set(SCENARIOS)
+    for name, types in seen.items():
+        assert types <= set(BY_NAME[name].emits), name
