@@ -1,0 +1,50 @@
+"""fake_account_ring: one person signs up several accounts from one device."""
+
+from __future__ import annotations
+
+from pipeline.sim.fraud_words import RING_WORDS
+from pipeline.sim.scenarios.base import Scenario, bystander, report
+from pipeline.sim.words import BENIGN_DOMAINS, COUNTRIES, USER_AGENTS
+from pipeline.sim.world import World
+
+NAME = "fake_account_ring"
+#: Accounts per ring (the ring rules' thresholds follow from it).
+RING_SIZE = (3, 8)
+
+
+def inject(world: World, now: float) -> None:
+    rng, later = world.rng, world.clock.later
+    device = world.ids.device()
+    a, b, c = rng.randrange(64, 128), rng.randrange(256), rng.randrange(1, 200)
+    country, agent = rng.choice(COUNTRIES), rng.choice(USER_AGENTS)
+    domain = rng.choice(BENIGN_DOMAINS)
+    kind = "freelancer" if rng.random() < 0.8 else "client"
+    t = now
+    members = []
+    for i in range(rng.randint(*RING_SIZE)):
+        t += later(45, 240) if i else later(1, 30)  # minutes apart
+        username = f"{rng.choice(RING_WORDS)}{rng.randrange(100, 100_000)}"
+        user, env = world.signups.new_user(
+            t, kind, email_domain=domain, username=username, device_id=device,
+            ip=f"100.{a}.{b}.{c + i}", country=country, user_agent=agent,
+            duration_ms=rng.randint(1_200, 3_900), has_photo=False, phone_verified=False,
+            id_verified=False, bio="",
+        )
+        members.append(user)
+        world.agenda.push(t, env, NAME)
+    if rng.random() < 0.3 and (reporter := bystander(world)):
+        target = rng.choice(members)
+        report(world, t + later(600, 7200), NAME, reporter, "user", target.user_id,
+               "fake_account", "Several near-identical new profiles, looks like one person.")
+
+
+SCENARIO = Scenario(
+    name=NAME,
+    description=(
+        "3-8 signups, one device_id, consecutive IPs in one 100.64.0.0/10 /24, 45-240 s apart, "
+        "unverified, no photo, empty bio, signup_duration_ms 1200-3900, username word+3-5 "
+        "digits."),
+    emits=("user.signed_up", "user_report.filed"),
+    weight=1.0,
+    inject=inject,
+)
