@@ -184,7 +184,7 @@ def dashboard_queries() -> list[tuple[str, str, dict]]:
 
 def settings_env_vars() -> set[str]:
     """Environment variables Vigil reads: pipeline/settings.py (Settings) and the review service's
-    VIGIL_REVIEW_* (pipeline/review/web/config.py, pipeline/review/queue/__init__.py) - every such name that
+    VIGIL_REVIEW_* (pipeline/review/web/config.py, pipeline/review/queue/policy.py) - every such name that
     appears as a string literal under pipeline/."""
     names: set[str] = set()
     for path in (REPO / "pipeline").rglob("*.py"):
