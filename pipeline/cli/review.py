@@ -66,6 +66,8 @@ def revoke(name: Annotated[str, typer.Argument()]) -> None:
 @review_app.command("serve")
 def serve() -> None:
     """Run the review service in the foreground (as ``python -m pipeline.review``)."""
-    from pipeline.review.__main__ import main
+    from pipeline.local.stack import settings_with_stack
+    from pipeline.review.web.config import ReviewSettings
+    from pipeline.review.web.serve import serve
 
-    main()
+    serve(settings_with_stack(), ReviewSettings.from_env())
