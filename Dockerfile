@@ -24,12 +24,12 @@ COPY detectors ./detectors
 COPY pipeline ./pipeline
 # A regular (non-editable) install: the runtime image holds no source tree.
 # Then check the installed package has its data files (rules, JSON Schemas, the review
-# console's static files and templates): a file missing from package-data would otherwise only
-# show up as a crash when the container starts.
+# console's static files and templates, the review queue's Lua scripts): a file missing from
+# package-data would otherwise only show up as a crash when the container starts.
 RUN /opt/vigil/bin/pip install --no-deps . \
- && cd / && /opt/vigil/bin/python -c "import pipeline.worker.app, pipeline.cli.main, pipeline.review.web.app as r, detectors, schemas; \
+ && cd / && /opt/vigil/bin/python -c "import pipeline.worker.app, pipeline.cli.main, pipeline.review.web.app, pipeline.review.web.deps as r, pipeline.review.queue as q, detectors, schemas; \
 from pathlib import Path; \
-need = [Path(detectors.__file__).parent / 'rules', Path(schemas.__file__).parent / 'json', r.HERE / 'static', r.HERE / 'templates']; \
+need = [Path(detectors.__file__).parent / 'rules', Path(schemas.__file__).parent / 'json', r.STATIC, r.TEMPLATES, Path(q.__file__).parent / 'lua']; \
 missing = [str(p) for p in need if not p.is_dir() or not any(p.iterdir())]; \
 assert not missing, f'not installed (add to [tool.setuptools.package-data] in pyproject.toml): {missing}'"
 

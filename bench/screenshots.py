@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 
 from detectors.examples import example_event
 from pipeline.local.embedded import free_port, start_redis
-from pipeline.review.queue import QueueConfig, ReviewQueue
+from pipeline.review.queue import ReviewQueue
 from pipeline.review.web.app import create_app
 from pipeline.review.web.auth import UserStore
-from pipeline.settings import Settings
+from pipeline.settings import QueueSettings, Settings
 from pipeline.stores.consent import RedisConsentStore
 from schemas.decode import decode_event_obj
 from schemas.outputs import Flag, flag_id_for
@@ -101,7 +101,7 @@ async def fill(redis_url: str) -> tuple[str, str]:
     redis = Redis.from_url(redis_url)
     now = time.time()
     clock = Clock(now - 3 * 3600)
-    queue = ReviewQueue(redis, QueueConfig(), clock)
+    queue = ReviewQueue(redis, QueueSettings(), clock)
     token = await UserStore(redis).add_user("maria", "lead")
     users = [f"usr_{rng.getrandbits(32):08x}" for _ in range(40)]
     showcase = ""

@@ -66,6 +66,8 @@ def revoke(name: Annotated[str, typer.Argument()]) -> None:
 @review_app.command("serve")
 def serve() -> None:
     """Run the review service in the foreground (as ``python -m pipeline.review``)."""
-    from pipeline.review.__main__ import main
+    from pipeline.local.stack import settings_with_stack
+    from pipeline.review.web.serve import serve
+    from pipeline.settings import ReviewSettings
 
-    main()
+    serve(settings_with_stack(), ReviewSettings.from_env())

@@ -9,21 +9,11 @@ from __future__ import annotations
 
 
 def main() -> None:
-    import logging
-
-    import uvicorn
-
     from pipeline.local.stack import settings_with_stack
-    from pipeline.review.web.app import create_app
+    from pipeline.review.web.serve import serve
     from pipeline.settings import ReviewSettings
 
-    settings = settings_with_stack()
-    review = ReviewSettings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("vigil.review").info("review console at http://%s:%d/", review.host, review.port)
-    uvicorn.run(create_app(settings, review=review), host=review.host, port=review.port,
-                log_level=settings.log_level.lower(), proxy_headers=False)
+    serve(settings_with_stack(), ReviewSettings.from_env())
 
 
 if __name__ == "__main__":

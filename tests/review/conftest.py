@@ -15,8 +15,9 @@ import redis as redis_lib
 from redis.asyncio import Redis
 
 from pipeline.local.embedded import ServerProcess, start_redis
-from pipeline.review.queue import QueueConfig, ReviewQueue
+from pipeline.review.queue import ReviewQueue
 from pipeline.review.web.auth import UserStore
+from pipeline.settings import QueueSettings
 
 T = TypeVar("T")
 
@@ -60,7 +61,7 @@ def clock() -> FakeClock:
 async def queue(redis_url: str, clock: FakeClock) -> AsyncIterator[ReviewQueue]:
     redis = Redis.from_url(redis_url)
     try:
-        yield ReviewQueue(redis, QueueConfig(), clock)
+        yield ReviewQueue(redis, QueueSettings(), clock)
     finally:
         await redis.aclose()
 

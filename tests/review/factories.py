@@ -9,7 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from detectors.examples import example_event
-from pipeline.review.queue import QueueConfig, ReviewQueue
+from pipeline.review.queue import ReviewQueue
+from pipeline.settings import QueueSettings
 from schemas.outputs import Flag, flag_id_for
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
@@ -48,7 +49,7 @@ def seed(redis_url: str, items: list[tuple[Flag, dict[str, Any]]]) -> list[str]:
     async def run() -> list[str]:
         redis = Redis.from_url(redis_url)
         try:
-            queue = ReviewQueue(redis, QueueConfig())
+            queue = ReviewQueue(redis, QueueSettings())
             return [(await queue.add_flag(f, e)).case_id for f, e in items]
         finally:
             await redis.aclose()

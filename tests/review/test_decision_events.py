@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 from redis.asyncio import Redis
 
 from pipeline.kafka.publisher import Publisher
-from pipeline.review.queue import QueueConfig, ReviewQueue
+from pipeline.review.queue import ReviewQueue
 from pipeline.review.web.app import create_app
 from pipeline.review.web.relay import OutboxRelay
-from pipeline.settings import ReviewSettings
+from pipeline.settings import QueueSettings, ReviewSettings
 from schemas.decode import decode_event
 from schemas.topics import Topics
 from tests.conftest import Stack, wait_until
@@ -64,7 +64,7 @@ def test_a_decision_publishes_the_label_event_with_the_cases_event_ids(stack: St
 async def test_the_outbox_relay_publishes_exactly_once_after_a_crash(stack: Stack) -> None:
     redis = Redis.from_url(stack.settings.redis_url)
     try:
-        queue = ReviewQueue(redis, QueueConfig())
+        queue = ReviewQueue(redis, QueueSettings())
         f, event = flag("u9")
         case_id = (await queue.add_flag(f, event)).case_id
         await queue.claim(case_id, "alice")
@@ -97,7 +97,7 @@ async def test_the_outbox_relay_publishes_exactly_once_after_a_crash(stack: Stac
 async def test_an_unreachable_kafka_keeps_the_event_pending(stack: Stack) -> None:
     redis = Redis.from_url(stack.settings.redis_url)
     try:
-        queue = ReviewQueue(redis, QueueConfig())
+        queue = ReviewQueue(redis, QueueSettings())
         f, event = flag("u8")
         case_id = (await queue.add_flag(f, event)).case_id
         await queue.claim(case_id, "alice")

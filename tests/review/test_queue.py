@@ -18,9 +18,9 @@ from pipeline.review.queue import (
     InvalidDecision,
     LeadsOnly,
     NotClaimed,
-    QueueConfig,
     ReviewQueue,
 )
+from pipeline.settings import QueueSettings
 from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.outages import is_outage
 from schemas.decode import decode_event_obj
@@ -41,7 +41,7 @@ async def open_case(queue: ReviewQueue, entity: str = "u1", **kwargs: object) ->
 async def test_many_concurrent_claimers_exactly_one_wins(redis_url: str, clock: FakeClock) -> None:
     clients = [Redis.from_url(redis_url) for _ in range(24)]
     try:
-        queues = [ReviewQueue(c, QueueConfig(), clock) for c in clients]
+        queues = [ReviewQueue(c, QueueSettings(), clock) for c in clients]
         case_ids = [await open_case(queues[0], f"u{n}") for n in range(3)]
 
         async def attempt(queue: ReviewQueue, analyst: str, case_id: str) -> str | None:

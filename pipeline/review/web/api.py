@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pipeline.review.queue import ClaimResult, iso
-from pipeline.review.web.app import ApiError, Services, services
 from pipeline.review.web.auth import Principal
+from pipeline.review.web.deps import ApiError, Services, services
 from pipeline.review.web.masking import mask
 from pipeline.review.web.models import (
     AuditPage,

@@ -1,6 +1,7 @@
 """The review service: one FastAPI app serving the REST API, the web console and ``/metrics``.
 
-Build it with :func:`create_app`; ``python -m pipeline.review`` runs it under uvicorn.
+Build it with :func:`create_app`; ``python -m pipeline.review`` runs it under uvicorn
+(:func:`pipeline.review.web.serve.serve`).
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -23,50 +23,91 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import ReviewError, ReviewQueue
+from pipeline.review.web import api, console
 from pipeline.review.web.auth import SessionStore, UserStore
+from pipeline.review.web.deps import STATIC, TEMPLATES, ApiError, Services, services
 from pipeline.review.web.relay import OutboxRelay
 from pipeline.settings import ReviewSettings, Settings
 
 log = logging.getLogger("vigil.review")
-HERE = Path(__file__).resolve().parent
 #: No inline script or style anywhere; scripts, styles and images come from this origin only.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
 #: Swagger UI sets inline styles on its own elements; its scripts still come from /static only.
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+DESCRIPTION = (
+    "The review queue: cases grouped per entity, claims with leases, decisions that "
+    "publish `review.decided` events. Authenticate with `Authorization: Bearer <token>` "
+    "(`vigil review add-user NAME --role ROLE` prints one). Errors are "
+    '`{"error": code, "message": text}`.')
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-class ApiError(Exception):
-    """An error answered as ``{"error": code, "message": message}`` with ``status``."""
+def create_app(settings: Settings | None = None, *, review: ReviewSettings | None = None,
+               clock: Callable[[], float] = time.time,
+               publisher: Callable[[], Publisher] | None = None,
+               background: bool = True) -> FastAPI:
+    """The review service for ``settings`` (Redis and Kafka addresses).
 
-    def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
-@dataclass
-class Services:
-    settings: Settings
-    review: ReviewSettings
-    redis: Redis
-    queue: ReviewQueue
-    users: UserStore
-    sessions: SessionStore
-    relay: OutboxRelay
-    make_publisher: Callable[[], Publisher]
-    clock: Callable[[], float]
-    _ingest: Publisher | None = field(default=None, repr=False)
-
-    def ingest_publisher(self) -> Publisher:
-        if self._ingest is None:
-            self._ingest = self.make_publisher()
-        return self._ingest
+    ``publisher`` makes the Kafka publisher (default: :class:`pipeline.kafka.publisher.Publisher` on
+    ``settings.kafka_bootstrap``); ``background=False`` runs no outbox relay or sampler (tests
+    drive them); ``clock`` gives epoch seconds.
+    """
+    settings = settings or Settings.from_env()
+    review = review or ReviewSettings.from_env()
+    make_publisher = publisher or _default_publisher(settings)
+    app = FastAPI(title="Vigil review API", version="1.0", description=DESCRIPTION,
+                  lifespan=_lifespan(settings, review, clock, make_publisher, background),
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    _add_security_headers(app)
+    _add_error_handlers(app)
+    _add_routes(app)
+    return app
 
 
-def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+def _default_publisher(settings: Settings) -> Callable[[], Publisher]:
+    # Consent changes that services send through the ingest endpoint are written through to
+    # the registry before Kafka, so an opt-out is in force at once (pipeline.kafka.publisher).
+    return lambda: Publisher(settings.kafka_bootstrap, client_id="vigil-review",
+                             consent_registry=settings.redis_url)
+
+
+def _services(settings: Settings, review: ReviewSettings, clock: Callable[[], float],
+              make_publisher: Callable[[], Publisher]) -> Services:
+    """The composition root: every collaborator the routers use, on one Redis client."""
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
+                           health_check_interval=10)
+    queue = ReviewQueue(redis, review.queue, clock)
+    users = UserStore(redis)
+    return Services(settings, review, redis, queue, users,
+                    SessionStore(redis, users, review.session_seconds, review.secret),
+                    OutboxRelay(queue, make_publisher), make_publisher, clock)
+
+
+def _lifespan(settings: Settings, review: ReviewSettings, clock: Callable[[], float],
+              make_publisher: Callable[[], Publisher], background: bool) -> Lifespan:
+    """Build the services on start-up, run the outbox relay and the sampler (``background``),
+    stop them and close everything on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = _services(settings, review, clock, make_publisher)
+        app.state.services = svc
+        tasks = []
+        if background:
+            tasks = [asyncio.create_task(svc.relay.run(review.relay_interval)),
+                     asyncio.create_task(_sample_forever(svc.queue, review.sample_interval))]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await svc.aclose()
+
+    return lifespan
 
 
 async def _sample_forever(queue: ReviewQueue, interval: float) -> None:
@@ -84,74 +125,7 @@ async def _sample_forever(queue: ReviewQueue, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def _describe(errors: list[dict]) -> str:
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
-
-def create_app(settings: Settings | None = None, *, review: ReviewSettings | None = None,
-               clock: Callable[[], float] = time.time,
-               publisher: Callable[[], Publisher] | None = None,
-               background: bool = True) -> FastAPI:
-    """The review service for ``settings`` (Redis and Kafka addresses).
-
-    ``publisher`` makes the Kafka publisher (default: :class:`pipeline.kafka.publisher.Publisher` on
-    ``settings.kafka_bootstrap``); ``background=False`` runs no outbox relay or sampler (tests
-    drive them); ``clock`` gives epoch seconds.
-    """
-    from pipeline.review.web import api, console
-
-    settings = settings or Settings.from_env()
-    review = review or ReviewSettings.from_env()
-    # Consent changes that services send through the ingest endpoint are written through to
-    # the registry before Kafka, so an opt-out is in force at once (pipeline.kafka.publisher).
-    make_publisher = publisher or (lambda: Publisher(settings.kafka_bootstrap,
-                                                     client_id="vigil-review",
-                                                     consent_registry=settings.redis_url))
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
-                               health_check_interval=10)
-        queue = ReviewQueue(redis, review.queue, clock)
-        users = UserStore(redis)
-        svc = Services(settings, review, redis, queue, users,
-                       SessionStore(redis, users, review.session_seconds, review.secret),
-                       OutboxRelay(queue, make_publisher), make_publisher, clock)
-        app.state.services = svc
-        tasks = []
-        if background:
-            tasks = [asyncio.create_task(svc.relay.run(review.relay_interval)),
-                     asyncio.create_task(_sample_forever(queue, review.sample_interval))]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.to_thread(svc.relay.close)
-            ingest, svc._ingest = svc._ingest, None
-            if ingest is not None:
-                try:
-                    await asyncio.to_thread(ingest.flush, 5)
-                except Exception:  # undelivered events were already reported to their callers
-                    log.exception("flushing the ingest publisher failed")
-            await redis.aclose()
-
-    app = FastAPI(
-        title="Vigil review API",
-        version="1.0",
-        description=(
-            "The review queue: cases grouped per entity, claims with leases, decisions that "
-            "publish `review.decided` events. Authenticate with `Authorization: Bearer <token>` "
-            "(`vigil review add-user NAME --role ROLE` prints one). Errors are "
-            '`{"error": code, "message": text}`.'),
-        lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
-    )
-
+def _add_security_headers(app: FastAPI) -> None:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable) -> Response:
         response: Response = await call_next(request)
@@ -165,16 +139,31 @@ def create_app(settings: Settings | None = None, *, review: ReviewSettings | Non
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    def problem(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+def _problem(status: int, code: str, message: str,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def _describe(errors: list[dict]) -> str:
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every API error as ``{"error": code, "message": text}``; a console page that is not
+    there as the console's own 404 page."""
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> Response:
-        return problem(exc.status, exc.code, exc.message, exc.headers)
+        return _problem(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(ReviewError)
     async def review_error(_request: Request, exc: ReviewError) -> Response:
-        return problem(exc.status, exc.code, str(exc))
+        return _problem(exc.status, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:
@@ -185,18 +174,21 @@ def create_app(settings: Settings | None = None, *, review: ReviewSettings | Non
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/") or exc.status_code != 404:
-            return problem(exc.status_code, "not_found" if exc.status_code == 404 else "error",
-                           str(exc.detail))
+            return _problem(exc.status_code, "not_found" if exc.status_code == 404 else "error",
+                            str(exc.detail))
         return await console.not_found(request)
 
+
+def _add_routes(app: FastAPI) -> None:
+    """The routers, static files, the API docs, ``/healthz`` and ``/metrics``."""
     app.include_router(api.router)
     app.include_router(console.router)
     app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return HTMLResponse((HERE / "templates" / "docs.html").read_text())
+        return HTMLResponse((TEMPLATES / "docs.html").read_text())
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> dict[str, str]:
@@ -211,8 +203,6 @@ def create_app(settings: Settings | None = None, *, review: ReviewSettings | Non
         except Exception:  # serve the last values rather than nothing
             log.exception("refreshing queue gauges for /metrics failed")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return app
 
 
 def _swagger_dir() -> str:

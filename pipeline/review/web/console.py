@@ -20,12 +20,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
-from pipeline.review.web.app import HERE, Services, services
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
+from pipeline.review.web.deps import TEMPLATES, Services, services
 
 router = APIRouter(include_in_schema=False)
-_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                    trim_blocks=True, lstrip_blocks=True)
 templates = Jinja2Templates(env=_env)
 COOKIE = "vigil_session"

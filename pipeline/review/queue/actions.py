@@ -1,0 +1,206 @@
+"""What analysts do to cases: claim, release, reassign, decide, add notes, snooze detectors.
+
+* ``claim``: exclusive, with a lease that expires if the analyst walks away; a second claimer is
+  refused while the lease runs; the holder renews by claiming again.
+* ``decide``: needs the claim; keyed by ``decision_id`` (same id, same result, one event). It closes
+  the case (``escalate`` hands it to leads), appends to the audit stream and writes the
+  ``review.decided`` event to an outbox in the same step; :class:`pipeline.review.web.relay.OutboxRelay`
+  publishes it. A decided case is kept as it was; the entity's next flag opens a new case.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from pipeline import metrics
+from pipeline.review.queue.base import as_float, as_str
+from pipeline.review.queue.errors import (
+    CaseClosed,
+    CaseNotFound,
+    ClaimConflict,
+    DecisionConflict,
+    LeadsOnly,
+    NotClaimed,
+    ReviewError,
+)
+from pipeline.review.queue.keys import K, case_key
+from pipeline.review.queue.policy import MAX_EVENT_IDS, iso, minute_of, validate_decision
+from pipeline.review.queue.views import CaseViews
+from schemas.events import ReviewDecided
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    case_id: str
+    claimed_by: str
+    lease_until: float
+    #: ``claim``, ``renew`` or ``reassign``.
+    action: str
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision: dict[str, Any]
+    #: True when this decision id was decided before: nothing changed, no second event.
+    replayed: bool
+
+
+def _refused(reply: list[Any], case_id: str, now: float) -> NoReturn:
+    """Raise the error a script's refusal code (``reply[0]``) stands for."""
+    code = as_str(reply[0])
+    if code == "missing":
+        raise CaseNotFound(f"no case {case_id}")
+    if code == "closed":
+        raise CaseClosed(f"case {case_id} is decided and closed")
+    if code == "escalated":
+        raise LeadsOnly(f"case {case_id} is escalated: only leads work escalated cases")
+    if code == "already_escalated":
+        raise CaseClosed(f"case {case_id} is already escalated")
+    if code == "held":
+        raise ClaimConflict(f"case {case_id} is claimed by {as_str(reply[1])} until "
+                            f"{iso(as_float(reply[2]))}")
+    if code == "not_claimed":
+        holder = as_str(reply[1]) if len(reply) > 1 else ""
+        raise NotClaimed(f"claim case {case_id} first" + (
+            f" (claimed by {holder})" if holder and as_float(reply[2]) > now else ""))
+    raise ReviewError(f"unexpected reply {code!r} for case {case_id}")
+
+
+def _decision(case_id: str, case: Mapping[str, Any], decision_id: str, analyst: str,
+              outcome: str, policy_reason: str, notes: str, subject: str,
+              now: float) -> tuple[dict[str, Any], ReviewDecided]:
+    """The decision record a case keeps and the ``review.decided`` event it publishes."""
+    event_ids = list(dict.fromkeys(f["event_id"] for f in case["flags"]))[:MAX_EVENT_IDS]
+    event = ReviewDecided.model_validate({
+        "event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"vigil-decision:{decision_id}"),
+        "type": "review.decided", "schema_version": "1.0",
+        "occurred_at": datetime.fromtimestamp(now, UTC),
+        "producer": "review-service", "subject_id": subject,
+        "payload": {
+            "decision_id": decision_id, "case_id": case_id,
+            "entity_type": case["entity_type"], "entity_id": case["entity_id"],
+            "outcome": outcome, "policy_reason": policy_reason,
+            "event_ids": [uuid.UUID(e) for e in event_ids], "analyst_id": analyst,
+        },
+    })
+    decision = {
+        "decision_id": decision_id, "case_id": case_id, "entity": case["entity"],
+        "entity_type": case["entity_type"], "entity_id": case["entity_id"],
+        "subject_id": subject, "outcome": outcome, "policy_reason": policy_reason,
+        "notes": notes, "analyst_id": analyst, "decided_at": iso(now),
+        "event_id": str(event.event_id), "event_ids": event_ids,
+        "flag_count": case["flag_count"], "sla_breached": case["due_at"] <= now,
+    }
+    return decision, event
+
+
+class Actions(CaseViews):
+    """Claims, decisions, notes and snoozes; each is one Lua script or one MULTI."""
+
+    async def claim(self, case_id: str, analyst: str, *, lead: bool = False) -> ClaimResult:
+        """Claim (or renew the claim on) a case for ``lease_seconds``."""
+        now = self.clock()
+        reply = await self.scripts.claim(args=[case_id, analyst, repr(now), self.config.lease_seconds,
+                                               "1" if lead else "0", "claim", analyst, "{}"])
+        if as_str(reply[0]) != "ok":
+            _refused(reply, case_id, self.clock())
+        return ClaimResult(case_id, analyst, float(as_str(reply[1])), as_str(reply[2]))
+
+    async def reassign(self, case_id: str, to: str, *, by: str) -> ClaimResult:
+        """A lead hands the case (and a fresh lease) to another analyst, whoever held it."""
+        now = self.clock()
+        details = json.dumps({"to": to})
+        reply = await self.scripts.claim(args=[case_id, to, repr(now), self.config.lease_seconds,
+                                               "1", "reassign", by, details])
+        if as_str(reply[0]) != "ok":
+            _refused(reply, case_id, self.clock())
+        return ClaimResult(case_id, to, float(as_str(reply[1])), "reassign")
+
+    async def release(self, case_id: str, analyst: str, *, lead: bool = False) -> None:
+        reply = await self.scripts.release(args=[case_id, analyst, repr(self.clock()),
+                                                 "1" if lead else "0"])
+        if as_str(reply[0]) != "ok":
+            _refused(reply, case_id, self.clock())
+
+    def validate_decision(self, outcome: str, policy_reason: str) -> None:
+        validate_decision(outcome, policy_reason, self.config.policy_reasons)
+
+    async def decide(self, case_id: str, analyst: str, outcome: str, *, policy_reason: str = "",
+                     notes: str = "", decision_id: str | None = None,
+                     lead: bool = False) -> DecisionResult:
+        """Decide a claimed case; the same ``decision_id`` returns the first result unchanged."""
+        decision_id = decision_id or f"dec_{uuid.uuid4().hex}"
+        for _attempt in range(10):
+            existing = await self.redis.get(f"{K}decision:{decision_id}")
+            if existing:
+                return self._replayed(json.loads(existing), case_id)
+            self.validate_decision(outcome, policy_reason)
+            case = await self.case(case_id)
+            if case is None:
+                raise CaseNotFound(f"no case {case_id}")
+            now = self.clock()
+            subject = case["subject_id"] or await self._subject_for(case)
+            decision, event = _decision(case_id, case, decision_id, analyst, outcome,
+                                        policy_reason, notes, subject, now)
+            reply = await self.scripts.decide(args=[
+                case_id, decision_id, analyst, "1" if lead else "0", repr(now), case["flag_count"],
+                outcome, json.dumps(decision, sort_keys=True), event.model_dump_json(), subject,
+                minute_of(now),
+            ])
+            code = as_str(reply[0])
+            if code == "ok":
+                metrics.DECISIONS.labels(outcome).inc()
+                return DecisionResult(decision, replayed=False)
+            if code == "dup":
+                return self._replayed(json.loads(reply[1]), case_id)
+            if code != "stale":  # a flag joined while we read: read again
+                _refused(reply, case_id, self.clock())
+        raise ReviewError(f"case {case_id} kept changing; try again")
+
+    @staticmethod
+    def _replayed(decision: dict[str, Any], case_id: str) -> DecisionResult:
+        if decision["case_id"] != case_id:
+            raise DecisionConflict(f"decision id {decision['decision_id']} was used for case "
+                                   f"{decision['case_id']}")
+        return DecisionResult(decision, replayed=True)
+
+    async def add_note(self, case_id: str, author: str, text: str) -> dict[str, Any]:
+        if not await self.redis.exists(case_key(case_id)):
+            raise CaseNotFound(f"no case {case_id}")
+        now = self.clock()
+        note = {"author": author, "text": text, "at": iso(now)}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(f"{K}case_notes:{case_id}", json.dumps(note))
+        pipe.xadd(K + "audit", {"at": repr(now), "actor": author, "action": "note",
+                                "case_id": case_id, "details": json.dumps({"text": text})})
+        await pipe.execute()
+        return note
+
+    async def snooze(self, entity_type: str, entity_id: str, detector_id: str, seconds: int,
+                     *, by: str, reason: str = "") -> dict[str, Any]:
+        """Suppress ``detector_id``'s flags on this entity for ``seconds`` (counted, not lost)."""
+        now = self.clock()
+        snooze = {"detector_id": detector_id, "expires_at": now + seconds, "by": by,
+                  "reason": reason, "created_at": now}
+        entity = f"{entity_type}:{entity_id}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(f"{K}snooze:{entity}", detector_id, json.dumps(snooze))
+        pipe.xadd(K + "audit", {"at": repr(now), "actor": by, "action": "snooze", "case_id": "",
+                                "details": json.dumps({"entity": entity, **snooze})})
+        await pipe.execute()
+        return {**snooze, "entity": entity}
+
+    async def unsnooze(self, entity_type: str, entity_id: str, detector_id: str, *, by: str) -> bool:
+        entity = f"{entity_type}:{entity_id}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(f"{K}snooze:{entity}", detector_id)
+        pipe.xadd(K + "audit", {"at": repr(self.clock()), "actor": by, "action": "unsnooze",
+                                "case_id": "", "details": json.dumps({"entity": entity,
+                                                                      "detector_id": detector_id})})
+        removed, _ = await pipe.execute()
+        return bool(removed)

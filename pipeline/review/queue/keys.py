@@ -1,0 +1,28 @@
+"""Where the queue keeps its data in Redis: every key starts with :data:`K`.
+
+The Lua scripts in ``lua/`` spell the same names out (``'vigil:case:' .. case_id``).
+
+Keys: ``flag:<id>`` (every flag, JSON), ``flag_case`` and ``flag_suppressed`` (hashes by flag
+id), ``event:<event_id>`` (the flagged event's envelope), ``case:<id>`` (hash) and
+``case:<id>:flags`` (list), ``case_suppressed:``, ``case_dedup:``, ``case_notes:``,
+``case_decisions:<id>``, ``entity:<entity>:open_case``, ``entity_cases:<entity>``,
+``queue`` / ``escalated`` (priority), ``closed`` (by decision time), ``sla`` and ``sla:pending``
+(due times), ``snooze:<entity>``, ``decision:<id>``, ``entity_decisions:<entity>``,
+``subject_decisions:<user>``, ``audit`` (stream), ``outbox:pending`` / ``outbox:published``,
+``stats:*`` and per-minute series ``ts:*``.
+"""
+
+from __future__ import annotations
+
+K = "vigil:"
+#: The sorted set (by priority or decision time) that holds the cases of each status.
+STATUS_SET = {"open": K + "queue", "escalated": K + "escalated", "closed": K + "closed"}
+
+
+def case_key(case_id: str) -> str:
+    """The hash that holds a case.
+
+    >>> case_key("case_1")
+    'vigil:case:case_1'
+    """
+    return f"{K}case:{case_id}"
