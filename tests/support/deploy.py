@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose" / "docker-compose.yml"
 K8S = DEPLOY / "k8s"
