@@ -143,7 +143,8 @@ def backtest_command(
 ) -> None:
     """Replay events through a candidate rule set and the live one: hits, precision, recall, diff."""
     from pipeline.local.stack import settings_with_stack
-    from pipeline.offline.backtest import backtest_file, live_rule_set, render
+    from pipeline.offline.backtest import backtest_file, live_rule_set
+    from pipeline.offline.backtest_report import render
 
     sources, where = _sources(rules)
     try:
@@ -187,7 +188,7 @@ def _store() -> Iterator[RuleStore]:
 
 
 def _share(value: float | None) -> str:
-    from pipeline.offline.backtest import share
+    from pipeline.offline.backtest_report import share
 
     return share(value)
 
