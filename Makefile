@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean down
+.PHONY: install demo test test-unit lint bench clean down
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Vigil needs Python 3.11, found {sys.version.split()[0]} (set PYTHON=/path/to/python3.11)"'
@@ -20,6 +20,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The tests that need no server (everything not marked integration; tests/support/integration.py
+# marks them): under a minute, for the edit-test loop.
+test-unit: install
+	$(BIN)/python -m pytest -m "not integration" -p no:cacheprovider
 
 # The figures README.md's "Benchmarks" table quotes; prints them, asserts nothing. ~10 min on
 # 2 cores: e2e.py runs three throughput rounds and four latency runs, memory.py a million users.

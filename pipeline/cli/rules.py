@@ -16,16 +16,17 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 from rich.table import Table
 
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.ruleset import (
+    RuleSet,
     check_examples,
     compile_file,
     default_sources,
@@ -70,6 +71,21 @@ def _problems_table(problems: list[RuleProblem], title: str) -> Table:
     return table
 
 
+def _load_or_exit(sources: dict[str, str], title: Callable[[int], str]) -> RuleSet:
+    """The rule set ``sources`` make; if they are invalid, a table of every problem (headed
+    ``title(number of problems)``) and exit status 1."""
+    try:
+        return load_rules(sources)
+    except RuleSetInvalid as exc:
+        _refuse(exc.problems, title(len(exc.problems)))
+
+
+def _refuse(problems: list[RuleProblem], title: str) -> NoReturn:
+    """Show every problem in a table headed ``title``, and exit with status 1."""
+    console.print(_problems_table(problems, title))
+    raise typer.Exit(1) from None
+
+
 def _default_author() -> str:
     try:
         return os.environ.get("USER") or getpass.getuser()
@@ -84,11 +100,7 @@ def _default_author() -> str:
 def validate_command(directory: RulesDir = None) -> None:
     """Check every rule file (schema, CEL, RE2, ids, examples); list every problem."""
     sources, where = _sources(directory)
-    try:
-        rules = load_rules(sources)
-    except RuleSetInvalid as exc:
-        console.print(_problems_table(exc.problems, f"{len(exc.problems)} problem(s) in {where}"))
-        raise typer.Exit(1) from None
+    rules = _load_or_exit(sources, lambda count: f"{count} problem(s) in {where}")
     console.print(f"[green]{len(rules.rules)} rule(s) valid[/] in {where} "
                   f"(fingerprint {rules.fingerprint})")
 
@@ -143,14 +155,11 @@ def backtest_command(
 ) -> None:
     """Replay events through a candidate rule set and the live one: hits, precision, recall, diff."""
     from pipeline.local.stack import settings_with_stack
-    from pipeline.offline.backtest import backtest_file, live_rule_set, render
+    from pipeline.offline.backtest import backtest_file, live_rule_set
+    from pipeline.offline.backtest_report import render
 
     sources, where = _sources(rules)
-    try:
-        candidate = load_rules(sources)
-    except RuleSetInvalid as exc:
-        console.print(_problems_table(exc.problems, f"candidate rule set {where} is invalid"))
-        raise typer.Exit(1) from None
+    candidate = _load_or_exit(sources, lambda count: f"candidate rule set {where} is invalid")
     live, live_source = live_rule_set(settings_with_stack().redis_url)
     with console.status(f"replaying {events} through candidate and live rules..."):
         try:
@@ -187,7 +196,7 @@ def _store() -> Iterator[RuleStore]:
 
 
 def _share(value: float | None) -> str:
-    from pipeline.offline.backtest import share
+    from pipeline.offline.backtest_report import share
 
     return share(value)
 
@@ -266,12 +275,8 @@ def _deploy_backtest(sources: dict[str, str], where: str, events: Path | None,
         return None
     if events is not None and report is not None:
         fail("give --backtest-events or --backtest-report, not both")
-    try:
-        candidate = load_rules(sources)
-    except RuleSetInvalid as exc:
-        console.print(_problems_table(exc.problems, f"refused: {where} has "
-                                      f"{len(exc.problems)} problem(s); nothing changed"))
-        raise typer.Exit(1) from None
+    candidate = _load_or_exit(
+        sources, lambda count: f"refused: {where} has {count} problem(s); nothing changed")
     try:
         if events is not None:
             with console.status(f"backtesting {where} on {events}..."):
@@ -315,9 +320,8 @@ def deploy_command(
         try:
             deployment = store.deploy(sources, author=who, message=message, backtest=expectation)
         except RuleSetInvalid as exc:
-            console.print(_problems_table(exc.problems, f"refused: {where} has "
-                                          f"{len(exc.problems)} problem(s); nothing changed"))
-            raise typer.Exit(1) from None
+            _refuse(exc.problems, f"refused: {where} has {len(exc.problems)} problem(s); "
+                    "nothing changed")
         except RuleStoreError as exc:
             fail(str(exc))
             return
@@ -343,9 +347,7 @@ def rollback_command(
         try:
             deployment = store.rollback(version, author=who, message=message)
         except RuleSetInvalid as exc:
-            console.print(_problems_table(exc.problems, f"refused: v{version} no longer loads; "
-                                          "nothing changed"))
-            raise typer.Exit(1) from None
+            _refuse(exc.problems, f"refused: v{version} no longer loads; nothing changed")
         except RuleStoreError as exc:
             fail(str(exc))
             return
@@ -428,11 +430,9 @@ def show_command(
         console.print(f"message: {deployment.message}")
         console.print(f"changes: {deployment.summary}")
         console.print(f"backtest: {_backtest_summary(deployment.backtest)}")
-        try:
-            rules, header = load_rules(dict(deployment.sources)), f"v{deployment.version}"
-        except RuleSetInvalid as exc:
-            console.print(_problems_table(exc.problems, f"v{deployment.version} no longer loads"))
-            raise typer.Exit(1) from None
+        rules = _load_or_exit(dict(deployment.sources),
+                              lambda count: f"v{deployment.version} no longer loads")
+        header = f"v{deployment.version}"
     backtest = deployment.backtest if deployment is not None else None
     table = Table(title=f"Rules in {header}", title_justify="left")
     for column in ("rule", "version", "mode", "severity", "event types", "labels", "owner",

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,13 +133,8 @@ def start_kafka(state_dir: Path, port: int | None = None, *, ready_timeout: floa
     env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV_DROP}
     env["NO_COLOR"] = "1"  # tracing writes ANSI colours even to a file otherwise
     server = _spawn("kafka", bootstrap, argv, state_dir / "kafka.log", state_dir, env)
-    try:
-        _wait_kafka(bootstrap, ready_timeout, server=server, cluster_id=cluster_id)
-    except BaseException:
-        server.stop(timeout=2)
-        raise
-    log.info("kafka (tansu) up at %s, pid %d, log %s", bootstrap, server.pid, server.log_path)
-    return server
+    return _ready(server, "kafka (tansu)", lambda: _wait_kafka(
+        bootstrap, ready_timeout, server=server, cluster_id=cluster_id))
 
 
 def wait_for_kafka(bootstrap: str, timeout: float) -> None:
@@ -250,13 +245,7 @@ def start_redis(
     url = f"redis://{_HOST}:{port}/0"
     # Early failures (e.g. bad --dir) go to stderr before --logfile opens, so both share the file.
     server = _spawn("redis", url, argv, log_path, state_dir, None)
-    try:
-        _wait_redis(url, ready_timeout, server=server)
-    except BaseException:
-        server.stop(timeout=2)
-        raise
-    log.info("redis up at %s, pid %d, log %s", url, server.pid, server.log_path)
-    return server
+    return _ready(server, "redis", lambda: _wait_redis(url, ready_timeout, server=server))
 
 
 def wait_for_redis(url: str, timeout: float) -> None:
@@ -319,6 +308,18 @@ def _spawn(
         except OSError as exc:
             raise StackError(f"cannot start {name} ({argv[0]}): {exc}") from exc
     return ServerProcess(name=name, url=url, process=process, log_path=log_path, log_offset=start_offset)
+
+
+def _ready(server: ServerProcess, label: str, wait: Callable[[], None]) -> ServerProcess:
+    """``server`` once ``wait`` returns; stopped if it raises (or is interrupted), so a server
+    that never became ready is not left behind."""
+    try:
+        wait()
+    except BaseException:
+        server.stop(timeout=2)
+        raise
+    log.info("%s up at %s, pid %d, log %s", label, server.url, server.pid, server.log_path)
+    return server
 
 
 def _make_dir(path: Path) -> Path:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS
-from tests.deploy.deploy_helpers import (
+from tests.support.deploy import (
     COMPOSE_FILE,
     DASHBOARDS,
     DEPLOY,

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.deploy.deploy_helpers import PROMETHEUS, RULE_FILES, RULE_TESTS, alerts, load_yaml
+from tests.support.deploy import PROMETHEUS, RULE_FILES, RULE_TESTS, alerts, load_yaml
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(

@@ -17,7 +17,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from tests.deploy.deploy_helpers import COMPOSE_FILE, K8S, load_yaml, load_yaml_all
+from tests.support.deploy import COMPOSE_FILE, K8S, load_yaml, load_yaml_all
 
 #: The oldest release the manifests are meant for (they use autoscaling/v2 and policy/v1, GA
 #: since 1.23 and 1.21, so older would do too) and the newest whose schemas kubernetes-validate

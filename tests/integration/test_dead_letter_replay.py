@@ -12,9 +12,10 @@ from detectors.examples import example_event
 from pipeline.cli.main import app
 from pipeline.kafka.publisher import Publisher
 from schemas.topics import Topics
-from tests.conftest import Stack, wait_until
-from tests.integration.test_pipeline import flags_in_redis, wait_processed
-from tests.kafka_helpers import group_lag, read_topic
+from tests.support.kafka import group_lag, read_topic
+from tests.support.stack import Stack
+from tests.support.traffic import flags_in_redis, wait_processed
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -26,16 +26,17 @@ from pipeline.sim import generate
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 from schemas.topics import INPUT_TOPICS, Topics
-from tests.conftest import Stack, wait_until, with_settings
-from tests.integration.test_metrics import scrape
-from tests.integration.test_pipeline import (
+from tests.support.kafka import read_topic
+from tests.support.metrics import scrape
+from tests.support.stack import Stack, with_settings
+from tests.support.traffic import (
     assert_cases_consistent,
     flags_in_redis,
     publish,
     wait_caught_up,
     wait_processed,
 )
-from tests.kafka_helpers import read_topic
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

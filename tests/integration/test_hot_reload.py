@@ -18,8 +18,9 @@ from detectors.ruleset import default_sources
 from pipeline.kafka.publisher import Publisher
 from pipeline.local.embedded import free_port
 from pipeline.rules.store import RuleStore
-from tests.conftest import Stack, wait_until, with_settings
-from tests.integration.test_pipeline import wait_caught_up
+from tests.support.stack import Stack, with_settings
+from tests.support.traffic import wait_caught_up
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.kafka.publisher import Publisher
 from pipeline.local.embedded import free_port
 from pipeline.sim import generate
 from schemas.topics import Topics
-from tests.conftest import Stack, wait_until, with_settings
+from tests.support.metrics import scrape, total
+from tests.support.stack import Stack, with_settings
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def scrape(port: int) -> dict[str, float]:
-    """{'name{label="v",...}': value} of every sample."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}"] = sample.value
-    return samples, text
-
-
-def total(samples: dict[str, float], name: str) -> float:
-    return sum(v for k, v in samples.items() if k.startswith(name + "{"))
 
 
 def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_data(stack: Stack) -> None:

@@ -23,8 +23,9 @@ from pipeline.models.runtime import (
     unlabelled_key,
     version_key,
 )
-from tests.conftest import Stack, wait_until, with_settings
-from tests.integration.test_pipeline import flags_in_redis, wait_caught_up
+from tests.support.stack import Stack, with_settings
+from tests.support.traffic import flags_in_redis, wait_caught_up
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 MODEL = "message.scam_model"

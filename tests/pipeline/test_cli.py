@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from pipeline.cli.main import app
 from pipeline.local.stack import StackState, alive
-from tests.conftest import REPO, Stack
+from tests.support.paths import REPO
+from tests.support.stack import Stack
 
 runner = CliRunner()
 

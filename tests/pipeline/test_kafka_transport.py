@@ -16,7 +16,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.kafka.publisher import Publisher
 from pipeline.local.embedded import ServerProcess, create_topics, start_kafka
-from tests.conftest import REPO, wait_until
+from tests.support.paths import REPO
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 PARTITIONS = 3
@@ -41,7 +42,7 @@ def publish(kafka: ServerProcess, topic: str, values: list[str]) -> None:
 
 def run_app(kafka: ServerProcess, log: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.pipeline.fetch_app", "worker", "-l", "info"], cwd=REPO,
+        [sys.executable, "-m", "tests.support.fetch_app", "worker", "-l", "info"], cwd=REPO,
         env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka.url, "FETCH_LOG": str(log), **env},
         stdout=open(log.with_suffix(".out"), "ab"), stderr=subprocess.STDOUT,
         start_new_session=True)

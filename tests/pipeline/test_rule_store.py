@@ -36,7 +36,7 @@ from pipeline.rules.store import (
     version_key,
 )
 from pipeline.sim import generate
-from tests.conftest import Stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from detectors.ruleset import default_sources
 from pipeline.cli.main import app
 from pipeline.rules.store import RuleStore
 from pipeline.sim import generate, truth_record
-from tests.conftest import Stack
+from tests.support.stack import Stack
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "220"}  # rich tables at full width, so cells are not cut

@@ -18,7 +18,7 @@ from redis.exceptions import InvalidResponse, ResponseError
 from pipeline.local.embedded import ServerProcess, start_redis
 from pipeline.stores.script_channel import ScriptChannel
 from pipeline.stores.state import MemoryState, RedisState
-from tests.pipeline.test_feature_store_parity import generate_stream
+from tests.support.streams import generate_stream
 
 pytestmark = pytest.mark.integration
 

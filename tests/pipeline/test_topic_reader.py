@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 
 from pipeline.kafka.topic_reader import read_topic
 from schemas.topics import Topics
-from tests.conftest import Stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -1,14 +1,12 @@
 """Fixtures for the review queue and service: a real embedded Redis (one per module, flushed
-before each test), a settable clock, users and an app on that Redis. Tests that need Kafka use the
-``stack`` fixture from tests/conftest.py."""
+before each test), a settable clock, and a queue on that Redis. Tests that need Kafka use the
+``stack`` fixture (tests/support/fixtures.py); helpers are in tests/support/review.py and
+tests/support/flags.py."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 import redis as redis_lib
@@ -16,23 +14,8 @@ from redis.asyncio import Redis
 
 from pipeline.local.embedded import ServerProcess, start_redis
 from pipeline.review.queue import ReviewQueue
-from pipeline.review.web.auth import UserStore
 from pipeline.settings import QueueSettings
-
-T = TypeVar("T")
-
-
-class FakeClock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, now: float = 1_767_600_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.review import FakeClock
 
 
 @pytest.fixture(scope="module")
@@ -64,25 +47,3 @@ async def queue(redis_url: str, clock: FakeClock) -> AsyncIterator[ReviewQueue]:
         yield ReviewQueue(redis, QueueSettings(), clock)
     finally:
         await redis.aclose()
-
-
-def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to the end from synchronous test code, in its own thread, so it works
-    even where the thread already runs an event loop (Playwright's sync API does)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
-
-
-def add_users(redis_url: str, users: dict[str, str]) -> dict[str, str]:
-    """Create users {name: role}; returns {name: token}."""
-    async def run() -> dict[str, str]:
-        redis = Redis.from_url(redis_url)
-        try:
-            store = UserStore(redis)
-            return {name: await store.add_user(name, role) for name, role in users.items()}
-        finally:
-            await redis.aclose()
-    return run_sync(run)
-
-
-USERS = {"alice": "analyst", "bob": "analyst", "lena": "lead", "eve": "engineer", "svc": "service"}

@@ -16,10 +16,11 @@ from detectors.examples import example_event
 from pipeline.review.web.app import create_app
 from pipeline.settings import Settings
 from schemas.topics import Topics
-from tests.conftest import Stack, wait_until
-from tests.kafka_helpers import read_topic
-from tests.review.conftest import USERS, add_users
-from tests.review.factories import flag, seed
+from tests.support.flags import flag, seed
+from tests.support.kafka import read_topic
+from tests.support.review import USERS, add_users
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]

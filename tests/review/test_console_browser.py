@@ -17,8 +17,8 @@ import pytest
 from pipeline.local.embedded import free_port
 from pipeline.review.web.app import create_app
 from pipeline.settings import Settings
-from tests.review.conftest import add_users
-from tests.review.factories import flag, seed
+from tests.support.flags import flag, seed
+from tests.support.review import add_users
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

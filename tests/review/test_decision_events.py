@@ -15,10 +15,11 @@ from pipeline.review.web.relay import OutboxRelay
 from pipeline.settings import QueueSettings, ReviewSettings
 from schemas.decode import decode_event
 from schemas.topics import Topics
-from tests.conftest import Stack, wait_until
-from tests.kafka_helpers import read_topic
-from tests.review.conftest import add_users
-from tests.review.factories import flag, seed
+from tests.support.flags import flag, seed
+from tests.support.kafka import read_topic
+from tests.support.review import add_users
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -19,8 +19,8 @@ from pipeline.review.queue import ReviewQueue
 from pipeline.review.queue.policy import priority, priority_weights
 from pipeline.review.queue.scripts import source
 from pipeline.settings import QueueSettings
-from tests.review.conftest import FakeClock
-from tests.review.factories import flag
+from tests.support.flags import flag
+from tests.support.review import FakeClock
 
 pytestmark = pytest.mark.integration
 

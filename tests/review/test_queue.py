@@ -25,8 +25,8 @@ from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.outages import is_outage
 from schemas.decode import decode_event_obj
 from schemas.outputs import Flag
-from tests.review.conftest import FakeClock
-from tests.review.factories import flag, flag_for
+from tests.support.flags import flag, flag_for
+from tests.support.review import FakeClock
 
 pytestmark = pytest.mark.integration
 

@@ -28,6 +28,7 @@ from schemas import (
     decode_event_obj,
 )
 from schemas.events import Envelope
+from tests.support.events import EXAMPLE_TYPES
 
 #: Written out by hand (not derived from EVENT_MODELS) so a wrong mapping is caught.
 EXPECTED_MODEL = {
@@ -39,17 +40,6 @@ EXPECTED_MODEL = {
     "user_report.filed": UserReportFiled,
     "review.decided": ReviewDecided,
 }
-
-
-def _has_example(event_type: str) -> bool:
-    try:
-        example_event(event_type)
-    except KeyError:
-        return False
-    return True
-
-
-EXAMPLE_TYPES = sorted(t for t in EVENT_MODELS if _has_example(t))
 
 
 def encode(event: dict[str, Any]) -> bytes:

@@ -8,7 +8,7 @@ import pytest
 
 from detectors.core import learn_from_label
 from detectors.models import ScamMessageModel
-from tests.detectors.models.support import CONSENT, KEY, labelled
+from tests.support.models import CONSENT, KEY, labelled
 
 
 def teach(model: ScamMessageModel, examples: list, noise: float = 0.0) -> None:

@@ -16,7 +16,7 @@ from detectors.models import MODEL_CLASSES, OnlineModel, default_models
 from detectors.privacy import assert_minimised
 from detectors.ruleset import case_entity, load_rules
 from schemas.events import EVENT_MODELS
-from tests.detectors.models.support import (
+from tests.support.models import (
     CONSENT,
     KEY,
     RAW_IDENTIFIERS,

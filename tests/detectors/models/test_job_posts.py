@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detectors.models import FraudJobPostModel
-from tests.detectors.models.support import KEY, event, fine_example, fraud_example, train
+from tests.support.models import KEY, event, fine_example, fraud_example, train
 
 
 def test_title_words_are_kept_apart_from_description_words() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detectors.models import ScamMessageModel
-from tests.detectors.models.support import KEY, event, fine_example, fraud_example, train
+from tests.support.models import KEY, event, fine_example, fraud_example, train
 
 
 def test_learns_to_flag_off_platform_payment_requests_from_labels() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detectors.models import ProposalSpamModel
-from tests.detectors.models.support import KEY, SUBJECT, event, fine_example, fraud_example, train
+from tests.support.models import KEY, SUBJECT, event, fine_example, fraud_example, train
 
 
 def test_behaviour_features_come_from_the_feature_catalogue() -> None:

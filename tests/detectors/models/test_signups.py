@@ -5,7 +5,7 @@ from __future__ import annotations
 from detectors.core import observe_unlabelled
 from detectors.models import FakeSignupModel
 from detectors.privacy import keyed_hash
-from tests.detectors.models.support import (
+from tests.support.models import (
     CONSENT,
     DISPLAY_NAME,
     KEY,

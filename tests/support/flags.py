@@ -12,6 +12,7 @@ from detectors.examples import example_event
 from pipeline.review.queue import ReviewQueue
 from pipeline.settings import QueueSettings
 from schemas.outputs import Flag, flag_id_for
+from tests.support.review import run_sync
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 
@@ -53,5 +54,4 @@ def seed(redis_url: str, items: list[tuple[Flag, dict[str, Any]]]) -> list[str]:
             return [(await queue.add_flag(f, e)).case_id for f, e in items]
         finally:
             await redis.aclose()
-    from tests.review.conftest import run_sync
     return run_sync(run)

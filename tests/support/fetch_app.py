@@ -1,7 +1,7 @@
 """A faust app on Vigil's transport for tests/pipeline/test_kafka_transport.py: topic ``t.fetched``
 is delivered a fetch at a time to a handler that logs each fetch (one JSON line) and acks it
 unless ``FETCH_ACK=0``; topic ``t.agent`` goes to an ordinary agent that logs each message.
-Run as ``python -m tests.pipeline.fetch_app worker``; importing it does nothing."""
+Run as ``python -m tests.support.fetch_app worker``; importing it does nothing."""
 
 from __future__ import annotations
 

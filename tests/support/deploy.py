@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.settings import variable_names
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "compose" / "docker-compose.yml"
 K8S = DEPLOY / "k8s"
