@@ -27,7 +27,7 @@ COPY pipeline ./pipeline
 # console's static files and templates, the review queue's Lua scripts): a file missing from
 # package-data would otherwise only show up as a crash when the container starts.
 RUN /opt/vigil/bin/pip install --no-deps . \
- && cd / && /opt/vigil/bin/python -c "import pipeline.worker.app, pipeline.cli.main, pipeline.review.web.app, pipeline.review.web.deps as r, pipeline.review.queue as q, detectors, schemas; \
+ && cd / && /opt/vigil/bin/python -c "import pipeline.worker.run, pipeline.cli.main, pipeline.review.web.app, pipeline.review.web.deps as r, pipeline.review.queue as q, detectors, schemas; \
 from pathlib import Path; \
 need = [Path(detectors.__file__).parent / 'rules', Path(schemas.__file__).parent / 'json', r.STATIC, r.TEMPLATES, Path(q.__file__).parent / 'lua']; \
 missing = [str(p) for p in need if not p.is_dir() or not any(p.iterdir())]; \

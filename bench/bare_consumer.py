@@ -15,8 +15,9 @@ import time
 
 import faust
 
+from pipeline.kafka.transport import broker_urls
 from pipeline.settings import Settings
-from pipeline.worker.app import broker_urls, faust_worker, quiet_gc
+from pipeline.worker.run import faust_worker, quiet_gc
 from schemas.topics import INPUT_TOPICS
 
 settings = Settings.from_env()

@@ -49,6 +49,7 @@ from pipeline.kafka.publisher import Publisher  # noqa: E402
 from pipeline.local.embedded import create_topics, start_kafka, start_redis  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.sim import generate  # noqa: E402
+from pipeline.stores.heartbeat import read_beats_sync  # noqa: E402
 from schemas.topics import TOPIC_BY_TYPE, topic_plan  # noqa: E402
 
 LEDGER = "vigil:ledger:processed"
@@ -328,8 +329,7 @@ def _case_latencies(client: redis.Redis, sent: dict[str, float]) -> list[float]:
 def _wait_joined(client: redis.Redis) -> None:
     deadline = time.time() + 60
     while time.time() < deadline:
-        keys = client.keys("vigil:worker:*")
-        beats = [json.loads(v) for v in client.mget(keys)] if keys else []
+        beats = read_beats_sync(client)
         if any(b["assigned_partitions"] for b in beats):
             return
         time.sleep(0.3)

@@ -29,13 +29,13 @@ sys.path.insert(0, str(REPO))
 from detectors.models import default_models  # noqa: E402
 from detectors.ruleset import RuleSet, load_rules  # noqa: E402
 from pipeline.local.embedded import start_redis  # noqa: E402
-from pipeline.models.runtime import ModelRuntime  # noqa: E402
+from pipeline.models.scorer import Scorer  # noqa: E402
 from pipeline.sim import generate  # noqa: E402
 from pipeline.stores.state import RedisState  # noqa: E402
-from pipeline.worker.app import quiet_gc  # noqa: E402
 from pipeline.worker.flags import flags_for  # noqa: E402
 from pipeline.worker.observe import record_decisions  # noqa: E402
 from pipeline.worker.processor import Processor  # noqa: E402
+from pipeline.worker.run import quiet_gc  # noqa: E402
 from schemas.decode import decode_event  # noqa: E402
 from schemas.topics import TOPIC_BY_TYPE  # noqa: E402
 
@@ -56,8 +56,8 @@ class Stages:
 async def one_pass(raw: list[tuple[str, bytes]], redis: Redis, batch: int,
                    rules: RuleSet) -> Stages:
     await redis.flushdb()
-    runtime = ModelRuntime(redis, default_models(b"bench-hash-key-of-16-bytes"))
-    processor = Processor(RedisState(redis), lambda: rules, runtime)
+    scorer = Scorer(redis, default_models(b"bench-hash-key-of-16-bytes"))
+    processor = Processor(RedisState(redis), lambda: rules, scorer)
     stages = Stages()
     for start in range(0, len(raw), batch):
         chunk = raw[start:start + batch]

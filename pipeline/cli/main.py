@@ -95,10 +95,12 @@ def _print_console_login(state: StackState) -> None:
 def wait_for_workers(redis_url: str, count: int, timeout: float) -> bool:
     import redis
 
+    from pipeline.stores.heartbeat import read_beats_sync
+
     client = redis.Redis.from_url(redis_url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        beats = [json.loads(v) for v in client.mget(client.keys("vigil:worker:*") or ["-"]) if v]
+        beats = read_beats_sync(client)
         if len([b for b in beats if b["assigned_partitions"] > 0]) >= count:
             return True
         time.sleep(0.5)
@@ -126,7 +128,7 @@ def status_command() -> None:
 @app.command("worker")
 def worker_command() -> None:
     """Run one worker in the foreground (what `vigil up` starts, and what production runs)."""
-    from pipeline.worker.app import run_worker
+    from pipeline.worker.run import run_worker
 
     run_worker(settings_with_stack())
 
@@ -267,11 +269,12 @@ async def _queue_snapshot(redis_url: str) -> dict:
     from redis.asyncio import Redis
 
     from pipeline.review.queue import ReviewQueue
+    from pipeline.stores.heartbeat import read_beats
 
     redis = Redis.from_url(redis_url)
     try:
         queue = ReviewQueue(redis)
-        beats = [json.loads(v) for v in await redis.mget(await redis.keys("vigil:worker:*") or ["-"]) if v]
+        beats = await read_beats(redis)
         return {
             "by_detector": await queue.flag_counts_by_detector(),
             "open_cases": await queue.queue_depth(),

@@ -37,6 +37,16 @@ SCHEME = "vigil-kafka"
 IDEMPOTENT_SCHEME = "vigil-kafka-idempotent"
 
 
+def broker_urls(bootstrap: str, *, idempotent: bool = False) -> str:
+    """faust's broker setting for a Kafka bootstrap list (``h1:9092,h2:9092``).
+
+    >>> broker_urls("k1:9092,k2:9092", idempotent=True)
+    'vigil-kafka-idempotent://k1:9092;vigil-kafka-idempotent://k2:9092'
+    """
+    scheme = IDEMPOTENT_SCHEME if idempotent else SCHEME
+    return ";".join(f"{scheme}://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
 def fetch_max_wait_ms() -> int:
     """``VIGIL_FETCH_MAX_WAIT_MS``: faust builds the consumer, so it is read from the settings here."""
     from pipeline.settings import Settings

@@ -72,7 +72,8 @@ def export_expectations(rules: RuleSet, backtest: BacktestExpectation | None) ->
 
 
 class LiveRules:
-    """The rule set in force for a worker: the deployed version, else ``fallback``.
+    """The rule set in force for a worker: the deployed version, else ``fallback`` (a
+    :class:`~pipeline.rules.source.RuleSource`).
 
     Calling the object returns the current :class:`RuleSet` without any I/O, so the processor
     can ask for it per event. :meth:`refresh` reads ``vigil:rules:current`` and, if it names a

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -34,6 +34,15 @@ def _record(member: str | bytes) -> ConsentRecord:
     data = json.loads(member)
     return ConsentRecord(data["state"], data["policy_version"],
                          datetime.fromisoformat(data["changed_at"]), data["event_id"])
+
+
+class ConsentHistory(Protocol):
+    """What the gate asks of the registry outside a batch script (the learner asks it again
+    before a model learns: an opt-out since scoring wins)."""
+
+    async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | None: ...
+
+    async def latest(self, user_id: str) -> ConsentRecord | None: ...
 
 
 class RedisConsentStore:

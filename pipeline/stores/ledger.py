@@ -42,3 +42,13 @@ def queue_mark(pipe: Any, event_ids: Iterable[str], at: float) -> None:
 
 async def load_script(redis: Any) -> None:
     await redis.script_load(_MARK)
+
+
+async def forget(redis: Any, event_id: str) -> None:
+    """Take an event out of the ledger (it was dead-lettered: not processed after all)."""
+    await redis.zrem(KEY, event_id)
+
+
+async def trim(redis: Any, before: float) -> None:
+    """Drop the entries of events processed before ``before`` (a Unix time)."""
+    await redis.zremrangebyscore(KEY, "-inf", before)

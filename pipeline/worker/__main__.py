@@ -1,6 +1,6 @@
 """``python -m pipeline.worker``: run one worker, settings from the environment."""
 
-from pipeline.worker.app import run_worker
+from pipeline.worker.run import run_worker
 
 if __name__ == "__main__":
     run_worker()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from detectors.results import Decision
@@ -59,3 +60,9 @@ def record_decisions(decisions: Iterable[tuple[str, Decision]]) -> None:
 
 def seconds_since(moment: datetime) -> float:
     return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
+
+
+def round_trip_timer(step: str) -> Callable[..., None]:
+    """Call the result (as is, or as a future's done callback) when the reply is read."""
+    histogram, started = metrics.REDIS_ROUND_TRIP.labels(step), time.perf_counter()
+    return lambda *_: histogram.observe(time.perf_counter() - started)

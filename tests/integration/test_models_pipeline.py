@@ -15,7 +15,7 @@ import pytest
 from detectors.examples import example_event
 from detectors.models import default_models
 from pipeline.kafka.publisher import Publisher
-from pipeline.models.runtime import (
+from pipeline.models.keys import (
     cursor_key,
     input_key,
     observed_key,

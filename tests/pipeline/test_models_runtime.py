@@ -20,13 +20,9 @@ from detectors.examples import example_event
 from detectors.models import default_models
 from detectors.ruleset import RuleSet
 from pipeline.local.embedded import start_redis
-from pipeline.models.runtime import (
-    APPLIED,
-    ROUND_ATTEMPTS,
-    ModelRuntime,
-    observed_key,
-    version_key,
-)
+from pipeline.models.keys import APPLIED, observed_key, version_key
+from pipeline.models.learner import ROUND_ATTEMPTS, Learner
+from pipeline.models.scorer import Scorer
 from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.outages import is_outage
 from schemas.decode import decode_event_obj
@@ -50,6 +46,11 @@ async def redis(tmp_path: Path) -> AsyncIterator[Redis]:
         server.stop()
 
 
+def runtime_of(redis: Redis, key: bytes = KEY) -> Learner:
+    """A worker's models: the scorer and, teaching it, the learner."""
+    return Learner(redis, Scorer(redis, default_models(key)), RedisConsentStore(redis))
+
+
 def opted_in(user: str) -> Any:
     at = (NOW - timedelta(hours=1)).isoformat()
     return decode_event_obj(example_event("consent.changed", {
@@ -57,7 +58,7 @@ def opted_in(user: str) -> Any:
         event_id=str(uuid.uuid4()), occurred_at=at))
 
 
-async def queue_consented_signups(redis: Redis, runtime: ModelRuntime, count: int,
+async def queue_consented_signups(redis: Redis, runtime: Learner, count: int,
                                   first: int = 0) -> None:
     """What scorers hand the learner: signups of opted-in users, scored by the signup model."""
     consent = RedisConsentStore(redis)
@@ -70,12 +71,12 @@ async def queue_consented_signups(redis: Redis, runtime: ModelRuntime, count: in
             event_id=str(uuid.uuid4()), occurred_at=NOW.isoformat()))
         record = await consent.as_of(user, event.occurred_at)
         decision = decide(event, Context(features={}, consent=record), RuleSet((), fingerprint="none"),
-                          runtime.models)
-        assert runtime.queue_unlabelled(pipe, event, decision) == 1
+                          runtime.scorer.models)
+        assert runtime.scorer.queue_unlabelled(pipe, event, decision) == 1
     await pipe.execute()
 
 
-async def scored_message(redis: Redis, runtime: ModelRuntime, user: str, text: str) -> str:
+async def scored_message(redis: Redis, runtime: Learner, user: str, text: str) -> str:
     """A message of an opted-in user the scam model scored; what it saw waits for a label."""
     consent = RedisConsentStore(redis)
     await consent.record(opted_in(user))
@@ -85,9 +86,9 @@ async def scored_message(redis: Redis, runtime: ModelRuntime, user: str, text: s
         event_id=str(uuid.uuid4()), occurred_at=NOW.isoformat()))
     record = await consent.as_of(user, event.occurred_at)
     decision = decide(event, Context(features={}, consent=record), RuleSet((), fingerprint="none"),
-                      runtime.models)
+                      runtime.scorer.models)
     pipe = redis.pipeline(transaction=False)
-    assert runtime.queue_inputs(pipe, event, decision) == 1
+    assert runtime.scorer.queue_inputs(pipe, event, decision) == 1
     await pipe.execute()
     return str(event.event_id)
 
@@ -101,7 +102,7 @@ def label(decision_id: str, event_id: str, outcome: str) -> ReviewDecided:
 
 async def published(redis: Redis, model_id: str) -> Any:
     """The model as the learners last published it, read by a scorer that starts now."""
-    scorer = ModelRuntime(redis, default_models(KEY))
+    scorer = Scorer(redis, default_models(KEY))
     await scorer.refresh()
     return scorer.by_id[model_id]
 
@@ -114,12 +115,12 @@ def conflicts(kind: str) -> float:
     return sample("vigil_model_publish_conflicts_total", {"round": kind})
 
 
-class PausedLearner(ModelRuntime):
+class PausedLearner(Learner):
     """A learner that stops once, after reading and learning and just before publishing, until
     the test lets it go on: the other learner publishes in that window (a rebalance)."""
 
     def __init__(self, redis: Redis, pause_in: str) -> None:
-        super().__init__(redis, default_models(KEY))
+        super().__init__(redis, Scorer(redis, default_models(KEY)), RedisConsentStore(redis))
         self.pause_in = pause_in
         self.paused = asyncio.Event()
         self.go_on = asyncio.Event()
@@ -132,7 +133,7 @@ class PausedLearner(ModelRuntime):
 
 async def test_two_racing_learners_each_teach_their_label_exactly_once(redis: Redis) -> None:
     a = PausedLearner(redis, "label")
-    b = ModelRuntime(redis, default_models(KEY))
+    b = runtime_of(redis)
     spam = await scored_message(redis, a, "u_s", "Pay the fee by gift card now, WhatsApp me")
     ham = await scored_message(redis, a, "u_h", "The second draft is in the shared folder")
     learned = {"detector": SCAM_MODEL, "result": "learned"}
@@ -159,7 +160,7 @@ async def test_a_decision_the_other_learner_applied_meanwhile_is_not_taught_agai
         redis: Redis) -> None:
     # Both learners get d_1 (the partition moves mid-decision); B then goes on with d_2.
     a = PausedLearner(redis, "label")
-    b = ModelRuntime(redis, default_models(KEY))
+    b = runtime_of(redis)
     first = await scored_message(redis, a, "u_1", "Send the deposit in bitcoin to unlock the job")
     second = await scored_message(redis, a, "u_2", "Can we move our call to Thursday?")
 
@@ -175,14 +176,14 @@ async def test_a_decision_the_other_learner_applied_meanwhile_is_not_taught_agai
     assert int(await redis.get(version_key(SCAM_MODEL))) == 2
     assert result == {"skipped": "already applied"}
     assert a.by_id[SCAM_MODEL].n_labels == 0, "A keeps no d_1 of its own it did not publish"
-    await a.refresh()  # what the snapshot timer does
+    await a.scorer.refresh()  # what the snapshot timer does
     assert a.by_id[SCAM_MODEL].n_labels == 2
     assert await redis.smembers(APPLIED) == {b"d_1", b"d_2"}
 
 
 async def test_two_racing_learners_observe_each_unlabelled_input_exactly_once(redis: Redis) -> None:
     a = PausedLearner(redis, "unlabelled")
-    b = ModelRuntime(redis, default_models(KEY))
+    b = runtime_of(redis)
     await queue_consented_signups(redis, a, 5)
     conflicts_before = conflicts("unlabelled")
 
@@ -203,11 +204,11 @@ async def test_two_racing_learners_observe_each_unlabelled_input_exactly_once(re
     assert await a.observe_unlabelled() == {}
 
 
-class ContendedLearner(ModelRuntime):
+class ContendedLearner(Learner):
     """A learner another writer beats to it in every round."""
 
     def __init__(self, redis: Redis, other: Redis) -> None:
-        super().__init__(redis, default_models(KEY))
+        super().__init__(redis, Scorer(redis, default_models(KEY)), RedisConsentStore(redis))
         self.other = other
         self.contended = True
 
@@ -234,11 +235,11 @@ async def test_a_learner_that_keeps_losing_gives_up_after_a_few_rounds_unchanged
     assert (await published(redis, SCAM_MODEL)).n_labels == 1
 
 
-class CutOffLearner(ModelRuntime):
+class CutOffLearner(Learner):
     """A learner whose connections Redis drops once, just before it publishes."""
 
     def __init__(self, redis: Redis, killer: Redis) -> None:
-        super().__init__(redis, default_models(KEY))
+        super().__init__(redis, Scorer(redis, default_models(KEY)), RedisConsentStore(redis))
         self.killer = killer
         self.cut = False
 
@@ -263,7 +264,7 @@ async def test_a_connection_lost_mid_round_is_an_outage_not_a_conflict(redis: Re
 
 
 async def test_a_round_that_cannot_publish_leaves_the_model_as_it_was(redis: Redis) -> None:
-    runtime = ModelRuntime(redis, default_models(b"test-key-0123456789"))
+    runtime = runtime_of(redis, b"test-key-0123456789")
     model = runtime.by_id[SIGNUP_MODEL]
     await queue_consented_signups(redis, runtime, 5)
     # Redis refuses writes (out of memory): the round's MULTI fails as a whole.
@@ -280,7 +281,7 @@ async def test_a_round_that_cannot_publish_leaves_the_model_as_it_was(redis: Red
 
 
 async def test_an_opt_out_after_scoring_keeps_the_signup_out_of_the_model(redis: Redis) -> None:
-    runtime = ModelRuntime(redis, default_models(b"test-key-0123456789"))
+    runtime = runtime_of(redis, b"test-key-0123456789")
     await queue_consented_signups(redis, runtime, 6)
     consent = RedisConsentStore(redis)
     for user in ("u_0", "u_3"):  # scored while opted in, then opted out before the learner ran

@@ -9,7 +9,7 @@ from detectors.ruleset import load_rules
 from pipeline.settings import Settings
 from pipeline.sim import generate
 from pipeline.stores.state import MemoryState
-from pipeline.worker.app import create_app
+from pipeline.worker.app import build_app
 from pipeline.worker.flags import flags_for
 from pipeline.worker.processor import Processor
 from schemas.decode import decode_event
@@ -20,7 +20,7 @@ RECORD_OVERHEAD = 64
 
 
 def producer_settings() -> dict:
-    app = create_app(Settings.from_env())
+    app = build_app(Settings.from_env())
     return dict(app.producer._settings_default())
 
 

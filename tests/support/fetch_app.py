@@ -10,8 +10,8 @@ import os
 
 import faust
 
-from pipeline.kafka.transport import Fetched
-from pipeline.worker.app import broker_urls, faust_worker
+from pipeline.kafka.transport import Fetched, broker_urls
+from pipeline.worker.run import faust_worker
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ The ``stack`` and ``single_partition_stack`` fixtures (:mod:`tests.support.fixtu
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ import redis as redis_lib
 
 from pipeline.local.embedded import ServerProcess, create_topics, start_kafka, start_redis
 from pipeline.settings import Settings
+from pipeline.stores.heartbeat import read_beats_sync
 from schemas.topics import topic_plan
 from tests.support.paths import REPO
 from tests.support.waiting import wait_until
@@ -51,9 +51,7 @@ class Stack:
         return process
 
     def heartbeats(self) -> list[dict]:
-        client = self.client
-        keys = client.keys("vigil:worker:*")
-        return [json.loads(v) for v in client.mget(keys) if v] if keys else []
+        return read_beats_sync(self.client)
 
     def wait_for_workers(self, count: int, pid: int | None = None, timeout: float = 60) -> None:
         def ready() -> bool:

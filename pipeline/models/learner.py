@@ -1,21 +1,18 @@
-"""Online models in the worker: one learner, many scorers, state in Redis.
+"""The learner: the one worker that changes the models, from labels and from unlabelled inputs.
 
 Design (README, "Models in the worker"): ``tns.decisions`` has a single partition, so exactly one
 worker of the group consumes the analysts' labels; that worker is the learner. For each decision
 it looks up what each model saw of the labelled events (stored when they were scored), asks the
 consent-gated :func:`detectors.core.learn_from_label`, then writes a new snapshot of every model
 that learned, the snapshot version and the decision id in one MULTI. Every worker (the learner
-too) polls the snapshot versions and restores newer ones, so all score with a model that has
-learned from every label. A redelivered decision is recognised by its id and skipped; a
-restarted learner resumes from the latest snapshot.
+too) polls the snapshot versions and restores newer ones (:class:`~pipeline.models.scorer.Scorer`).
+A redelivered decision is recognised by its id and skipped; a restarted learner resumes from
+the latest snapshot.
 
-Models with an unsupervised part (the signup model's Half-Space Trees) also learn from every
-unlabelled input they scored. Scorers append those inputs to a Redis stream per model; the
-learner reads it every few seconds, checks consent again (an opt-out since scoring wins), and
-publishes the new snapshot with its stream position in the same MULTI, so a crash neither skips
-nor repeats an input. The stream is capped (``UNLABELLED_MAXLEN``): if the learner is away long
-enough, the oldest inputs are dropped, which costs an anomaly model a little warm-up, nothing
-more.
+Models with an unsupervised part also learn from every unlabelled input they scored: the learner
+reads the scorers' stream every few seconds, checks consent again (an opt-out since scoring
+wins), and publishes the new snapshot with its stream position in the same MULTI, so a crash
+neither skips nor repeats an input.
 
 During a consumer-group rebalance two workers can briefly both act as learner. Each round
 therefore WATCHes what it decides on (the model versions, and the applied decisions or the
@@ -27,16 +24,14 @@ snapshot silently overwrites what the other learned.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -45,53 +40,30 @@ from redis.exceptions import WatchError
 
 from detectors.core import LABEL_OF_OUTCOME, learn_from_label, observe_unlabelled
 from detectors.models.base import OnlineModel
-from detectors.results import Decision
 from pipeline import metrics
-from pipeline.stores.consent import RedisConsentStore
-from schemas.events import Envelope, ReviewDecided
+from pipeline.models.keys import (
+    APPLIED,
+    cursor_key,
+    input_key,
+    observed_key,
+    snapshot_key,
+    unlabelled_key,
+    version_key,
+)
+from pipeline.models.scorer import Scorer
+from pipeline.stores.consent import ConsentHistory
+from schemas.events import ReviewDecided
 
 log = logging.getLogger("vigil.models")
-PREFIX = "vigil:model:"
-APPLIED = PREFIX + "applied_decisions"
 T = TypeVar("T")
 
 #: How many times a learner round starts over because another learner published first. Each
 #: conflict means the other made progress, so a few tries suffice; then the WatchError is raised.
 ROUND_ATTEMPTS = 5
-
-
-#: Unlabelled inputs waiting for the learner, per model; it reads them every couple of seconds.
-UNLABELLED_MAXLEN = 20_000
 #: How many unlabelled inputs the learner takes per model and round.
 OBSERVE_BATCH = 1_000
 #: How long the learner remembers which events a model observed (redeliveries come sooner).
 OBSERVED_RETENTION = 2 * 86400
-
-
-def unlabelled_key(model_id: str) -> str:
-    return f"{PREFIX}{model_id}:unlabelled"
-
-
-def observed_key(model_id: str) -> str:
-    """Event ids the model observed (sorted set by time): a redelivered event is observed once."""
-    return f"{PREFIX}{model_id}:observed"
-
-
-def cursor_key(model_id: str) -> str:
-    """The id of the last stream entry the learner has taken into a published snapshot."""
-    return f"{PREFIX}{model_id}:unlabelled:cursor"
-
-
-def input_key(event_id: str, model_id: str) -> str:
-    return f"{PREFIX}input:{event_id}:{model_id}"
-
-
-def version_key(model_id: str) -> str:
-    return f"{PREFIX}{model_id}:version"
-
-
-def snapshot_key(model_id: str, version: int) -> str:
-    return f"{PREFIX}{model_id}:snapshot:{version}"
 
 
 @dataclass
@@ -113,94 +85,35 @@ class _Round:
         self.tallies.append((counter, labels))
 
 
-class ModelRuntime:
-    """The models this worker scores with, kept in step with the learner's snapshots."""
+class Learner:
+    """Teaches the scorer's models in place and publishes their snapshots.
 
-    def __init__(self, redis: Redis, models: Sequence[OnlineModel], *,
-                 input_ttl_seconds: int = 30 * 86400) -> None:
+    ``consent`` is asked again before a model learns anything (an opt-out since scoring wins).
+    """
+
+    def __init__(self, redis: Redis, scorer: Scorer, consent: ConsentHistory) -> None:
         self.redis = redis
-        self.models = list(models)
-        self.by_id = {m.id: m for m in self.models}
-        self.versions: dict[str, int] = {m.id: 0 for m in self.models}
-        self.input_ttl = input_ttl_seconds
-        self.consent = RedisConsentStore(redis)
-        self.exported_drifts: dict[str, int] = {m.id: 0 for m in self.models}
-        self.observers = {m.id for m in self.models if getattr(m, "observes_unlabelled", False)}
-        # Learning, observing and restoring change the models in place: one at a time.
-        self.lock = asyncio.Lock()
-
-    def __call__(self) -> list[OnlineModel]:
-        return self.models
-
-    async def refresh(self) -> int:
-        """Restore every model whose snapshot is newer than ours; returns how many."""
-        async with self.lock:
-            return await self._refresh()
-
-    async def _refresh(self, client: Redis | None = None) -> int:
-        # A learner round passes its WATCHing pipeline: the versions it read are the ones watched.
-        client = client if client is not None else self.redis
-        ids = list(self.by_id)
-        current = await client.mget([version_key(i) for i in ids])
-        restored = 0
-        for model_id, raw in zip(ids, current):
-            version = int(raw or 0)
-            if version <= self.versions[model_id]:
-                continue
-            blob = await client.get(snapshot_key(model_id, version))
-            if blob is None:
-                continue
-            self.by_id[model_id].restore(blob)
-            self.versions[model_id] = version
-            restored += 1
-            self._export(self.by_id[model_id])
-        return restored
-
-    def _export(self, model: OnlineModel) -> None:
-        metrics.MODEL_VERSION.labels(model.id).set(self.versions[model.id])
-        metrics.MODEL_ERROR_RATE.labels(model.id).set(model.error_rate)
-
-    def queue_inputs(self, pipe: Any, event: Envelope, decision: Decision) -> int:
-        """Remember what each AI detector saw, so a label however late can teach exactly it."""
-        kept = 0
-        for result in decision.results:
-            if result.model_input is None or result.detector_id not in self.by_id:
-                continue
-            record = {"x": result.model_input, "subject_id": event.subject_id,
-                      "occurred_at": event.occurred_at.isoformat()}
-            pipe.set(input_key(event.id, result.detector_id),
-                     orjson.dumps(record), ex=self.input_ttl)
-            kept += 1
-        return kept
-
-    def queue_unlabelled(self, pipe: Any, event: Envelope, decision: Decision) -> int:
-        """Hand the learner what each model with an unsupervised part saw of ``event``. Only a
-        model that scored the event (the consent gate let it) has an input to hand over."""
-        queued = 0
-        for result in decision.results:
-            if result.model_input is None or result.detector_id not in self.observers:
-                continue
-            pipe.xadd(unlabelled_key(result.detector_id), {
-                "event_id": event.id, "subject_id": event.subject_id,
-                "occurred_at": event.occurred_at.isoformat(),
-                "x": orjson.dumps(result.model_input)},
-                maxlen=UNLABELLED_MAXLEN, approximate=True)
-            queued += 1
-        return queued
+        self.scorer = scorer
+        self.consent = consent
+        # The scorer's own tables: what the learner changes is what the worker scores with.
+        self.by_id = scorer.by_id
+        self.versions = scorer.versions
+        self.observers = scorer.observers
+        self.exported_drifts: dict[str, int] = {i: 0 for i in self.by_id}
 
     async def observe_unlabelled(self) -> dict[str, int]:
-        """The learner: let each model with an unsupervised part learn from the unlabelled
-        inputs scorers queued since its last snapshot; returns how many each observed."""
+        """Let each model with an unsupervised part learn from the unlabelled inputs scorers
+        queued since its last snapshot; returns how many each observed."""
         # The observed sets and the stream's trimming change only with the cursors, in the
         # same MULTI, so watching the cursors (and versions) covers everything the round reads.
         keys = [version_key(i) for i in self.by_id]
         keys += [cursor_key(i) for i in sorted(self.observers)]
-        async with self.lock:
+        async with self.scorer.lock:
             return await self._rounds("unlabelled", keys, self._observe_round)
 
     async def _observe_round(self, run: _Round) -> dict[str, int]:
         pipe = run.pipe
-        await self._refresh(pipe)  # never learn on top of a stale snapshot
+        await self.scorer.restore_newer(pipe)  # never learn on top of a stale snapshot
         changed: set[str] = set()
         observed: dict[str, int] = {}
         progress: dict[str, tuple[bytes, dict[str, float]]] = {}  # model: (last entry, fresh)
@@ -247,20 +160,18 @@ class ModelRuntime:
         return observed
 
     async def learn(self, decision: ReviewDecided) -> dict[str, Any]:
-        """Apply one analyst decision to every model that scored its events (the learner)."""
-        async with self.lock:
-            return await self._learn(decision)
-
-    async def _learn(self, decision: ReviewDecided) -> dict[str, Any]:
-        keys = [APPLIED] + [version_key(i) for i in self.by_id]
-        return await self._rounds("label", keys, lambda run: self._label_round(run, decision))
+        """Apply one analyst decision to every model that scored its events."""
+        async with self.scorer.lock:
+            keys = [APPLIED] + [version_key(i) for i in self.by_id]
+            return await self._rounds("label", keys,
+                                      lambda run: self._label_round(run, decision))
 
     async def _label_round(self, run: _Round, decision: ReviewDecided) -> dict[str, Any]:
         pipe = run.pipe
         decision_id = str(decision.payload.decision_id)
         if await pipe.sismember(APPLIED, decision_id):
             return {"skipped": "already applied"}
-        await self._refresh(pipe)  # never learn on top of a stale snapshot
+        await self.scorer.restore_newer(pipe)  # never learn on top of a stale snapshot
         label = LABEL_OF_OUTCOME[decision.payload.outcome]
         changed: set[str] = set()
         outcomes = []
@@ -354,4 +265,4 @@ class ModelRuntime:
             if new_drifts > 0:
                 metrics.MODEL_DRIFTS.labels(model_id).inc(new_drifts)
                 self.exported_drifts[model_id] = model.drift_count
-            self._export(model)
+            self.scorer.export(model)

@@ -1,0 +1,34 @@
+"""What moves between the worker's stages: a batch, and the events of it being written."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.kafka.transport import Fetched
+from schemas.events import Envelope
+from schemas.outputs import Flag
+
+
+@dataclass
+class Batch:
+    """A micro-batch between its stages: decoded, its state load under way."""
+
+    fetched: Fetched  # every record of the batch (dead letters too): acked when written
+    started: float
+    decoded: list[tuple[Any, Envelope]] = field(default_factory=list)
+    loading: asyncio.Future[Any] | None = None
+    #: What deciding it left to write: the events decided, with their flags.
+    done: list[Done] = field(default_factory=list)
+
+
+@dataclass
+class Done:
+    """An event being applied: decided, its flags built; cases, ledger entry and model input to write."""
+
+    message: Any
+    event: Envelope
+    decision: Any
+    flags: list[Flag]
+    keep_input: bool

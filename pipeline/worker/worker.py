@@ -1,0 +1,179 @@
+"""The worker's three stages over the input topics' fetches: take, decide, write.
+
+The input topics come a fetch at a time (:mod:`pipeline.kafka.transport`): faust's per-message
+agent path cost more CPU than deciding an event. Each fetch reads as the core's contract::
+
+    take:    event = decode(raw)                 # schemas/: bytes -> typed event, or a dead letter
+             loading = state.submit(state.prepare(events))  # a Redis script: features, consent
+    decide:  decisions = processor.decide(events, await loading)   # the pure decide()
+    write:   cases, labels, flags, ledger, metrics; then acknowledge the fetch
+
+Each stage is its own task (:mod:`pipeline.worker.stages`), so while batch N waits on Redis to be
+written, batch N+1 is decided and N+2's script runs. A fetch is acknowledged only once written;
+a stop or crash before that leaves it uncommitted, so it is fetched again, and every output is
+idempotent. State scripts are pipelined on a connection of their own, in batch order, each sent
+as soon as its batch is taken (:mod:`pipeline.stores.script_channel`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pipeline import metrics
+from pipeline.kafka.transport import Fetched
+from pipeline.models.learner import Learner
+from pipeline.rules.source import RuleSource
+from pipeline.stores.outages import retrying
+from pipeline.stores.state import RedisState
+from pipeline.worker.batches import Batch, Done
+from pipeline.worker.dead_letters import DeadLetters
+from pipeline.worker.flag_log import FlagLog
+from pipeline.worker.flags import flags_for
+from pipeline.worker.observe import record_decisions, round_trip_timer
+from pipeline.worker.parking import PARKED, Parking
+from pipeline.worker.processor import Processor
+from pipeline.worker.stages import Stages
+from pipeline.worker.stats import WorkerStats
+from pipeline.worker.writer import BatchWriter
+from schemas.decode import decode_event
+from schemas.errors import InvalidEvent
+from schemas.events import ReviewDecided
+
+log = logging.getLogger("vigil.worker")
+
+
+class Worker:
+    """Takes fetches in hand (:meth:`take`) and runs them through :meth:`decide` and
+    :meth:`write`. ``keep_all_inputs``: keep what the models saw of every scored event, not
+    only of flagged ones (an analyst's decision labels the events of a case's flags; labels
+    from elsewhere can name any event)."""
+
+    def __init__(self, *, state: RedisState, processor: Processor, rules: RuleSource,
+                 learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
+                 flag_log: FlagLog, parking: Parking, stats: WorkerStats,
+                 keep_all_inputs: bool = False) -> None:
+        self.state = state
+        self.processor = processor
+        self.rules = rules
+        self.learner = learner
+        self.writer = writer
+        self.dead_letters = dead_letters
+        self.flag_log = flag_log
+        self.parking = parking
+        self.stats = stats
+        self.keep_all_inputs = keep_all_inputs
+        self.rules_loaded = False
+        # One fetch waits for decide (its script running meanwhile). Up to eight decided
+        # batches wait for write, which takes all of them in its next round trip, so a slow
+        # write does not hold up deciding and the queue behind it costs one write, not eight.
+        self.stages = Stages([self.decide, self.write], depth=(1, 8), gather=(False, True))
+
+    async def take(self, fetched: Fetched) -> None:
+        """Take one fetch of the input topics in hand: decode it, start its state script and
+        queue it for the later stages. Returns once it is queued; no more is fetched until
+        then. A failed stage fails this, and so the fetch loop, instead of stalling it."""
+        metrics.BATCH_EVENTS.observe(len(fetched.records))
+        self.stats.batches += 1
+        await self.stages.put(await self.prepare(fetched))
+
+    async def prepare(self, fetched: Fetched) -> Batch:
+        """Decode a batch (invalid events become dead letters) and submit its state script."""
+        if not self.rules_loaded:
+            # Never judge an event with the packaged rules when a deployed set exists.
+            await retrying("deployed rule set", self.rules.refresh)
+            self.rules_loaded = True
+        batch = Batch(fetched, started=time.perf_counter())
+        decoded = batch.decoded
+        for message in fetched.records:
+            try:
+                decoded.append((message, decode_event(message.value, topic=message.topic)))
+            except InvalidEvent as exc:
+                await self.dead_letters.send(message, exc.kind, exc.reason)
+        if decoded:
+            state = self.state
+            # CPU, while Redis may still run the scripts of the batches before.
+            batch.loading = state.submit(state.prepare([event for _, event in decoded]))
+            batch.loading.add_done_callback(round_trip_timer("state"))
+        return batch
+
+    async def decide(self, batch: Batch) -> Batch:
+        """Decide a prepared batch (the pure core, once its state is loaded) and build its flags."""
+        decoded = batch.decoded
+        if not decoded:
+            return batch
+        try:
+            assert batch.loading is not None
+            loaded = await batch.loading
+            decisions: list[Any] = self.processor.decide([event for _, event in decoded], loaded)
+        except Exception:  # a bug: go one by one, so one bad event cannot park the others
+            log.exception("batch failed; processing its %d events one by one", len(decoded))
+            decisions = [await self._decide_one(message, event) for message, event in decoded]
+        version = self.rules.version
+        source_version = f"rules-v{version}" if version else None
+        done, keep_all_inputs = batch.done, self.keep_all_inputs
+        for (message, event), decision in zip(decoded, decisions):
+            if decision is None:  # parked
+                continue
+            try:
+                flags = (flags_for(event, decision, source_version=source_version)
+                         if decision.findings else [])
+            except Exception as exc:  # a bug: park this event only
+                await self.parking.park(message, event, exc)
+                continue
+            done.append(Done(message, event, decision, flags,
+                             keep_input=bool(decision.findings) or keep_all_inputs))
+        return batch
+
+    async def _decide_one(self, message: Any, event: Any) -> Any:
+        """One event of a batch that failed, on its own; None if it was parked."""
+        decision = await self.parking.attempt(message, event,
+                                              lambda: self.processor.handle(event))
+        return None if decision is PARKED else decision
+
+    async def write(self, batches: list[Batch]) -> None:
+        """Write decided batches (cases, ledger, labels, flags), then acknowledge them in order.
+
+        Every batch decided while the last write was out is written in the next one: a round
+        trip costs about the same for 20 events as for 200, so under load batches share it
+        rather than queue for one each (that queue was most of the time from event to case)."""
+        done = await self.writer.write([one for batch in batches for one in batch.done])
+        done = await self.learn_labels(done)
+        publish = self.flag_log.publish
+        for one in done:
+            for flag in one.flags:
+                await publish(flag)
+        record_decisions([(d.message.topic, d.decision) for d in done])
+        now = time.perf_counter()
+        for batch in batches:
+            if batch.done:
+                per_event = (now - batch.started) / len(batch.done)
+                for _ in batch.done:
+                    metrics.PROCESSING.observe(per_event)
+        self.stats.processed += len(done)
+        for batch in batches:
+            batch.fetched.ack()  # the offsets may now be committed
+
+    async def learn_labels(self, done: list[Done]) -> list[Done]:
+        """Teach the models the batch's analyst decisions before the batch is acknowledged.
+
+        ``tns.decisions`` has one partition, so exactly one worker of the group gets decisions
+        in its fetches: that worker is the learner. Learning is idempotent by decision id, so a
+        redelivered decision teaches nothing twice. Returns the events not parked."""
+        if not self.learner.by_id or not any(isinstance(one.event, ReviewDecided) for one in done):
+            return done
+        kept = []
+        for one in done:
+            event = one.event
+            if isinstance(event, ReviewDecided):
+                # A label that cannot be learned (a bug) is parked; it must not stall the others.
+                result = await self.parking.attempt(
+                    one.message, event, lambda event=event: self.learner.learn(event),
+                    what=f"decision {event.payload.decision_id}")
+                if result is PARKED:
+                    continue
+                log.info("decision %s: %s", event.payload.decision_id,
+                         {k: v for k, v in result.items() if k != "outcomes"})
+            kept.append(one)
+        return kept
