@@ -9,11 +9,17 @@ from __future__ import annotations
 
 
 def main() -> None:
+    import sys
+
     from pipeline.local.stack import settings_with_stack
     from pipeline.review.web.serve import serve
-    from pipeline.settings import ReviewSettings
+    from pipeline.settings import ReviewSettings, SettingsInvalid
 
-    serve(settings_with_stack(), ReviewSettings.from_env())
+    try:
+        settings, review = settings_with_stack(), ReviewSettings.from_env()
+    except SettingsInvalid as exc:  # named, before anything starts
+        sys.exit(f"vigil review: {exc}")
+    serve(settings, review)
 
 
 if __name__ == "__main__":

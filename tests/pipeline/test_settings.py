@@ -143,3 +143,18 @@ def test_a_command_with_a_bad_variable_stops_before_starting_anything(
     said = " ".join(result.output.split())  # rich wraps long lines
     assert "VIGIL_REVIEW_LEASE: Value error, 'whenever' is not a duration" in said
     assert not any(tmp_path.iterdir())  # nothing was started or written
+
+
+@pytest.mark.parametrize("module", ["pipeline.worker", "pipeline.review"])
+def test_a_service_with_a_bad_variable_exits_naming_it(module: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in variable_names()}
+    env.update(VIGIL_STATE_DIR=str(tmp_path), VIGIL_BATCH_SIZE="many")
+    done = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert "VIGIL_BATCH_SIZE: Input should be a valid integer" in done.stderr
+    assert "Traceback" not in done.stderr
