@@ -169,7 +169,7 @@ class UserStore:
         if name is None:
             return None
         record = await self.record(name.decode() if isinstance(name, bytes) else name)
-        if not record or not hmac.compare_digest(record["token_sha256"], digest):
+        if not record or not _same(record["token_sha256"], digest):
             return None
         return Principal.from_record(record, credential=digest)
 
@@ -213,7 +213,7 @@ class SessionStore:
         if not cookie or len(cookie) > 200 or "." not in cookie:
             return None
         sid, _, mac = cookie.partition(".")
-        if not hmac.compare_digest(mac, await self._sign(sid)):
+        if not _same(mac, await self._sign(sid)):
             return None
         key = f"{K}session:{token_digest(sid)}"
         raw = await self.redis.get(key)
@@ -223,8 +223,7 @@ class SessionStore:
         record = await self.users.record(data["user"])
         # A session ends with its token: revoked (no record), rotated (another digest), or made
         # before sessions were bound to tokens (no digest kept).
-        if record is None or not hmac.compare_digest(record["token_sha256"],
-                                                     str(data.get("token_sha256") or "")):
+        if record is None or not _same(record["token_sha256"], str(data.get("token_sha256") or "")):
             await self.redis.delete(key)
             return None
         return Session(Principal.from_record(record, credential=record["token_sha256"]),
@@ -238,7 +237,13 @@ class SessionStore:
 def csrf_ok(expected: str, given: object) -> bool:
     """Constant-time CSRF check; anything but a non-empty string fails.
 
-    >>> csrf_ok("abc", "abc"), csrf_ok("abc", ""), csrf_ok("abc", None)
-    (True, False, False)
+    >>> csrf_ok("abc", "abc"), csrf_ok("abc", ""), csrf_ok("abc", None), csrf_ok("abc", "ä")
+    (True, False, False, False)
     """
-    return isinstance(given, str) and bool(given) and hmac.compare_digest(expected, given)
+    return isinstance(given, str) and bool(given) and _same(expected, given)
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings; ``hmac.compare_digest`` raises TypeError on
+    non-ASCII ``str``, and form fields and cookies can hold anything."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

@@ -22,6 +22,7 @@ from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
 from pipeline.review.web.deps import TEMPLATES, Services, services
+from pipeline.review.web.models import stream_id_problem
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -342,8 +343,8 @@ async def audit_page(request: Request) -> Response:
     if not session.principal.is_lead:
         return _error(request, session, 403, "Only leads see the audit log.")
     before = request.query_params.get("before")
-    if before and not re.match(r"^\d+-\d+$", before):
-        return _error(request, session, 400, "Invalid cursor.")
+    if before and (problem := stream_id_problem(before)):
+        return _error(request, session, 400, f"Invalid cursor: {problem}.")
     items, cursor = await services(request).queue.audit(limit=100, before=before)
     return _render(request, "audit.html", session, items=items, cursor=cursor)
 
