@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -34,6 +35,7 @@ from pipeline.review.web.models import (
     StreamId,
     ValidationProblem,
 )
+from pipeline.review.web.names import names_for_cases, names_for_entity
 
 bearer = HTTPBearer(auto_error=False, description="A token from `vigil review add-user`.")
 #: Every 4xx/5xx the API answers, as ``{"error": code, "message": text}``.
@@ -89,13 +91,18 @@ Service = Annotated[Principal, require("publish", "publish events (services only
 Svc = Annotated[Services, Depends(services)]
 
 
-def present(case: dict[str, Any], who: Principal) -> dict[str, Any]:
-    """Times as RFC 3339; personal data masked for engineers."""
+def present(case: dict[str, Any], who: Principal,
+            names: Iterable[str] = ()) -> dict[str, Any]:
+    """Times as RFC 3339; personal data (and the subject's ``names``) masked for engineers."""
     out = {k: (iso(v) if k in _TIMES else v) for k, v in case.items()}
     if who.masked:
-        out = mask(out)
+        out = mask(out, names=names)
         out["masked"] = True
     return out
+
+
+def _snooze_out(snooze: dict[str, Any]) -> dict[str, Any]:
+    return {**snooze, "expires_at": iso(snooze["expires_at"]), "created_at": iso(snooze["created_at"])}
 
 
 def _claim_out(result: ClaimResult) -> ClaimOut:
@@ -133,7 +140,9 @@ async def list_cases(
         status=status, entity_type=entity_type, entity_id=entity_id, severity=severity,
         detector=detector, sla=sla, claimed=claimed, viewer=who.name, sort=sort, offset=offset,
         limit=limit)
-    return CasePage(items=[CaseSummary(**present(c, who)) for c in items], total=total,
+    names = await names_for_cases(svc.redis, items) if who.masked else {}
+    return CasePage(items=[CaseSummary(**present(c, who, names.get(c["case_id"], ())))
+                           for c in items], total=total,
                     offset=offset, limit=limit,
                     next_offset=offset + limit if offset + limit < total else None)
 
@@ -145,7 +154,8 @@ async def get_case(case_id: Id, who: Reader, svc: Svc) -> dict[str, Any]:
     case = await svc.queue.case_detail(case_id)
     if case is None:
         raise ApiError(404, "not_found", f"no case {case_id}")
-    return present(case, who)
+    names = await names_for_cases(svc.redis, [case]) if who.masked else {}
+    return present(case, who, names.get(case_id, ()))
 
 
 @router.post("/cases/{case_id}/claim", response_model=ClaimOut,
@@ -198,10 +208,13 @@ async def reassign(case_id: Id, body: ReassignIn, who: Lead, svc: Svc) -> ClaimO
 
 
 @router.get("/snoozes", responses=responses(401, 403, 422), summary="Snoozes in force for an entity")
-async def list_snoozes(entity_type: EntityType, entity_id: Id, _who: Reader,
+async def list_snoozes(entity_type: EntityType, entity_id: Id, who: Reader,
                        svc: Svc) -> list[dict[str, Any]]:
-    return [{**s, "expires_at": iso(s["expires_at"]), "created_at": iso(s["created_at"])}
-            for s in await svc.queue.snoozes(entity_type, entity_id)]
+    snoozes = [_snooze_out(s) for s in await svc.queue.snoozes(entity_type, entity_id)]
+    if who.masked:  # a reason is free text: it can name the subject, a handle, an address
+        names = await names_for_entity(svc.redis, entity_type, entity_id)
+        snoozes = [mask(s, names=names) for s in snoozes]
+    return snoozes
 
 
 @router.post("/snoozes", status_code=201, responses=responses(*BODY),
@@ -209,7 +222,7 @@ async def list_snoozes(entity_type: EntityType, entity_id: Id, _who: Reader,
 async def snooze(body: SnoozeIn, who: Worker, svc: Svc) -> dict[str, Any]:
     s = await svc.queue.snooze(body.entity_type, body.entity_id, body.detector_id,
                                body.duration_seconds, by=who.name, reason=body.reason)
-    return {**s, "expires_at": iso(s["expires_at"]), "created_at": iso(s["created_at"])}
+    return _snooze_out(s)
 
 
 @router.delete("/snoozes/{entity_type}/{entity_id}/{detector_id}", status_code=204,

@@ -22,7 +22,9 @@ from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
 from pipeline.review.web.deps import TEMPLATES, Services, services
+from pipeline.review.web.masking import mask
 from pipeline.review.web.models import stream_id_problem
+from pipeline.review.web.names import names_for_cases
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -144,12 +146,16 @@ async def root() -> Response:
     return RedirectResponse("/queue", status_code=303)
 
 
-def _present(case: dict[str, Any], masked: bool) -> dict[str, Any]:
-    from pipeline.review.web.masking import mask
+async def _present_all(svc: Services, cases: list[dict[str, Any]],
+                       masked: bool) -> list[dict[str, Any]]:
+    """Times as RFC 3339; for engineers, personal data and each subject's names masked."""
     times = ("created_at", "updated_at", "due_at", "breached_at", "lease_until", "decided_at",
              "escalated_at")
-    out = {k: (iso(v) if k in times else v) for k, v in case.items()}
-    return mask(out) if masked else out
+    out = [{k: (iso(v) if k in times else v) for k, v in case.items()} for case in cases]
+    if not masked:
+        return out
+    names = await names_for_cases(svc.redis, cases)
+    return [mask(case, names=names.get(case["case_id"], ())) for case in out]
 
 
 @router.get("/queue")
@@ -187,7 +193,7 @@ async def queue_page(request: Request) -> Response:
     done_case = q.get("case") if q.get("case") and CASE_ID.match(q.get("case") or "") else None
     return _render(
         request, "queue.html", session,
-        cases=[_present(c, who.masked) for c in items], total=total, page=page,
+        cases=await _present_all(svc, items, who.masked), total=total, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), filters=filters, status=status,
         detectors=await svc.queue.known_detectors(), entity_types=ENTITY_TYPES,
         severities=tuple(SEVERITY_RANK), sla_states=SLA_STATES, sorts=SORTS, statuses=STATUSES,
@@ -208,7 +214,8 @@ async def _case_page(request: Request, session: Session, case_id: str, *, status
     case = await svc.queue.case_detail(case_id)
     if case is None:
         return _error(request, session, 404, "There is no such case.")
-    return _render(request, "case.html", session, code=status, case=_present(case, who.masked),
+    shown, = await _present_all(svc, [case], who.masked)
+    return _render(request, "case.html", session, code=status, case=shown,
                    error=error, notice=notice, outcomes=OUTCOMES,
                    policy_reasons=svc.queue.config.policy_reasons,
                    decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
