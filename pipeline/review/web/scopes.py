@@ -16,8 +16,8 @@ service the same way: one line in :data:`RESTRICTED`, and that service's token n
 True
 >>> scope.refusal("message.sent", "reports")
 'this token may publish user_report.filed, not message.sent'
->>> PublishScope().refusal("consent.changed", "consent")  # doctest: +ELLIPSIS
-'consent.changed is restricted (the consent scope...): a token publishes it only when its event types name it...'
+>>> print(PublishScope().refusal("consent.changed", "consent"))  # doctest: +ELLIPSIS
+consent.changed is restricted (the consent scope: ...): a token publishes it only when its event types name it; this token's are * (every type but consent.changed)
 """
 
 from __future__ import annotations
