@@ -232,6 +232,21 @@ class ReviewSettings(_Declared):
     relay_interval: float = Field(1.0, gt=0)
     """seconds between the outbox relay's looks for decisions to publish (each decision also
     wakes it)"""
+    ingest_rate: float = Field(20.0, gt=0)
+    """events per second each service token may send to `POST /api/events` (a token bucket in
+    Redis, shared by every instance; more answer 429 with Retry-After); bulk producers publish
+    to Kafka"""
+    ingest_burst: int = Field(100, ge=1)
+    """events a service token may send at once before `VIGIL_REVIEW_INGEST_RATE` applies"""
+    ingest_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+    """largest body `POST /api/events` reads; a larger one answers 413 before it is read whole"""
+    body_max_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024)
+    """largest body any other route reads (notes and decisions are 5,000 characters at most)"""
+    ingest_log_max: int = Field(100_000, ge=1)
+    """entries the ingest log (who published which event, a capped Redis stream) keeps"""
+    login_failures_per_minute: int = Field(5, ge=1)
+    """failed console logins a client address, and a user, may make per minute; more answer
+    429 until the minute has passed"""
     queue: QueueSettings = Field(default_factory=QueueSettings)
     """the review queue's settings (their own variables)"""
 

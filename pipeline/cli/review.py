@@ -30,12 +30,20 @@ def add_user(
     name: Annotated[str, typer.Argument(help="Login name (letters, digits, _ . @ -).")],
     role: Annotated[str, typer.Option(help="analyst, lead, engineer or service.")] = "analyst",
     rotate: Annotated[bool, typer.Option(help="Issue a new token for an existing user.")] = False,
+    event_types: Annotated[str | None, typer.Option(
+        help="Service tokens: the event types it may publish, comma-separated (default *: every "
+             "type but the restricted ones; consent.changed must be named).")] = None,
+    producers: Annotated[str | None, typer.Option(
+        help="Service tokens: the producer names its events may carry (default *: any).")] = None,
 ) -> None:
     """Create a user and print their API token once (only its SHA-256 is stored)."""
     from pipeline.review.web.auth import AuthError, UserStore
 
+    types = event_types.split(",") if event_types is not None else None
+    makers = producers.split(",") if producers is not None else None
     try:
-        token = _run(lambda redis: UserStore(redis).add_user(name, role, rotate=rotate))
+        token = _run(lambda redis: UserStore(redis).add_user(
+            name, role, rotate=rotate, event_types=types, producers=makers))
     except AuthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -45,11 +53,14 @@ def add_user(
 
 @review_app.command("users")
 def users() -> None:
-    """List users and roles."""
+    """List users and roles, and what each service token may publish."""
     from pipeline.review.web.auth import UserStore
 
     for user in _run(lambda redis: UserStore(redis).users()):
-        typer.echo(f"{user['name']}\t{user['role']}")
+        line = f"{user['name']}\t{user['role']}"
+        if user["role"] == "service":
+            line += f"\tevent types: {user['event_types']}\tproducers: {user['producers']}"
+        typer.echo(line)
 
 
 @review_app.command("revoke")

@@ -136,3 +136,35 @@ def test_script_and_html_in_a_message_render_as_inert_text(
         assert dialogs == []
     finally:
         page.close()
+
+
+def test_long_unbroken_text_wraps_and_never_widens_the_case_page(
+        browser: Any, live: LiveServer, redis_url: str) -> None:
+    tokens = add_users(redis_url, {"lena": "lead"})
+    word = "W" * 5000
+    case_id, = seed(redis_url, [flag("u1", text=word, reason=f"reason {word}")])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        log_in(page, live, tokens["lena"])
+        page.goto(f"{live.url}/cases/{case_id}")
+        page.click("#claim")
+        page.wait_for_url(f"{live.url}/cases/{case_id}?done=claim")
+        page.fill("textarea[name=text]", word)  # a note
+        page.click("form[action$='/notes'] button[type=submit]")
+        page.wait_for_url(f"{live.url}/cases/{case_id}?done=noted")
+        page.fill("input[name=reason]", word[:500])  # a snooze reason
+        page.click("form[action$='/snooze'] button[type=submit]")
+        page.wait_for_url(f"{live.url}/cases/{case_id}?done=snoozed")
+        page.click("#claim")  # renew, to decide with long notes
+        page.fill("#notes", word)
+        page.click("#decide-escalate")
+        page.wait_for_url(f"{live.url}/cases/{case_id}?done=escalated")
+        assert page.locator("blockquote p").first.inner_text() == word
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], widths
+        for page_path in ("/queue?status=escalated", "/audit"):
+            page.goto(f"{live.url}{page_path}")
+            widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], (page_path, widths)
+    finally:
+        page.close()

@@ -46,3 +46,34 @@ def add_users(redis_url: str, users: dict[str, str]) -> dict[str, str]:
         finally:
             await redis.aclose()
     return run_sync(run)
+
+
+class FakePublisher:
+    """Our :class:`pipeline.kafka.publisher.Publisher` port without Kafka, for API tests about
+    what is refused before anything is published: it validates and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.published: list[Any] = []
+
+    def publish(self, event: Any, **_: Any) -> str:
+        from schemas.decode import decode_event_obj
+
+        model = event if hasattr(event, "event_id") else decode_event_obj(event)
+        self.published.append(model)
+        return str(model.event_id)
+
+    def flush(self, timeout: float = 0) -> None:
+        pass
+
+
+def add_service(redis_url: str, name: str, *, event_types: list[str] | None = None,
+                producers: list[str] | None = None) -> str:
+    """Create a service token scoped to ``event_types`` and ``producers``; returns the token."""
+    async def run() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            return await UserStore(redis).add_user(name, "service", event_types=event_types,
+                                                   producers=producers)
+        finally:
+            await redis.aclose()
+    return run_sync(run)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -21,27 +20,46 @@ from pipeline.review.web.models import (
     ClaimOut,
     DecisionIn,
     DecisionOut,
+    DetectorId,
     EntityType,
     Id,
     Me,
     NoteIn,
     Problem,
-    Published,
     ReassignIn,
     Severity,
     SlaState,
     SnoozeIn,
     Sort,
     Status,
+    StreamId,
+    ValidationProblem,
 )
+from pipeline.review.web.names import names_for_cases, names_for_entity
 
 bearer = HTTPBearer(auto_error=False, description="A token from `vigil review add-user`.")
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No or unknown token"},
-    403: {"model": Problem, "description": "The role may not do this"},
-    422: {"description": "Invalid input, with a message naming each field"},
+#: Every 4xx/5xx the API answers, as ``{"error": code, "message": text}``.
+ERRORS: dict[int, tuple[type[Problem], str]] = {
+    400: (Problem, "The body cannot be read: not UTF-8, too deeply nested, a number too long"),
+    401: (Problem, "No or unknown token"),
+    403: (Problem, "The role (or a service token's scope) may not do this"),
+    404: (Problem, "No such case or snooze"),
+    409: (Problem, "The case's state does not allow it (claimed by another, closed, ...)"),
+    413: (Problem, "The body is larger than this route accepts"),
+    422: (ValidationProblem, "Invalid input, with a message naming each field"),
+    429: (Problem, "Too many requests; wait for Retry-After seconds"),
+    503: (Problem, "Kafka did not take the event; retry"),
 }
-router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route that can answer ``codes``."""
+    return {code: {"model": ERRORS[code][0], "description": ERRORS[code][1]} for code in codes}
+
+
+#: What a route taking a JSON body can answer besides its own errors.
+BODY = (400, 401, 403, 413, 422)
+router = APIRouter(prefix="/api")
 _TIMES = ("created_at", "updated_at", "due_at", "breached_at", "lease_until", "decided_at",
           "escalated_at")
 
@@ -73,13 +91,18 @@ Service = Annotated[Principal, require("publish", "publish events (services only
 Svc = Annotated[Services, Depends(services)]
 
 
-def present(case: dict[str, Any], who: Principal) -> dict[str, Any]:
-    """Times as RFC 3339; personal data masked for engineers."""
+def present(case: dict[str, Any], who: Principal,
+            names: Iterable[str] = ()) -> dict[str, Any]:
+    """Times as RFC 3339; personal data (and the subject's ``names``) masked for engineers."""
     out = {k: (iso(v) if k in _TIMES else v) for k, v in case.items()}
     if who.masked:
-        out = mask(out)
+        out = mask(out, names=names)
         out["masked"] = True
     return out
+
+
+def _snooze_out(snooze: dict[str, Any]) -> dict[str, Any]:
+    return {**snooze, "expires_at": iso(snooze["expires_at"]), "created_at": iso(snooze["created_at"])}
 
 
 def _claim_out(result: ClaimResult) -> ClaimOut:
@@ -88,18 +111,18 @@ def _claim_out(result: ClaimResult) -> ClaimOut:
                     action=result.action)  # type: ignore[arg-type]
 
 
-@router.get("/me", response_model=Me, summary="Who the token belongs to")
+@router.get("/me", response_model=Me, responses=responses(401), summary="Who the token belongs to")
 async def me(who: Annotated[Principal, Depends(principal)]) -> Me:
     return Me(name=who.name, role=who.role)
 
 
-@router.get("/policy-reasons", response_model=list[str],
+@router.get("/policy-reasons", response_model=list[str], responses=responses(401, 403),
             summary="Policy reasons a confirmed_fraud decision must name one of")
 async def policy_reasons(_who: Reader, svc: Svc) -> list[str]:
     return list(svc.queue.config.policy_reasons)
 
 
-@router.get("/cases", response_model=CasePage, summary="List, filter and sort cases")
+@router.get("/cases", response_model=CasePage, responses=responses(401, 403, 422), summary="List, filter and sort cases")
 async def list_cases(
     who: Reader, svc: Svc,
     status: Status = "open",
@@ -117,32 +140,39 @@ async def list_cases(
         status=status, entity_type=entity_type, entity_id=entity_id, severity=severity,
         detector=detector, sla=sla, claimed=claimed, viewer=who.name, sort=sort, offset=offset,
         limit=limit)
-    return CasePage(items=[CaseSummary(**present(c, who)) for c in items], total=total,
+    names = await names_for_cases(svc.redis, items) if who.masked else {}
+    return CasePage(items=[CaseSummary(**present(c, who, names.get(c["case_id"], ())))
+                           for c in items], total=total,
                     offset=offset, limit=limit,
                     next_offset=offset + limit if offset + limit < total else None)
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail,
+            responses=responses(401, 403, 404, 422),
             summary="One case with its flags, events, notes, decisions and consent state")
 async def get_case(case_id: Id, who: Reader, svc: Svc) -> dict[str, Any]:
     case = await svc.queue.case_detail(case_id)
     if case is None:
         raise ApiError(404, "not_found", f"no case {case_id}")
-    return present(case, who)
+    names = await names_for_cases(svc.redis, [case]) if who.masked else {}
+    return present(case, who, names.get(case_id, ()))
 
 
 @router.post("/cases/{case_id}/claim", response_model=ClaimOut,
+             responses=responses(401, 403, 404, 409, 422),
              summary="Claim a case (or renew your claim) for the lease time")
 async def claim(case_id: Id, who: Worker, svc: Svc) -> ClaimOut:
     return _claim_out(await svc.queue.claim(case_id, who.name, lead=who.is_lead))
 
 
-@router.post("/cases/{case_id}/release", status_code=204, summary="Give a claimed case back")
+@router.post("/cases/{case_id}/release", status_code=204,
+             responses=responses(401, 403, 404, 409, 422), summary="Give a claimed case back")
 async def release(case_id: Id, who: Worker, svc: Svc) -> None:
     await svc.queue.release(case_id, who.name, lead=who.is_lead)
 
 
 @router.post("/cases/{case_id}/decision", response_model=DecisionOut,
+             responses=responses(*BODY, 404, 409),
              summary="Decide a case you hold (idempotent by decision_id / Idempotency-Key)")
 async def decide(case_id: Id, body: DecisionIn, who: Worker, svc: Svc,
                  idempotency_key: Annotated[str | None, Header(max_length=128,
@@ -159,12 +189,13 @@ async def decide(case_id: Id, body: DecisionIn, who: Worker, svc: Svc,
     return DecisionOut(decision=result.decision, replayed=result.replayed)
 
 
-@router.post("/cases/{case_id}/notes", status_code=201, summary="Add a note to a case")
+@router.post("/cases/{case_id}/notes", status_code=201, responses=responses(*BODY, 404), summary="Add a note to a case")
 async def add_note(case_id: Id, body: NoteIn, who: Worker, svc: Svc) -> dict[str, Any]:
     return await svc.queue.add_note(case_id, who.name, body.text)
 
 
 @router.post("/cases/{case_id}/reassign", response_model=ClaimOut,
+             responses=responses(*BODY, 404, 409),
              summary="Hand a case to another analyst (leads)")
 async def reassign(case_id: Id, body: ReassignIn, who: Lead, svc: Svc) -> ClaimOut:
     target = await svc.users.get(body.analyst)
@@ -176,77 +207,41 @@ async def reassign(case_id: Id, body: ReassignIn, who: Lead, svc: Svc) -> ClaimO
     return _claim_out(await svc.queue.reassign(case_id, body.analyst, by=who.name))
 
 
-@router.get("/snoozes", summary="Snoozes in force for an entity")
-async def list_snoozes(entity_type: EntityType, entity_id: Id, _who: Reader,
+@router.get("/snoozes", responses=responses(401, 403, 422), summary="Snoozes in force for an entity")
+async def list_snoozes(entity_type: EntityType, entity_id: Id, who: Reader,
                        svc: Svc) -> list[dict[str, Any]]:
-    return [{**s, "expires_at": iso(s["expires_at"]), "created_at": iso(s["created_at"])}
-            for s in await svc.queue.snoozes(entity_type, entity_id)]
+    snoozes = [_snooze_out(s) for s in await svc.queue.snoozes(entity_type, entity_id)]
+    if who.masked:  # a reason is free text: it can name the subject, a handle, an address
+        names = await names_for_entity(svc.redis, entity_type, entity_id)
+        snoozes = [mask(s, names=names) for s in snoozes]
+    return snoozes
 
 
-@router.post("/snoozes", status_code=201,
+@router.post("/snoozes", status_code=201, responses=responses(*BODY),
              summary="Snooze a detector for one entity: its flags there are suppressed (counted)")
 async def snooze(body: SnoozeIn, who: Worker, svc: Svc) -> dict[str, Any]:
     s = await svc.queue.snooze(body.entity_type, body.entity_id, body.detector_id,
                                body.duration_seconds, by=who.name, reason=body.reason)
-    return {**s, "expires_at": iso(s["expires_at"]), "created_at": iso(s["created_at"])}
+    return _snooze_out(s)
 
 
 @router.delete("/snoozes/{entity_type}/{entity_id}/{detector_id}", status_code=204,
+               responses=responses(401, 403, 404, 422),
                summary="End a snooze")
-async def unsnooze(entity_type: EntityType, entity_id: Id, detector_id: str, who: Worker,
+async def unsnooze(entity_type: EntityType, entity_id: Id, detector_id: DetectorId, who: Worker,
                    svc: Svc) -> None:
     if not await svc.queue.unsnooze(entity_type, entity_id, detector_id, by=who.name):
         raise ApiError(404, "not_found", f"no snooze of {detector_id} on {entity_type}:{entity_id}")
 
 
-@router.get("/audit", response_model=AuditPage, summary="The audit log, newest first (leads)")
+@router.get("/audit", response_model=AuditPage, responses=responses(401, 403, 422), summary="The audit log, newest first (leads)")
 async def audit(_who: Lead, svc: Svc, case_id: Id | None = None,
-                before: Annotated[str | None, Query(pattern=r"^\d+-\d+$")] = None,
+                before: StreamId | None = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> AuditPage:
     items, cursor = await svc.queue.audit(limit=limit, before=before, case_id=case_id)
     return AuditPage(items=items, next_before=cursor)
 
 
-@router.get("/stats", summary="Queue depth, SLA breaches, suppressed flags and decisions")
+@router.get("/stats", responses=responses(401, 403), summary="Queue depth, SLA breaches, suppressed flags and decisions")
 async def stats(_who: Reader, svc: Svc) -> dict[str, Any]:
     return await svc.queue.queue_stats()
-
-
-@router.post("/events", status_code=202, response_model=Published,
-             summary="Publish one marketplace event (services): validated, then sent to Kafka",
-             responses={413: {"model": Problem}, 503: {"model": Problem}})
-async def ingest(request: Request, _who: Service, svc: Svc) -> Published:
-    from pipeline.kafka.publisher import PublishError
-    from schemas.decode import MAX_EVENT_BYTES, decode_event_obj
-    from schemas.errors import InvalidEvent
-    from schemas.topics import TOPIC_BY_TYPE
-
-    too_big = ApiError(413, "oversized", f"an event may have at most {MAX_EVENT_BYTES} bytes")
-    if int(request.headers.get("content-length") or 0) > MAX_EVENT_BYTES:
-        raise too_big
-    chunks, size = [], 0
-    async for chunk in request.stream():  # never buffer more than the limit
-        size += len(chunk)
-        if size > MAX_EVENT_BYTES:
-            raise too_big
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        event = decode_event_obj(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, "bad_json", f"body is not JSON: {exc.msg} at {exc.pos}") from None
-    except InvalidEvent as exc:
-        raise ApiError(422, exc.kind, exc.reason) from None
-    if event.type == "review.decided":
-        raise ApiError(403, "forbidden", "review.decided events come from the review service only")
-    publisher = svc.ingest_publisher()
-
-    def send() -> None:
-        publisher.publish(event)
-        publisher.flush(timeout=15)
-
-    try:
-        await asyncio.to_thread(send)
-    except PublishError as exc:
-        raise ApiError(503, "unavailable", str(exc)) from None
-    return Published(event_id=str(event.event_id), topic=TOPIC_BY_TYPE[event.type])

@@ -23,9 +23,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import ReviewError, ReviewQueue
-from pipeline.review.web import api, console
+from pipeline.review.web import api, console, ingest, login
 from pipeline.review.web.auth import SessionStore, UserStore
+from pipeline.review.web.bodies import BodyLimit, describe_unparsable
 from pipeline.review.web.deps import STATIC, TEMPLATES, ApiError, Services, services
+from pipeline.review.web.ingest_log import IngestLog
+from pipeline.review.web.limits import TokenBuckets
 from pipeline.review.web.relay import OutboxRelay
 from pipeline.settings import ReviewSettings, Settings
 
@@ -40,7 +43,7 @@ DESCRIPTION = (
     "The review queue: cases grouped per entity, claims with leases, decisions that "
     "publish `review.decided` events. Authenticate with `Authorization: Bearer <token>` "
     "(`vigil review add-user NAME --role ROLE` prints one). Errors are "
-    '`{"error": code, "message": text}`.')
+    '`{"error": code, "message": text}`; a 429 says in `Retry-After` when to try again.')
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -61,6 +64,10 @@ def create_app(settings: Settings | None = None, *, review: ReviewSettings | Non
     app = FastAPI(title="Vigil review API", version="1.0", description=DESCRIPTION,
                   lifespan=_lifespan(settings, review, clock, make_publisher, background),
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    # Inside the security-headers middleware (added later, so outside): BodyTooLarge must rise
+    # in the app's own frames, where the error handlers answer it, not in a middleware's task.
+    app.add_middleware(BodyLimit, limit_for=lambda path: (
+        review.ingest_max_bytes if path == "/api/events" else review.body_max_bytes))
     _add_security_headers(app)
     _add_error_handlers(app)
     _add_routes(app)
@@ -83,7 +90,8 @@ def _services(settings: Settings, review: ReviewSettings, clock: Callable[[], fl
     users = UserStore(redis)
     return Services(settings, review, redis, queue, users,
                     SessionStore(redis, users, review.session_seconds, review.secret),
-                    OutboxRelay(queue, make_publisher), make_publisher, clock)
+                    OutboxRelay(queue, make_publisher), make_publisher, clock,
+                    TokenBuckets(redis, clock), IngestLog(redis, review.ingest_log_max))
 
 
 def _lifespan(settings: Settings, review: ReviewSettings, clock: Callable[[], float],
@@ -174,14 +182,19 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/") or exc.status_code != 404:
-            return _problem(exc.status_code, "not_found" if exc.status_code == 404 else "error",
-                            str(exc.detail))
+            if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI read no body
+                return _problem(400, "bad_body", describe_unparsable(exc.__cause__))
+            code = {404: "not_found", 405: "method_not_allowed", 413: "oversized"}.get(
+                exc.status_code, "error")
+            return _problem(exc.status_code, code, str(exc.detail), exc.headers)
         return await console.not_found(request)
 
 
 def _add_routes(app: FastAPI) -> None:
     """The routers, static files, the API docs, ``/healthz`` and ``/metrics``."""
     app.include_router(api.router)
+    app.include_router(ingest.router)
+    app.include_router(login.router)
     app.include_router(console.router)
     app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -7,12 +7,11 @@ text, names and reasons are attacker-controlled and must render as text.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +22,9 @@ from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
 from pipeline.review.web.deps import TEMPLATES, Services, services
+from pipeline.review.web.masking import mask
+from pipeline.review.web.models import stream_id_problem
+from pipeline.review.web.names import names_for_cases
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -30,7 +32,6 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
 templates = Jinja2Templates(env=_env)
 COOKIE = "vigil_session"
 SECURE_COOKIE = "__Host-vigil_session"
-LOGIN_CSRF = "vigil_login_csrf"
 CASE_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 DETECTOR = re.compile(r"^[a-z0-9_.-]{1,128}$")
 ENTITY_TYPES = ("user", "job_post", "message", "proposal")
@@ -80,8 +81,21 @@ def _secure(request: Request, svc: Services) -> bool:
 
 async def _session(request: Request) -> Session | None:
     svc = services(request)
-    cookie = request.cookies.get(SECURE_COOKIE) or request.cookies.get(COOKIE)
+    # In secure mode only the __Host- cookie counts: another origin on this host (another port,
+    # plain http) can set a plain-named cookie and so plant its own session in a browser.
+    cookie = request.cookies.get(SECURE_COOKIE if _secure(request, svc) else COOKIE)
     return await svc.sessions.load(cookie)
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a POST comes from this service's own pages: its ``Origin`` names this host and
+    port (or, without one, ``Sec-Fetch-Site`` does not say otherwise: clients other than
+    browsers send neither). Another origin on the same host fails, whatever its cookies."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return request.headers.get("sec-fetch-site") in (None, "same-origin", "none")
+    host = (request.headers.get("host") or "").lower()
+    return origin != "null" and bool(host) and urlsplit(origin).netloc.lower() == host
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -115,82 +129,13 @@ async def _form_session(request: Request) -> tuple[Session | None, dict[str, Any
     form = dict(await request.form())
     if session is None:
         return None, form, RedirectResponse("/login", status_code=303)
+    if not same_origin(request):
+        return session, form, _error(request, session, 403,
+                                     "This form was sent from another site; use the console itself.")
     if not csrf_ok(session.csrf, form.get("csrf_token")):
         return session, form, _error(request, session, 403,
                                      "The form's CSRF token is missing or wrong. Reload the page and try again.")
     return session, form, None
-
-
-# ---- login -----------------------------------------------------------------------------------
-
-
-SAFE_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9/_.~%?=&+-]*$")
-
-
-def _safe_next(value: str | None) -> str:
-    """Only a path on this site (no scheme, host, ``//`` or control characters) is followed.
-
-    >>> _safe_next("/cases/c1?done=x"), _safe_next("//evil.example"), _safe_next("/\t/evil")
-    ('/cases/c1?done=x', '/queue', '/queue')
-    """
-    if value and len(value) < 512 and SAFE_NEXT.match(value):
-        return value
-    return "/queue"
-
-
-@router.get("/login")
-async def login_page(request: Request, next: str | None = None) -> Response:
-    token = secrets.token_urlsafe(32)
-    response = _render(request, "login.html", None, login_csrf=token, next=_safe_next(next),
-                       error=None)
-    response.set_cookie(LOGIN_CSRF, token, max_age=3600, path="/login", httponly=True,
-                        samesite="strict", secure=_secure(request, services(request)))
-    return response
-
-
-@router.post("/login")
-async def login(request: Request) -> Response:
-    svc = services(request)
-    form = dict(await request.form())
-    expected = request.cookies.get(LOGIN_CSRF)
-    nxt = _safe_next(str(form.get("next") or ""))
-
-    def again(status: int, message: str) -> Response:
-        token = secrets.token_urlsafe(32)
-        response = _render(request, "login.html", None, code=status, login_csrf=token,
-                           next=nxt, error=message)
-        response.set_cookie(LOGIN_CSRF, token, max_age=3600, path="/login", httponly=True,
-                            samesite="strict", secure=_secure(request, svc))
-        return response
-
-    if not expected or not csrf_ok(expected, form.get("csrf_token")):
-        return again(403, "The login form expired. Please try again.")
-    principal = await svc.users.authenticate(str(form.get("token") or "").strip())
-    if principal is None:
-        return again(401, "Unknown or revoked token.")
-    if principal.role == "service":
-        return again(403, "Service tokens publish events only; they cannot use the console.")
-    session = await svc.sessions.create(principal)
-    response = RedirectResponse(nxt, status_code=303)
-    secure = _secure(request, svc)
-    response.set_cookie(SECURE_COOKIE if secure else COOKIE, session.cookie,
-                        max_age=svc.review.session_seconds, path="/", httponly=True,
-                        samesite="strict", secure=secure)
-    response.delete_cookie(LOGIN_CSRF, path="/login")
-    return response
-
-
-@router.post("/logout")
-async def logout(request: Request) -> Response:
-    session, _form, refused = await _form_session(request)
-    if refused:
-        return refused
-    assert session is not None
-    await services(request).sessions.destroy(session.cookie)
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
-    response.delete_cookie(SECURE_COOKIE, path="/", secure=True)
-    return response
 
 
 # ---- pages -----------------------------------------------------------------------------------
@@ -201,12 +146,16 @@ async def root() -> Response:
     return RedirectResponse("/queue", status_code=303)
 
 
-def _present(case: dict[str, Any], masked: bool) -> dict[str, Any]:
-    from pipeline.review.web.masking import mask
+async def _present_all(svc: Services, cases: list[dict[str, Any]],
+                       masked: bool) -> list[dict[str, Any]]:
+    """Times as RFC 3339; for engineers, personal data and each subject's names masked."""
     times = ("created_at", "updated_at", "due_at", "breached_at", "lease_until", "decided_at",
              "escalated_at")
-    out = {k: (iso(v) if k in times else v) for k, v in case.items()}
-    return mask(out) if masked else out
+    out = [{k: (iso(v) if k in times else v) for k, v in case.items()} for case in cases]
+    if not masked:
+        return out
+    names = await names_for_cases(svc.redis, cases)
+    return [mask(case, names=names.get(case["case_id"], ())) for case in out]
 
 
 @router.get("/queue")
@@ -244,7 +193,7 @@ async def queue_page(request: Request) -> Response:
     done_case = q.get("case") if q.get("case") and CASE_ID.match(q.get("case") or "") else None
     return _render(
         request, "queue.html", session,
-        cases=[_present(c, who.masked) for c in items], total=total, page=page,
+        cases=await _present_all(svc, items, who.masked), total=total, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), filters=filters, status=status,
         detectors=await svc.queue.known_detectors(), entity_types=ENTITY_TYPES,
         severities=tuple(SEVERITY_RANK), sla_states=SLA_STATES, sorts=SORTS, statuses=STATUSES,
@@ -265,7 +214,8 @@ async def _case_page(request: Request, session: Session, case_id: str, *, status
     case = await svc.queue.case_detail(case_id)
     if case is None:
         return _error(request, session, 404, "There is no such case.")
-    return _render(request, "case.html", session, code=status, case=_present(case, who.masked),
+    shown, = await _present_all(svc, [case], who.masked)
+    return _render(request, "case.html", session, code=status, case=shown,
                    error=error, notice=notice, outcomes=OUTCOMES,
                    policy_reasons=svc.queue.config.policy_reasons,
                    decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
@@ -400,8 +350,8 @@ async def audit_page(request: Request) -> Response:
     if not session.principal.is_lead:
         return _error(request, session, 403, "Only leads see the audit log.")
     before = request.query_params.get("before")
-    if before and not re.match(r"^\d+-\d+$", before):
-        return _error(request, session, 400, "Invalid cursor.")
+    if before and (problem := stream_id_problem(before)):
+        return _error(request, session, 400, f"Invalid cursor: {problem}.")
     items, cursor = await services(request).queue.audit(limit=100, before=before)
     return _render(request, "audit.html", session, items=items, cursor=cursor)
 

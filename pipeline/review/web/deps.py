@@ -19,6 +19,8 @@ from redis.asyncio import Redis
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import ReviewQueue
 from pipeline.review.web.auth import SessionStore, UserStore
+from pipeline.review.web.ingest_log import IngestLog
+from pipeline.review.web.limits import TokenBuckets
 from pipeline.review.web.relay import OutboxRelay
 from pipeline.settings import ReviewSettings, Settings
 
@@ -48,6 +50,8 @@ class Services:
     relay: OutboxRelay
     make_publisher: Callable[[], Publisher]
     clock: Callable[[], float]
+    buckets: TokenBuckets
+    ingest_log: IngestLog
     _ingest: Publisher | None = field(default=None, repr=False)
 
     def ingest_publisher(self) -> Publisher:

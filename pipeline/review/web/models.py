@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 UserName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
@@ -15,6 +15,35 @@ Status = Literal["open", "escalated", "closed"]
 SlaState = Literal["ok", "due_soon", "breached"]
 Sort = Literal["priority", "sla", "age", "updated"]
 Outcome = Literal["confirmed_fraud", "legitimate", "escalate"]
+_U64 = 2**64 - 1
+
+
+def stream_id_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a Redis stream id cursor (``ms-seq``), or ``None``.
+
+    >>> stream_id_problem("1767600000000-0"), stream_id_problem("0-0")
+    (None, 'a cursor is a stream id after 0-0 (the next_before of the previous page)')
+    """
+    ms, dash, seq = value.partition("-")
+    if not (dash and ms.isdigit() and seq.isdigit() and ms.isascii() and seq.isascii()):
+        return "a cursor is a stream id, digits-digits (the next_before of the previous page)"
+    if int(ms) > _U64 or int(seq) > _U64:
+        return "a cursor's two numbers are at most 2**64-1 each"
+    if int(ms) == int(seq) == 0:
+        return "a cursor is a stream id after 0-0 (the next_before of the previous page)"
+    return None
+
+
+def _stream_id(value: str) -> str:
+    problem = stream_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: A page cursor: a Redis stream id that Redis accepts as an exclusive end.
+StreamId = Annotated[str, Field(max_length=41, pattern=r"^[0-9]{1,20}-[0-9]{1,20}$"),
+                     AfterValidator(_stream_id)]
 
 
 class Body(BaseModel):
@@ -114,6 +143,23 @@ class AuditPage(BaseModel):
     next_before: str | None
 
 
+class IngestEntry(BaseModel):
+    id: str
+    at: str
+    publisher: str
+    event_id: str
+    type: str
+    producer: str
+    subject_id: str
+    outcome: Literal["published", "refused", "failed"]
+    reason: str
+
+
+class IngestLogPage(BaseModel):
+    items: list[IngestEntry]
+    next_before: str | None
+
+
 class Me(BaseModel):
     name: str
     role: str
@@ -127,3 +173,9 @@ class Published(BaseModel):
 class Problem(BaseModel):
     error: str
     message: str
+
+
+class ValidationProblem(Problem):
+    """A 422 for input that does not fit the schema: ``detail`` names each field."""
+
+    detail: list[dict[str, Any]] = []
