@@ -25,6 +25,7 @@ from detectors.examples import example_event
 from detectors.features import FEATURES, example_features
 from detectors.results import DetectorResult
 from detectors.rule import CompiledRule, RuleSpec, compile_rule, flat_name, flat_source, merge_reads
+from detectors.rulefile import RuleFileRefused, parse_rule_file, read_source
 from schemas.decode import decode_event_obj
 from schemas.errors import InvalidEvent
 from schemas.events import EVENT_MODELS, Envelope
@@ -393,7 +394,10 @@ def default_sources() -> dict[str, str]:
 
 
 def sources_from_dir(path: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(path.glob("*.y*ml"))}
+    """The rule files in a folder, each read no further than a rule file may be long (see
+    :func:`detectors.rulefile.read_source`: a file too long or not UTF-8 is refused as a problem
+    of that file, not a traceback)."""
+    return {p.name: read_source(p) for p in sorted(path.glob("*.y*ml"))}
 
 
 def load_rules(sources: Mapping[str, str] | None = None) -> RuleSet:
@@ -433,7 +437,9 @@ def sources_name(rule: CompiledRule, seen: dict[str, str]) -> str:
 
 def _load_one(file_name: str, text: str) -> tuple[CompiledRule | None, list[RuleProblem]]:
     try:
-        data = yaml.safe_load(text)
+        data = parse_rule_file(text)
+    except RuleFileRefused as exc:
+        return None, [RuleProblem(file_name, exc.field, exc.message)]
     except yaml.YAMLError as exc:
         return None, [RuleProblem(file_name, "(file)", f"not valid YAML: {exc}")]
     if not isinstance(data, dict):
