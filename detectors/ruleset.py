@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,15 @@ import cel
 import yaml
 from pydantic import ValidationError
 
+from detectors.cost import (
+    ATTRIBUTE_EVERY,
+    SAMPLE_EVERY,
+    WATCH,
+    Cost,
+    CostWatch,
+    dearest,
+    worst_case_payloads,
+)
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import FEATURES, example_features
@@ -277,8 +287,12 @@ class _Evaluator:
     """Evaluates a plan's rules on events, one at a time, in one CEL context every rule of an
     event shares (converting the event into it is the costly part)."""
 
-    def __init__(self, plan: _Plan) -> None:
+    def __init__(self, plan: _Plan, watch: CostWatch | None = WATCH) -> None:
         self.plan = plan
+        #: Where over-budget evaluations are reported (None: not timed, as for examples).
+        self.watch = watch
+        self.calls = 0
+        self.attributed_at = float("-inf")
         self.active: CompiledRule | None = None
         #: The event and features until the reason fields are in the context.
         self.pending: tuple[dict[str, Any], Mapping[str, Any]] | None = None
@@ -291,6 +305,29 @@ class _Evaluator:
 
     def evaluate(self, event: Envelope, features: Mapping[str, Any],
                  event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
+        """Every rule's result; timed cheaply (see :mod:`detectors.cost`): the event's total
+        always (two clock reads), each rule on its own on one event in ``SAMPLE_EVERY`` and on
+        an event whose total is over one rule's budget (at most every ``ATTRIBUTE_EVERY`` s)."""
+        watch = self.watch
+        if watch is None:
+            return self._evaluate(event, features, event_dict, None)
+        self.calls += 1
+        if self.calls % SAMPLE_EVERY == 0:
+            return self._evaluate(event, features, event_dict, watch)
+        started = time.perf_counter()
+        results = self._evaluate(event, features, event_dict, None)
+        elapsed = time.perf_counter() - started
+        if elapsed > watch.budget:
+            watch.event_over(event.type, elapsed)
+            now = time.monotonic()
+            if now - self.attributed_at >= ATTRIBUTE_EVERY:
+                self.attributed_at = now
+                self._evaluate(event, features, event_dict, watch)  # which rule was it?
+        return results
+
+    def _evaluate(self, event: Envelope, features: Mapping[str, Any],
+                  event_dict: dict[str, Any] | None,
+                  watch: CostWatch | None) -> list[DetectorResult]:
         plan = self.plan
         data = plan.envelope(event, event_dict)
         flat = _flat_values(plan.condition_reads, data, features) if plan.flat else None
@@ -305,11 +342,25 @@ class _Evaluator:
         self.pending = (data, features) if plan.reason_reads else None
         entities = _entities(event)
         try:
-            return [self._run(rule, template, entities[rule.spec.entity], program, parts)
-                    for rule, template, (program, parts) in zip(plan.rules, plan.templates,
-                                                                 programs)]
+            if watch is None:
+                return [self._run(rule, template, entities[rule.spec.entity], program, parts)
+                        for rule, template, (program, parts) in zip(plan.rules, plan.templates,
+                                                                     programs)]
+            return self._timed(event.type, entities, programs, watch)
         finally:
             self.pending = None
+
+    def _timed(self, event_type: str, entities: dict[str, tuple[str, str]], programs: Any,
+               watch: CostWatch) -> list[DetectorResult]:
+        """The rules' results, each rule timed and reported to ``watch`` if over budget."""
+        plan, results = self.plan, []
+        for rule, template, (program, parts) in zip(plan.rules, plan.templates, programs):
+            started = time.perf_counter()
+            results.append(self._run(rule, template, entities[rule.spec.entity], program, parts))
+            seconds = time.perf_counter() - started
+            if seconds > watch.budget:
+                watch.over(rule.id, seconds, event_type)
+        return results
 
     def _load(self, variables: dict[str, Any]) -> None:
         # Adds or replaces each variable (values are dicts, never callables, which it would
@@ -417,6 +468,8 @@ def load_rules(sources: Mapping[str, str] | None = None) -> RuleSet:
         compiled.append(rule)
     if not problems:
         problems += [p for rule in compiled for p in check_examples(rule, sources_name(rule, seen))]
+    if not problems:
+        problems += [p for rule in compiled for p in check_cost(rule, sources_name(rule, seen))]
     if problems:
         raise RuleSetInvalid(problems)
     digest = hashlib.sha256()
@@ -498,7 +551,7 @@ def run_examples(rule: CompiledRule) -> list[ExampleOutcome]:
                                                f"example event is not valid: {exc.reason}"))
                 continue
             features = {**example_features(event_type), **example.features}
-            (result,) = _Evaluator(_Plan.of((enforced,))).evaluate(event, features)
+            (result,) = _Evaluator(_Plan.of((enforced,)), watch=None).evaluate(event, features)
             got = "error" if result.skipped else ("flag" if result.fired else "pass")
             outcomes.append(ExampleOutcome(rule.id, example.name, example.expect, got,
                                            result.skipped or result.reason))
@@ -518,6 +571,46 @@ def check_examples(rule: CompiledRule, file_name: str) -> list[RuleProblem]:
                 + (f" ({outcome.detail})" if outcome.detail else ""),
             ))
     return problems
+
+
+# ---- cost ----------------------------------------------------------------------------------
+
+
+def measure_cost(rule: CompiledRule) -> Cost:
+    """The dearest evaluation of ``rule`` (as if enforced) on its own examples and on
+    worst-case events grown from each (see :func:`detectors.cost.worst_case_payloads`)."""
+    evaluator = _Evaluator(_Plan.of((_enforced(rule),)), watch=None)
+    reads = _payload_reads(rule)
+
+    def cases() -> Any:
+        for example in rule.spec.examples:
+            for event_type in rule.spec.event_types:
+                features = {**example_features(event_type), **example.features}
+                base = example_event(event_type, example.payload)["payload"]
+                grown = worst_case_payloads(event_type, base, reads)
+                for case, payload in [(f"example {example.name!r}", base), *grown]:
+                    try:
+                        event = decode_event_obj(example_event(event_type, payload))
+                    except InvalidEvent:  # an invalid example is check_examples' to report
+                        break
+                    yield case, lambda e=event, f=features: evaluator.evaluate(e, f)
+
+    return dearest(cases())
+
+
+def check_cost(rule: CompiledRule, file_name: str) -> list[RuleProblem]:
+    """A problem if one evaluation of ``rule`` costs more than the deploy limit."""
+    cost = measure_cost(rule)
+    return [RuleProblem(file_name, "condition", cost.problem())] if cost.over else []
+
+
+def _payload_reads(rule: CompiledRule) -> frozenset[str] | None:
+    """The payload fields a rule reads, condition and reason (None: all of them)."""
+    reads = merge_reads([rule.condition_reads, rule.reason_reads])
+    event = reads.get("event", frozenset())
+    if event is None or "payload" in event:
+        return None
+    return reads.get("payload", frozenset())
 
 
 def _enforced(rule: CompiledRule) -> CompiledRule:
