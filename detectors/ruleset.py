@@ -33,6 +33,7 @@ from detectors.cost import (
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import FEATURES, example_features
+from detectors.normalize import TEXT_FIELDS, detection_view
 from detectors.results import DetectorResult
 from detectors.rule import CompiledRule, RuleSpec, compile_rule, flat_name, flat_source, merge_reads
 from detectors.rulefile import RuleFileRefused, parse_rule_file, read_source
@@ -73,15 +74,28 @@ class RuleSet:
         return cached
 
     def evaluate(self, event: Envelope, features: Mapping[str, Any],
-                 event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
+                 event_dict: dict[str, Any] | None = None, *,
+                 normalized: bool = False) -> list[DetectorResult]:
         """Run every rule that applies to this event type; a failing rule is reported, not raised.
 
-        ``event_dict`` is the event's ``model_dump(mode="json")`` if the caller has it already.
+        Rules read the event's text normalised (:mod:`detectors.normalize`): ``normalized``
+        says ``event`` is that already (:func:`detectors.core.decide` makes it once for rules
+        and models). ``event_dict`` is ``event``'s ``model_dump(mode="json")`` if the caller
+        has it already (ignored if normalising changes the event).
         """
         plan = self._plans.get(event.type)
         if plan is None:
             return []
+        if not normalized and plan.text_fields:
+            view = detection_view(event, plan.text_fields)
+            if view is not event:
+                event, event_dict = view, None
         return plan.evaluator().evaluate(event, features, event_dict)
+
+    def text_fields(self, event_type: str) -> frozenset[str]:
+        """The free-text payload fields the rules of this event type read (normalised for them)."""
+        plan = self._plans.get(event_type)
+        return plan.text_fields if plan is not None else frozenset()
 
     def variables_for(self, event_type: str) -> frozenset[str]:
         """Which of ``event``, ``payload`` and ``features`` the rules of this event type read."""
@@ -92,7 +106,8 @@ class RuleSet:
     def _plans(self) -> dict[str, _Plan]:
         cached = self.__dict__.get("_plans_cache")
         if cached is None:
-            cached = {kind: _Plan.of(rules) for kind, rules in self._by_type.items()}
+            cached = {kind: _Plan.of(rules, _text_fields(rules, kind))
+                      for kind, rules in self._by_type.items()}
             object.__setattr__(self, "_plans_cache", cached)
         return cached
 
@@ -134,11 +149,14 @@ class _Plan:
     #: The rules as they read flat variables (:func:`detectors.rule.flat_source`), per rule its
     #: condition and reason parts; None where some rule cannot (it reads the maps).
     flat: tuple[tuple[Any, tuple[str | Any, ...]], ...] | None = None
+    #: The free-text payload fields the rules read, which they read normalised.
+    text_fields: frozenset[str] = frozenset()
     #: This plan's evaluator in each thread (see :meth:`evaluator`).
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     @classmethod
-    def of(cls, rules: tuple[CompiledRule, ...]) -> _Plan:
+    def of(cls, rules: tuple[CompiledRule, ...],
+           text_fields: frozenset[str] = frozenset()) -> _Plan:
         conditions = merge_reads(rule.condition_reads for rule in rules)
         everything = merge_reads([conditions, *(rule.reason_reads for rule in rules)])
         more = {name: fields for name, fields in everything.items()
@@ -147,7 +165,7 @@ class _Plan:
         flat = _flat_rules(rules) if all(f is not None for f in envelope.values()) else None
         return cls(rules, tuple(_template(rule) for rule in rules), _ordered(conditions),
                    _ordered(more), "event" in envelope or "payload" in envelope,
-                   _envelope_include(envelope), flat)
+                   _envelope_include(envelope), flat, text_fields)
 
     def evaluator(self) -> _Evaluator:
         """This thread's evaluator (its functions are registered once): each event overwrites
@@ -551,6 +569,7 @@ def run_examples(rule: CompiledRule) -> list[ExampleOutcome]:
                                                f"example event is not valid: {exc.reason}"))
                 continue
             features = {**example_features(event_type), **example.features}
+            event = detection_view(event, _text_fields((rule,), event_type))  # as in production
             (result,) = _Evaluator(_Plan.of((enforced,)), watch=None).evaluate(event, features)
             got = "error" if result.skipped else ("flag" if result.fired else "pass")
             outcomes.append(ExampleOutcome(rule.id, example.name, example.expect, got,
@@ -593,6 +612,7 @@ def measure_cost(rule: CompiledRule) -> Cost:
                         event = decode_event_obj(example_event(event_type, payload))
                     except InvalidEvent:  # an invalid example is check_examples' to report
                         break
+                    event = detection_view(event, _text_fields((rule,), event_type))
                     yield case, lambda e=event, f=features: evaluator.evaluate(e, f)
 
     return dearest(cases())
@@ -611,6 +631,16 @@ def _payload_reads(rule: CompiledRule) -> frozenset[str] | None:
     if event is None or "payload" in event:
         return None
     return reads.get("payload", frozenset())
+
+
+def _text_fields(rules: tuple[CompiledRule, ...], event_type: str) -> frozenset[str]:
+    """The free-text payload fields of ``event_type`` that any of ``rules`` reads."""
+    texts = TEXT_FIELDS.get(event_type, frozenset())
+    out: set[str] = set()
+    for rule in rules:
+        reads = _payload_reads(rule)
+        out |= texts if reads is None else texts & reads
+    return frozenset(out)
 
 
 def _enforced(rule: CompiledRule) -> CompiledRule:
