@@ -40,6 +40,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -208,6 +209,96 @@ def normalize(text: str) -> str:
     if _FOLDABLE.search(text) is not None:
         text = _WORD.sub(_word, text)
     return text
+
+
+# ---- showing it to analysts ---------------------------------------------------------------
+
+#: Short names of the invisible characters seen in evasion, for their visible markers.
+SHORT_NAMES = {0x00AD: "SHY", 0x034F: "CGJ", 0x061C: "ALM", 0x180E: "MVS", 0x200B: "ZWSP",
+               0x200C: "ZWNJ", 0x200D: "ZWJ", 0x200E: "LRM", 0x200F: "RLM", 0x202A: "LRE",
+               0x202B: "RLE", 0x202C: "PDF", 0x202D: "LRO", 0x202E: "RLO", 0x2060: "WJ",
+               0x2066: "LRI", 0x2067: "RLI", 0x2068: "FSI", 0x2069: "PDI", 0xFEFF: "BOM"}
+_SHOWN_WORD = re.compile(rf"(?:[\w]|{_MARK}|{_INVISIBLE.pattern})+")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of text as the review console shows it: ``text`` as it is, an ``invisible``
+    character (shown as a marker ``label``, never as itself, so a bidi control cannot act), or
+    a ``lookalike`` character (``label``: the ASCII it reads as); ``title`` names it."""
+
+    text: str
+    kind: str = "text"
+    label: str = ""
+    title: str = ""
+
+
+def _name(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed character')}"
+
+
+def _reads_as(char: str) -> str | None:
+    """The ASCII a non-ASCII character reads as (a look-alike, a width or style form)."""
+    if char.isascii():
+        return None
+    target = LOOKALIKES.get(ord(char))
+    if target is None:
+        folded = unicodedata.normalize("NFKC", char)
+        target = folded if folded != char and folded.isascii() and folded.strip() else None
+    return target
+
+
+def _disguised(text: str) -> set[int]:
+    """Where ``text`` holds look-alikes in words that read as ASCII once folded: a word mixing
+    them with ASCII letters ("pаypal"), or one of three letters or more made of them ("рау"),
+    as :func:`normalize` folds them; a single look-alike letter in a word of another script
+    (Russian "а", "с") is not flagged."""
+    found: set[int] = set()
+    for word in _SHOWN_WORD.finditer(text):
+        letters = [(word.start() + i, c) for i, c in enumerate(word.group())
+                   if c.isalnum()]
+        alike = [i for i, c in letters if _reads_as(c) is not None]
+        if not alike:
+            continue
+        latin = all(c.isascii() or i in alike or ord(c) in _ACCENTED for i, c in letters)
+        has_ascii = any(c.isascii() and c.isalpha() for _, c in letters)
+        if latin and (has_ascii or len(letters) >= 3):
+            found.update(alike)
+    return found
+
+
+def reveal(text: str) -> list[Piece]:
+    """``text`` cut into what an analyst should see marked: its invisible characters (bidi
+    controls, zero-width characters, soft hyphens...) and its disguised look-alikes.
+
+    >>> [(p.kind, p.text or p.label) for p in reveal("pay\u200bp\u0430l \u202eok")]
+    [('text', 'pay'), ('invisible', 'ZWSP'), ('text', 'p'), ('lookalike', 'а'), ('text', 'l '), \
+('invisible', 'RLO'), ('text', 'ok')]
+    >>> reveal("Оплата через банк")  # Russian as written: nothing to mark
+    [Piece(text='Оплата через банк', kind='text', label='', title='')]
+    """
+    if _plain_ascii(text):
+        return [Piece(text)]
+    disguised = _disguised(text)
+    pieces: list[Piece] = []
+    run: list[str] = []
+    for i, char in enumerate(text):
+        if ord(char) in INVISIBLE or i in disguised:
+            if run:
+                pieces.append(Piece("".join(run)))
+                run = []
+            if ord(char) in INVISIBLE:
+                pieces.append(Piece("", "invisible", SHORT_NAMES.get(ord(char), f"U+{ord(char):04X}"),
+                                    f"{_name(char)}: invisible, shown here as a marker"))
+            else:
+                reads = _reads_as(char) or ""
+                pieces.append(Piece(char, "lookalike", reads,
+                                    f"{_name(char)}: looks like {reads!r}, read as {reads!r}"))
+        else:
+            run.append(char)
+    if run:
+        pieces.append(Piece("".join(run)))
+    return pieces
 
 
 # ---- events ------------------------------------------------------------------------------
