@@ -25,7 +25,7 @@ from detectors.consent import (
     GateResult,
     consent_gate,
 )
-from detectors.normalize import TEXT_FIELDS, detection_view
+from detectors.normalize import detection_view
 from detectors.results import Decision, DetectorResult
 from detectors.ruleset import RuleSet, case_entity
 from schemas.events import Envelope
@@ -50,10 +50,7 @@ def decide(event: Envelope, context: Context, rules: RuleSet,
     fields any of them reads; the decision is about ``event`` as it came.
     """
     applicable = [m for m in models if event.type in m.event_types]
-    fields = rules.text_fields(event.type)
-    for model in applicable:
-        wanted = model.text_fields
-        fields = fields | (TEXT_FIELDS.get(event.type, frozenset()) if wanted is None else wanted)
+    fields = rules.text_fields(event.type, tuple(map(type, applicable)))
     view = detection_view(event, fields) if fields else event
     # evaluate() serialises the event for CEL only when some rule applies to its type.
     results: list[DetectorResult] = list(rules.evaluate(view, context.features, normalized=True))

@@ -24,7 +24,7 @@ itself, flags and cases keep the original. :func:`normalize`:
 The confusables come from the ``confusable-homoglyphs`` package (its ``confusables.json`` is
 the Unicode confusables.txt as pairs, in both directions): every non-ASCII character paired
 with an ASCII look-alike maps to it (each has exactly one). Plain ASCII text without control
-characters, most text, is returned as it is after ``isascii()`` and ``isprintable()``.
+characters, most text, is returned as it is after ``isascii()`` and a scan for controls.
 
 >>> normalize("send it to my р\\u0430ypal") == normalize("send it to my ｐａｙｐａｌ") == "send it to my paypal"
 True
@@ -181,11 +181,11 @@ def _word(match: re.Match[str]) -> str:
 
 
 def _plain_ascii(text: str) -> bool:
-    """ASCII without control characters (tab and line breaks allowed): nothing to do."""
+    """ASCII without control characters (tab and line breaks allowed): nothing to do.
+    (``isascii`` is a flag; deleting control bytes from the encoded text, ~1 ns a character,
+    is the fastest scan for them: ``isprintable`` takes ~2 ns, a regex ~5.)"""
     if not text.isascii():
         return False
-    if text.isprintable():
-        return True
     raw = text.encode("ascii")
     return len(raw.translate(None, _CONTROL_BYTES)) == len(raw)
 
@@ -325,8 +325,12 @@ def detection_view(event: Envelope, fields: Iterable[str]) -> Envelope:
     changes: dict[str, Any] | None = None
     for name in fields:
         value = getattr(payload, name, None)
-        if type(value) is str and _plain_ascii(value):
-            continue  # normalize()'s own fast path, without the call
+        kind = type(value)
+        if kind is str:
+            if _plain_ascii(value):  # normalize()'s fast path, without its call
+                continue
+        elif kind is not list or all(type(v) is not str or _plain_ascii(v) for v in value):
+            continue
         new = _normalized(value)
         if new != value:
             changes = {} if changes is None else changes

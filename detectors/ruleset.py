@@ -21,6 +21,7 @@ import cel
 import yaml
 from pydantic import ValidationError
 
+from detectors.base import Detector
 from detectors.cost import (
     ATTRIBUTE_EVERY,
     SAMPLE_EVERY,
@@ -92,10 +93,25 @@ class RuleSet:
                 event, event_dict = view, None
         return plan.evaluator().evaluate(event, features, event_dict)
 
-    def text_fields(self, event_type: str) -> frozenset[str]:
-        """The free-text payload fields the rules of this event type read (normalised for them)."""
-        plan = self._plans.get(event_type)
-        return plan.text_fields if plan is not None else frozenset()
+    def text_fields(self, event_type: str,
+                    detectors: tuple[type[Detector], ...] = ()) -> frozenset[str]:
+        """The free-text payload fields the rules of this event type read, and ``detectors``
+        (model classes) read (:attr:`Detector.text_fields`): what detection normalises.
+        Kept per event type and classes, since :func:`detectors.core.decide` asks per event."""
+        cache = self.__dict__.get("_text_fields_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_text_fields_cache", cache)
+        key = (event_type, detectors)
+        fields = cache.get(key)
+        if fields is None:
+            plan = self._plans.get(event_type)
+            fields = plan.text_fields if plan is not None else frozenset()
+            for detector in detectors:
+                wanted = detector.text_fields
+                fields |= TEXT_FIELDS.get(event_type, frozenset()) if wanted is None else wanted
+            cache[key] = fields
+        return fields
 
     def variables_for(self, event_type: str) -> frozenset[str]:
         """Which of ``event``, ``payload`` and ``features`` the rules of this event type read."""
@@ -297,6 +313,9 @@ def _entities(event: Envelope) -> dict[str, tuple[str, str]]:
     return {"default": case_entity(event), "subject": ("user", event.subject_id)}
 
 
+_clock = time.perf_counter
+
+
 def _lower(text: str) -> str:
     return text.lower()
 
@@ -309,7 +328,8 @@ class _Evaluator:
         self.plan = plan
         #: Where over-budget evaluations are reported (None: not timed, as for examples).
         self.watch = watch
-        self.calls = 0
+        #: Events until the next has each rule timed (see :meth:`evaluate`).
+        self.countdown = SAMPLE_EVERY
         self.attributed_at = float("-inf")
         self.active: CompiledRule | None = None
         #: The event and features until the reason fields are in the context.
@@ -330,12 +350,13 @@ class _Evaluator:
         watch = self.watch
         if watch is None:
             return self._evaluate(event, features, event_dict, None)
-        self.calls += 1
-        if self.calls % SAMPLE_EVERY == 0:
+        self.countdown -= 1
+        if not self.countdown:
+            self.countdown = SAMPLE_EVERY
             return self._evaluate(event, features, event_dict, watch)
-        started = time.perf_counter()
+        started = _clock()
         results = self._evaluate(event, features, event_dict, None)
-        elapsed = time.perf_counter() - started
+        elapsed = _clock() - started
         if elapsed > watch.budget:
             watch.event_over(event.type, elapsed)
             now = time.monotonic()
