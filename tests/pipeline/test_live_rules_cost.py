@@ -34,7 +34,7 @@ def many_copies(copies: int) -> dict[str, str]:
 
 
 async def test_loading_a_deployed_set_does_not_block_the_event_loop(stack: Stack) -> None:
-    RuleStore(stack.client).deploy(many_copies(4), author="bo", message="a big set")
+    RuleStore(stack.client).deploy(many_copies(7), author="bo", message="a big set")
     live = LiveRules(AsyncRedis.from_url(stack.settings.redis_url), load_rules())
     ticks: list[float] = []
 
@@ -52,8 +52,8 @@ async def test_loading_a_deployed_set_does_not_block_the_event_loop(stack: Stack
     finally:
         ticker.cancel()
         await live.client.aclose()
-    assert live.version == 1 and len(live().rules) == 5 * len(default_sources())
-    assert took > 0.5, "the load must be slow for this test to show anything"
+    assert live.version == 1 and len(live().rules) == 8 * len(default_sources())
+    assert took > 0.3, "the load must be slow for this test to show anything"
     during = [t for t in ticks if started <= t <= started + took]
     gaps = [b - a for a, b in zip([started, *during], [*during, started + took])]
     # Loaded in a thread: the loop kept turning (a blocked loop shows one gap as long as the load).
