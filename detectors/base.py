@@ -22,6 +22,9 @@ class Detector(ABC):
     is_ai: ClassVar[bool]
     description: ClassVar[str]
     event_types: ClassVar[frozenset[str]]
+    #: The free-text payload fields it reads: detection hands it those normalised
+    #: (:mod:`detectors.normalize`). None: every free-text field of its event types.
+    text_fields: ClassVar[frozenset[str] | None] = None
 
     @abstractmethod
     def detect(self, event: Envelope, features: Mapping[str, Any]) -> DetectorResult:

@@ -25,6 +25,7 @@ from detectors.consent import (
     GateResult,
     consent_gate,
 )
+from detectors.normalize import detection_view
 from detectors.results import Decision, DetectorResult
 from detectors.ruleset import RuleSet, case_entity
 from schemas.events import Envelope
@@ -42,15 +43,22 @@ class Context:
 
 def decide(event: Envelope, context: Context, rules: RuleSet,
            models: Sequence[Detector] = ()) -> Decision:
-    """Run every applicable rule, and every applicable AI detector the consent gate allows."""
-    # evaluate() serialises the event for CEL only when some rule applies to its type.
-    results: list[DetectorResult] = list(rules.evaluate(event, context.features))
+    """Run every applicable rule, and every applicable AI detector the consent gate allows.
+
+    Rules and models alike read the event's free text normalised (look-alikes, width forms,
+    invisible characters folded: :mod:`detectors.normalize`), computed once here for the
+    fields any of them reads; the decision is about ``event`` as it came.
+    """
     applicable = [m for m in models if event.type in m.event_types]
+    fields = rules.text_fields(event.type, tuple(map(type, applicable)))
+    view = detection_view(event, fields) if fields else event
+    # evaluate() serialises the event for CEL only when some rule applies to its type.
+    results: list[DetectorResult] = list(rules.evaluate(view, context.features, normalized=True))
     if applicable:
         gate = consent_gate(context.consent, policy_version=context.policy_version,
                             at=event.occurred_at)
         for model in applicable:
-            results.append(_run_model(model, event, context, gate.allowed, gate.reason, gate.record))
+            results.append(_run_model(model, view, context, gate.allowed, gate.reason, gate.record))
     return Decision(event.id, event.type, tuple(results))
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Protocol
 
 import numpy as np
 
+from detectors.normalize import normalize
 from schemas.events import Envelope
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
@@ -200,7 +201,9 @@ def _words(text: str) -> list[str]:
     low = text.lower()
     if low.isascii():
         return low.translate(_WORD_SEPARATE).split()
-    return _WORD.findall(low.replace("_", " "))
+    # As detection reads it: a letter padded with zero-width spaces or look-alikes is the
+    # same letter (normalize() keeps plain ASCII as it is, so the branch above is unchanged).
+    return _WORD.findall(normalize(text).lower().replace("_", " "))
 
 
 def _word_hashes(words: list[str]) -> list[int]:

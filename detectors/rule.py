@@ -20,6 +20,7 @@ import cel
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from detectors.cost import MAX_COMPREHENSION_DEPTH, MAX_SOURCE_CHARS
 from detectors.regex import matcher
 from detectors.results import Mode, Severity
 
@@ -63,10 +64,10 @@ class RuleSpec(BaseModel):
     owner: str = Field(min_length=1)
     description: str = Field(min_length=10)
     event_types: list[str] = Field(min_length=1)
-    condition: str = Field(min_length=1)
+    condition: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
     severity: Severity
     score: float = Field(ge=0, le=1)
-    reason: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS)
     mode: Mode = "enforce"
     dedup_window: str = "1h"
     entity: Literal["default", "subject"] = "default"
@@ -147,6 +148,7 @@ def compile_rule(spec: RuleSpec) -> tuple[CompiledRule | None, list[tuple[str, s
         problems.append(("condition", f"CEL syntax error: {exc}"))
     if program is not None:
         problems += _check_references(program, "condition", patterns)
+        problems += _check_depth(program, "condition")
     reason_parts: list[str | Any] = []
     for i, piece in enumerate(_PLACEHOLDER.split(spec.reason)):
         if i % 2 == 0:
@@ -158,6 +160,7 @@ def compile_rule(spec: RuleSpec) -> tuple[CompiledRule | None, list[tuple[str, s
             problems.append(("reason", f"placeholder {{{{{piece}}}}} is not valid CEL: {exc}"))
             continue
         problems += _check_references(part, "reason", patterns)
+        problems += _check_depth(part, "reason")
         reason_parts.append(part)
     if problems:
         return None, problems
@@ -181,6 +184,66 @@ def _check_references(program: Any, where: str, patterns: dict[str, Any]) -> lis
         if name not in patterns:
             problems.append((where, f"re2 pattern {name!r} is not declared under patterns"))
     return problems
+
+
+def _check_depth(program: Any, where: str) -> list[tuple[str, str]]:
+    depth = comprehension_depth(program.source)
+    if depth <= MAX_COMPREHENSION_DEPTH:
+        return []
+    return [(where, f"comprehensions (all, exists, exists_one, map, filter) nest {depth} deep; "
+                    f"at most {MAX_COMPREHENSION_DEPTH} may nest, since each level multiplies the "
+                    "cost by the length of a list (CEL cannot be interrupted once it runs)")]
+
+
+_MACRO_CALL = re.compile(r"\.\s*(?:all|exists_one|exists|map|filter)\s*\Z")
+
+
+def comprehension_depth(source: str) -> int:
+    """How deep comprehension macros nest in a CEL source (strings and comments ignored):
+    each level iterates its list once per iteration of the level around it.
+
+    >>> comprehension_depth('payload.skills.exists(s, s == "x") && [1].all(n, n > 0)')
+    1
+    >>> comprehension_depth('payload.skills.all(a, payload.skills.all(b, a != b))')
+    2
+    >>> comprehension_depth('"x.all(a, y.all(b, z.all(c, 1)))" == payload.text // .all(')
+    0
+    """
+    code = code_only(source)
+    depth = deepest = 0
+    opened: list[bool] = []  # per open parenthesis: whether it is a macro's
+    for i, char in enumerate(code):
+        if char == "(":
+            macro = _MACRO_CALL.search(code, max(0, i - 32), i) is not None
+            opened.append(macro)
+            depth += macro
+            deepest = max(deepest, depth)
+        elif char == ")" and opened:
+            depth -= opened.pop()
+    return deepest
+
+
+def code_only(source: str) -> str:
+    """``source`` with string literals and ``//`` comments blanked (same length, so positions
+    hold)."""
+    out: list[str] = []
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char in "\"'" or (char in "rRbB" and _string_prefix(source, i)):
+            end = _string_end(source, i)
+            end = n if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
+        elif source.startswith("//", i):
+            end = source.find("\n", i)
+            end = n if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
 
 
 # ---- what a rule reads -----------------------------------------------------------------------

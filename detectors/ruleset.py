@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,11 +21,23 @@ import cel
 import yaml
 from pydantic import ValidationError
 
+from detectors.base import Detector
+from detectors.cost import (
+    ATTRIBUTE_EVERY,
+    SAMPLE_EVERY,
+    WATCH,
+    Cost,
+    CostWatch,
+    dearest,
+    worst_case_payloads,
+)
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.examples import example_event
 from detectors.features import FEATURES, example_features
+from detectors.normalize import TEXT_FIELDS, detection_view
 from detectors.results import DetectorResult
 from detectors.rule import CompiledRule, RuleSpec, compile_rule, flat_name, flat_source, merge_reads
+from detectors.rulefile import RuleFileRefused, parse_rule_file, read_source
 from schemas.decode import decode_event_obj
 from schemas.errors import InvalidEvent
 from schemas.events import EVENT_MODELS, Envelope
@@ -62,15 +75,43 @@ class RuleSet:
         return cached
 
     def evaluate(self, event: Envelope, features: Mapping[str, Any],
-                 event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
+                 event_dict: dict[str, Any] | None = None, *,
+                 normalized: bool = False) -> list[DetectorResult]:
         """Run every rule that applies to this event type; a failing rule is reported, not raised.
 
-        ``event_dict`` is the event's ``model_dump(mode="json")`` if the caller has it already.
+        Rules read the event's text normalised (:mod:`detectors.normalize`): ``normalized``
+        says ``event`` is that already (:func:`detectors.core.decide` makes it once for rules
+        and models). ``event_dict`` is ``event``'s ``model_dump(mode="json")`` if the caller
+        has it already (ignored if normalising changes the event).
         """
         plan = self._plans.get(event.type)
         if plan is None:
             return []
+        if not normalized and plan.text_fields:
+            view = detection_view(event, plan.text_fields)
+            if view is not event:
+                event, event_dict = view, None
         return plan.evaluator().evaluate(event, features, event_dict)
+
+    def text_fields(self, event_type: str,
+                    detectors: tuple[type[Detector], ...] = ()) -> frozenset[str]:
+        """The free-text payload fields the rules of this event type read, and ``detectors``
+        (model classes) read (:attr:`Detector.text_fields`): what detection normalises.
+        Kept per event type and classes, since :func:`detectors.core.decide` asks per event."""
+        cache = self.__dict__.get("_text_fields_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_text_fields_cache", cache)
+        key = (event_type, detectors)
+        fields = cache.get(key)
+        if fields is None:
+            plan = self._plans.get(event_type)
+            fields = plan.text_fields if plan is not None else frozenset()
+            for detector in detectors:
+                wanted = detector.text_fields
+                fields |= TEXT_FIELDS.get(event_type, frozenset()) if wanted is None else wanted
+            cache[key] = fields
+        return fields
 
     def variables_for(self, event_type: str) -> frozenset[str]:
         """Which of ``event``, ``payload`` and ``features`` the rules of this event type read."""
@@ -81,7 +122,8 @@ class RuleSet:
     def _plans(self) -> dict[str, _Plan]:
         cached = self.__dict__.get("_plans_cache")
         if cached is None:
-            cached = {kind: _Plan.of(rules) for kind, rules in self._by_type.items()}
+            cached = {kind: _Plan.of(rules, _text_fields(rules, kind))
+                      for kind, rules in self._by_type.items()}
             object.__setattr__(self, "_plans_cache", cached)
         return cached
 
@@ -123,11 +165,14 @@ class _Plan:
     #: The rules as they read flat variables (:func:`detectors.rule.flat_source`), per rule its
     #: condition and reason parts; None where some rule cannot (it reads the maps).
     flat: tuple[tuple[Any, tuple[str | Any, ...]], ...] | None = None
+    #: The free-text payload fields the rules read, which they read normalised.
+    text_fields: frozenset[str] = frozenset()
     #: This plan's evaluator in each thread (see :meth:`evaluator`).
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     @classmethod
-    def of(cls, rules: tuple[CompiledRule, ...]) -> _Plan:
+    def of(cls, rules: tuple[CompiledRule, ...],
+           text_fields: frozenset[str] = frozenset()) -> _Plan:
         conditions = merge_reads(rule.condition_reads for rule in rules)
         everything = merge_reads([conditions, *(rule.reason_reads for rule in rules)])
         more = {name: fields for name, fields in everything.items()
@@ -136,7 +181,7 @@ class _Plan:
         flat = _flat_rules(rules) if all(f is not None for f in envelope.values()) else None
         return cls(rules, tuple(_template(rule) for rule in rules), _ordered(conditions),
                    _ordered(more), "event" in envelope or "payload" in envelope,
-                   _envelope_include(envelope), flat)
+                   _envelope_include(envelope), flat, text_fields)
 
     def evaluator(self) -> _Evaluator:
         """This thread's evaluator (its functions are registered once): each event overwrites
@@ -268,6 +313,9 @@ def _entities(event: Envelope) -> dict[str, tuple[str, str]]:
     return {"default": case_entity(event), "subject": ("user", event.subject_id)}
 
 
+_clock = time.perf_counter
+
+
 def _lower(text: str) -> str:
     return text.lower()
 
@@ -276,8 +324,13 @@ class _Evaluator:
     """Evaluates a plan's rules on events, one at a time, in one CEL context every rule of an
     event shares (converting the event into it is the costly part)."""
 
-    def __init__(self, plan: _Plan) -> None:
+    def __init__(self, plan: _Plan, watch: CostWatch | None = WATCH) -> None:
         self.plan = plan
+        #: Where over-budget evaluations are reported (None: not timed, as for examples).
+        self.watch = watch
+        #: Events until the next has each rule timed (see :meth:`evaluate`).
+        self.countdown = SAMPLE_EVERY
+        self.attributed_at = float("-inf")
         self.active: CompiledRule | None = None
         #: The event and features until the reason fields are in the context.
         self.pending: tuple[dict[str, Any], Mapping[str, Any]] | None = None
@@ -290,6 +343,31 @@ class _Evaluator:
 
     def evaluate(self, event: Envelope, features: Mapping[str, Any],
                  event_dict: dict[str, Any] | None = None) -> list[DetectorResult]:
+        """Every rule's result; timed cheaply (see :mod:`detectors.cost`): the event's total
+        always (two reads of the wall clock), each rule's CPU time on one event in
+        ``SAMPLE_EVERY`` and, again, on an event whose total is over one rule's budget (at
+        most every ``ATTRIBUTE_EVERY`` s): a rule over budget in CPU time is reported."""
+        watch = self.watch
+        if watch is None:
+            return self._evaluate(event, features, event_dict, None)
+        self.countdown -= 1
+        if not self.countdown:
+            self.countdown = SAMPLE_EVERY
+            return self._evaluate(event, features, event_dict, watch)
+        started = _clock()
+        results = self._evaluate(event, features, event_dict, None)
+        elapsed = _clock() - started
+        if elapsed > watch.budget:
+            watch.event_over(event.type, elapsed)
+            now = time.monotonic()
+            if now - self.attributed_at >= ATTRIBUTE_EVERY:
+                self.attributed_at = now
+                self._evaluate(event, features, event_dict, watch)  # which rule was it?
+        return results
+
+    def _evaluate(self, event: Envelope, features: Mapping[str, Any],
+                  event_dict: dict[str, Any] | None,
+                  watch: CostWatch | None) -> list[DetectorResult]:
         plan = self.plan
         data = plan.envelope(event, event_dict)
         flat = _flat_values(plan.condition_reads, data, features) if plan.flat else None
@@ -304,11 +382,27 @@ class _Evaluator:
         self.pending = (data, features) if plan.reason_reads else None
         entities = _entities(event)
         try:
-            return [self._run(rule, template, entities[rule.spec.entity], program, parts)
-                    for rule, template, (program, parts) in zip(plan.rules, plan.templates,
-                                                                 programs)]
+            if watch is None:
+                return [self._run(rule, template, entities[rule.spec.entity], program, parts)
+                        for rule, template, (program, parts) in zip(plan.rules, plan.templates,
+                                                                     programs)]
+            return self._timed(event.type, entities, programs, watch)
         finally:
             self.pending = None
+
+    def _timed(self, event_type: str, entities: dict[str, tuple[str, str]], programs: Any,
+               watch: CostWatch) -> list[DetectorResult]:
+        """The rules' results, each rule timed and reported to ``watch`` if over budget."""
+        plan, results = self.plan, []
+        for rule, template, (program, parts) in zip(plan.rules, plan.templates, programs):
+            # CPU time of this thread (~0.3 us a read, so only here): a worker descheduled on
+            # a busy machine is not a dear rule.
+            started = time.thread_time()
+            results.append(self._run(rule, template, entities[rule.spec.entity], program, parts))
+            seconds = time.thread_time() - started
+            if seconds > watch.budget:
+                watch.over(rule.id, seconds, event_type)
+        return results
 
     def _load(self, variables: dict[str, Any]) -> None:
         # Adds or replaces each variable (values are dicts, never callables, which it would
@@ -393,7 +487,10 @@ def default_sources() -> dict[str, str]:
 
 
 def sources_from_dir(path: Path) -> dict[str, str]:
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(path.glob("*.y*ml"))}
+    """The rule files in a folder, each read no further than a rule file may be long (see
+    :func:`detectors.rulefile.read_source`: a file too long or not UTF-8 is refused as a problem
+    of that file, not a traceback)."""
+    return {p.name: read_source(p) for p in sorted(path.glob("*.y*ml"))}
 
 
 def load_rules(sources: Mapping[str, str] | None = None) -> RuleSet:
@@ -413,6 +510,8 @@ def load_rules(sources: Mapping[str, str] | None = None) -> RuleSet:
         compiled.append(rule)
     if not problems:
         problems += [p for rule in compiled for p in check_examples(rule, sources_name(rule, seen))]
+    if not problems:
+        problems += [p for rule in compiled for p in check_cost(rule, sources_name(rule, seen))]
     if problems:
         raise RuleSetInvalid(problems)
     digest = hashlib.sha256()
@@ -433,7 +532,9 @@ def sources_name(rule: CompiledRule, seen: dict[str, str]) -> str:
 
 def _load_one(file_name: str, text: str) -> tuple[CompiledRule | None, list[RuleProblem]]:
     try:
-        data = yaml.safe_load(text)
+        data = parse_rule_file(text)
+    except RuleFileRefused as exc:
+        return None, [RuleProblem(file_name, exc.field, exc.message)]
     except yaml.YAMLError as exc:
         return None, [RuleProblem(file_name, "(file)", f"not valid YAML: {exc}")]
     if not isinstance(data, dict):
@@ -492,7 +593,8 @@ def run_examples(rule: CompiledRule) -> list[ExampleOutcome]:
                                                f"example event is not valid: {exc.reason}"))
                 continue
             features = {**example_features(event_type), **example.features}
-            (result,) = _Evaluator(_Plan.of((enforced,))).evaluate(event, features)
+            event = detection_view(event, _text_fields((rule,), event_type))  # as in production
+            (result,) = _Evaluator(_Plan.of((enforced,)), watch=None).evaluate(event, features)
             got = "error" if result.skipped else ("flag" if result.fired else "pass")
             outcomes.append(ExampleOutcome(rule.id, example.name, example.expect, got,
                                            result.skipped or result.reason))
@@ -512,6 +614,57 @@ def check_examples(rule: CompiledRule, file_name: str) -> list[RuleProblem]:
                 + (f" ({outcome.detail})" if outcome.detail else ""),
             ))
     return problems
+
+
+# ---- cost ----------------------------------------------------------------------------------
+
+
+def measure_cost(rule: CompiledRule) -> Cost:
+    """The dearest evaluation of ``rule`` (as if enforced) on its own examples and on
+    worst-case events grown from each (see :func:`detectors.cost.worst_case_payloads`)."""
+    evaluator = _Evaluator(_Plan.of((_enforced(rule),)), watch=None)
+    reads = _payload_reads(rule)
+
+    def cases() -> Any:
+        for example in rule.spec.examples:
+            for event_type in rule.spec.event_types:
+                features = {**example_features(event_type), **example.features}
+                base = example_event(event_type, example.payload)["payload"]
+                grown = worst_case_payloads(event_type, base, reads)
+                for case, payload in [(f"example {example.name!r}", base), *grown]:
+                    try:
+                        event = decode_event_obj(example_event(event_type, payload))
+                    except InvalidEvent:  # an invalid example is check_examples' to report
+                        break
+                    event = detection_view(event, _text_fields((rule,), event_type))
+                    yield case, lambda e=event, f=features: evaluator.evaluate(e, f)
+
+    return dearest(cases())
+
+
+def check_cost(rule: CompiledRule, file_name: str) -> list[RuleProblem]:
+    """A problem if one evaluation of ``rule`` costs more than the deploy limit."""
+    cost = measure_cost(rule)
+    return [RuleProblem(file_name, "condition", cost.problem())] if cost.over else []
+
+
+def _payload_reads(rule: CompiledRule) -> frozenset[str] | None:
+    """The payload fields a rule reads, condition and reason (None: all of them)."""
+    reads = merge_reads([rule.condition_reads, rule.reason_reads])
+    event = reads.get("event", frozenset())
+    if event is None or "payload" in event:
+        return None
+    return reads.get("payload", frozenset())
+
+
+def _text_fields(rules: tuple[CompiledRule, ...], event_type: str) -> frozenset[str]:
+    """The free-text payload fields of ``event_type`` that any of ``rules`` reads."""
+    texts = TEXT_FIELDS.get(event_type, frozenset())
+    out: set[str] = set()
+    for rule in rules:
+        reads = _payload_reads(rule)
+        out |= texts if reads is None else texts & reads
+    return frozenset(out)
 
 
 def _enforced(rule: CompiledRule) -> CompiledRule:

@@ -41,6 +41,9 @@ AI_SKIPPED = Counter("vigil_ai_skipped_total",
 DETECTOR_ERRORS = Counter("vigil_detector_errors_total", "Detector runs that failed", ["detector"])
 RULES_VERSION = Gauge("vigil_rules_version", "Deployed rule-set version the worker runs")
 RULES_RELOADS = Counter("vigil_rules_reloads_total", "Rule-set reloads", ["result"])
+RULE_OVER_BUDGET = Counter("vigil_rule_over_budget_total",
+                           "Rule evaluations that took longer than the per-evaluation cost budget "
+                           "(detectors.cost.RULE_BUDGET_SECONDS)", ["detector"])
 # What the deployment in force expects of its rules (LiveRules keeps these in step with it).
 RULE_EVENT_TYPES = Gauge("vigil_rule_event_types",
                          "1 per event type a rule of the set in force applies to (a mapping for "

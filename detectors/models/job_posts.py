@@ -27,6 +27,7 @@ class FraudJobPostModel(LogisticModel):
         "Online logistic regression on a job post's masked title and description (words and "
         "word pairs), its budget, skills and currency, and the client's account age and activity.")
     event_types: ClassVar[frozenset[str]] = frozenset({"job_post.created"})
+    text_fields: ClassVar[frozenset[str] | None] = frozenset({"title", "description"})
     short_name: ClassVar[str] = "fraudulent job post"
 
     def featurize(self, event: Envelope, features: Mapping[str, Any]) -> ModelInput:

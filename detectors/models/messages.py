@@ -31,6 +31,7 @@ class ScamMessageModel(LogisticModel):
         "Online logistic regression on masked message text (words and word pairs), contact "
         "details shared before a contract, and the sender's recent messaging to strangers.")
     event_types: ClassVar[frozenset[str]] = frozenset({"message.sent"})
+    text_fields: ClassVar[frozenset[str] | None] = frozenset({"text"})
     short_name: ClassVar[str] = "scam message"
 
     def featurize(self, event: Envelope, features: Mapping[str, Any]) -> ModelInput:

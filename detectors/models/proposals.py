@@ -27,6 +27,7 @@ class ProposalSpamModel(LogisticModel):
         "and the freelancer's behaviour: proposals in 10 minutes, near-identical letters sent to "
         "other jobs, Connects spent, bid, generative-AI use against the client's restriction.")
     event_types: ClassVar[frozenset[str]] = frozenset({"proposal.submitted"})
+    text_fields: ClassVar[frozenset[str] | None] = frozenset({"cover_letter"})
     short_name: ClassVar[str] = "proposal spam"
 
     def featurize(self, event: Envelope, features: Mapping[str, Any]) -> ModelInput:

@@ -100,6 +100,7 @@ class FakeSignupModel(LogisticModel):
         "behaviour (accounts per device and /24, signup speed, verification, email kind) until "
         "enough analyst labels arrive, then an online logistic regression that adds the masked bio.")
     event_types: ClassVar[frozenset[str]] = frozenset({"user.signed_up"})
+    text_fields: ClassVar[frozenset[str] | None] = frozenset({"bio", "username", "display_name"})
     short_name: ClassVar[str] = "fake signup"
     observes_unlabelled: ClassVar[bool] = True
 

@@ -27,6 +27,7 @@ from rich.table import Table
 from detectors.errors import RuleProblem, RuleSetInvalid
 from detectors.ruleset import (
     RuleSet,
+    check_cost,
     check_examples,
     compile_file,
     default_sources,
@@ -107,7 +108,8 @@ def validate_command(directory: RulesDir = None) -> None:
 
 @rules_app.command("test")
 def test_command(directory: RulesDir = None) -> None:
-    """Run every rule's inline examples and show which pass and which fail."""
+    """Run every rule's inline examples and show which pass and which fail; measure each rule's
+    cost against its budget."""
     sources, where = _sources(directory)
     table = Table(title=f"Rule examples in {where}", title_justify="left")
     table.add_column("rule", no_wrap=True)
@@ -130,11 +132,14 @@ def test_command(directory: RulesDir = None) -> None:
             table.add_row(rule.id, outcome.name, outcome.expect, outcome.got,
                           "[green]pass[/]" if outcome.passed else "[red]FAIL[/]",
                           outcome.detail)
-        # A rule also needs at least one example of each kind.
+        # A rule also needs at least one example of each kind, and must fit its cost budget.
         for problem in check_examples(rule, file_name):
             if "needs at least one example" in problem.message:
                 failed += 1
                 table.add_row(rule.id, "-", "-", "-", "[red]FAIL[/]", problem.message)
+        for problem in check_cost(rule, file_name):
+            failed += 1
+            table.add_row(rule.id, "(cost)", "-", "over budget", "[red]FAIL[/]", problem.message)
     console.print(table)
     if failed:
         err.print(f"[bold red]{failed} failure(s)[/] ({total} example run(s))")

@@ -16,6 +16,7 @@ import redis
 import redis.asyncio
 from prometheus_client import Gauge
 
+from detectors.cost import WATCH
 from detectors.errors import RuleSetInvalid
 from detectors.ruleset import RuleSet, load_rules
 from pipeline import metrics
@@ -53,6 +54,8 @@ def export_expectations(rules: RuleSet, backtest: BacktestExpectation | None) ->
     and ``vigil_rule_backtest_events`` labelled with the rule's mode. Label values are rule ids,
     event types and modes only.
     """
+    for rule in rules.rules:  # the counter's series exist (at 0) before a first slow evaluation
+        metrics.RULE_OVER_BUDGET.labels(rule.id)
     _set_gauge(metrics.RULE_EVENT_TYPES,
                {(rule.id, event_type): 1.0 for rule in rules.rules
                 for event_type in rule.spec.event_types})
@@ -69,6 +72,18 @@ def export_expectations(rules: RuleSet, backtest: BacktestExpectation | None) ->
         events[rule_id, rule.spec.mode] = float(expected.events)
     _set_gauge(metrics.RULE_BACKTEST_HIT_RATIO, ratios)
     _set_gauge(metrics.RULE_BACKTEST_EVENTS, events)
+
+
+def _load_record(record: bytes | str) -> tuple[RuleSet, BacktestExpectation | None]:
+    """The rule set and backtest a stored version record holds (raises as load_rules does)."""
+    data = json.loads(record)
+    rules = load_rules(dict(data["sources"]))
+    backtest = BacktestExpectation.from_json(data["backtest"]) if data.get("backtest") else None
+    return rules, backtest
+
+
+def _count_over_budget(rule_id: str, seconds: float) -> None:
+    metrics.RULE_OVER_BUDGET.labels(rule_id).inc()
 
 
 class LiveRules:
@@ -92,6 +107,8 @@ class LiveRules:
         self._version: int | None = None
         self._backtest: BacktestExpectation | None = None
         self._refused: set[int] = set()
+        # Over-budget evaluations (detectors.cost) are counted per rule in this process.
+        WATCH.listener = _count_over_budget
         export_expectations(fallback, None)
 
     def __call__(self) -> RuleSet:
@@ -119,10 +136,11 @@ class LiveRules:
         try:
             if record is None:
                 raise RuleStoreError(f"{version_key(version)} is missing")
-            data = json.loads(record)
-            rules = load_rules(dict(data["sources"]))
-            backtest = (BacktestExpectation.from_json(data["backtest"])
-                        if data.get("backtest") else None)
+            # Off the event loop: compiling, running every example and measuring every rule's
+            # cost is CPU work (about 0.3 s for the library). In a thread the loop still turns:
+            # Python switches threads every few ms, and no single CEL evaluation of a set that
+            # passes the cost checks holds the GIL longer than a few ms (detectors.cost).
+            rules, backtest = await asyncio.to_thread(_load_record, record)
         except (RuleSetInvalid, RuleStoreError, ValueError, KeyError, TypeError) as exc:
             metrics.RULES_RELOADS.labels("refused").inc()
             self._refused.add(version)

@@ -168,3 +168,81 @@ def test_long_unbroken_text_wraps_and_never_widens_the_case_page(
             assert widths[0] <= widths[1], (page_path, widths)
     finally:
         page.close()
+
+
+#: A message whose bidi override would show "today ships 54321" reversed, with a zero-width
+#: space inside "paypal" and a Cyrillic а in "PаyPal".
+DISGUISED = ("Great, pay\u200bpal or P\u0430yPal first. Order \u202e12345 ships today\u202c "
+             "thanks")
+#: Each character's left edge, in the order the text is written (text nodes only: markers are
+#: elements), for a selector's first match.
+CHAR_LEFTS = """(selector) => {
+  const root = document.querySelector(selector), out = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.classList.contains("hidden-char")) continue;
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const rect = range.getBoundingClientRect();
+      out.push([node.data[i], rect.left, rect.top]);
+    }
+  }
+  return out;
+}"""
+
+
+def test_invisible_characters_show_as_markers_and_an_override_does_not_reverse_the_text(
+        browser: Any, live: LiveServer, redis_url: str) -> None:
+    tokens = add_users(redis_url, {"alice": "analyst"})
+    case_id, = seed(redis_url, [flag("u1", text=DISGUISED)])
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    try:
+        log_in(page, live, tokens["alice"])
+        page.goto(f"{live.url}/cases/{case_id}")
+        text = page.locator("pre.text")
+        markers = text.locator(".hidden-char")
+        assert [markers.nth(i).inner_text() for i in range(markers.count())] == [
+            "⟦ZWSP⟧", "⟦RLO⟧", "⟦PDF⟧"]
+        assert "RIGHT-TO-LEFT OVERRIDE" in (markers.nth(1).get_attribute("title") or "")
+        lookalike = text.locator("mark.lookalike")
+        assert lookalike.count() == 1 and lookalike.inner_text() == "\u0430"
+        assert "CYRILLIC SMALL LETTER A" in (lookalike.get_attribute("title") or "")
+        assert page.inner_text(".hidden-note") == (
+            "This text holds 3 invisible and 1 look-alike characters, marked below.")
+        # The characters themselves are not in the page: nothing there can reorder the text.
+        assert "\u202e" not in page.content() and "\u200b" not in page.content()
+        # Written order is display order: on one line, each character right of the one before.
+        chars = page.evaluate(CHAR_LEFTS, "pre.text")
+        assert "".join(c for c, _, _ in chars) == DISGUISED.translate(
+            {0x200B: None, 0x202E: None, 0x202C: None})
+        line = [(c, left) for c, left, top in chars if abs(top - chars[0][2]) < 2]
+        assert len(line) == len(chars), "the text fits one line at this width"
+        lefts = [left for c, left in line if not c.isspace()]
+        assert lefts == sorted(lefts), "some text is shown right to left"
+    finally:
+        page.close()
+
+
+def test_a_note_with_a_bidi_override_shows_it_and_stays_in_order(
+        browser: Any, live: LiveServer, redis_url: str) -> None:
+    tokens = add_users(redis_url, {"lena": "lead"})
+    case_id, = seed(redis_url, [flag("u1", text="hello")])
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    try:
+        log_in(page, live, tokens["lena"])
+        page.goto(f"{live.url}/cases/{case_id}")
+        page.click("#claim")
+        page.wait_for_url(f"{live.url}/cases/{case_id}?done=claim")
+        page.fill("textarea[name=text]", "Order \u202e12345 ships today\u202c thanks")
+        page.click("form[action$='/notes'] button[type=submit]")
+        page.wait_for_url(f"{live.url}/cases/{case_id}?done=noted")
+        note = page.locator("blockquote p").first
+        markers = note.locator(".hidden-char")
+        assert [markers.nth(i).inner_text() for i in range(markers.count())] == ["⟦RLO⟧", "⟦PDF⟧"]
+        assert "\u202e" not in page.content()
+        chars = page.evaluate(CHAR_LEFTS, "blockquote p")
+        lefts = [left for c, left, top in chars if not c.isspace()]
+        assert lefts == sorted(lefts), "the note is shown right to left"
+    finally:
+        page.close()

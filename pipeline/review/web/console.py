@@ -17,6 +17,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
+
+from detectors.normalize import reveal
 
 from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
 from pipeline.review.web.auth import Session, csrf_ok
@@ -68,9 +71,45 @@ def _relative(value: str | None, now: float) -> str:
     return f"in {_span(ts - now)}" if ts > now else f"{_span(now - ts)} ago"
 
 
+def _reveal(value: object) -> Markup:
+    """Attacker-written text with its invisible characters (bidi controls, zero-width
+    characters, soft hyphens...) shown as marked placeholders instead of themselves, so a
+    right-to-left override cannot reverse what surrounds it, and its disguised look-alikes
+    highlighted with what they read as. Built with markupsafe: every piece is escaped."""
+    if not isinstance(value, str):
+        return escape(value)
+    out = []
+    for piece in reveal(value):
+        if piece.kind == "invisible":
+            out.append(Markup('<span class="hidden-char" title="{}">⟦{}⟧</span>').format(
+                piece.title, piece.label))
+        elif piece.kind == "lookalike":
+            out.append(Markup('<mark class="lookalike" title="{}">{}</mark>').format(
+                piece.title, piece.text))
+        else:
+            out.append(escape(piece.text))
+    return Markup("").join(out)
+
+
+def _hidden_note(value: object) -> str:
+    """"This text holds 1 invisible and 2 look-alike characters, marked below." or ""."""
+    if not isinstance(value, str):
+        return ""
+    kinds = [p.kind for p in reveal(value)]
+    counts = [f"{n} {what}" for n, what in ((kinds.count("invisible"), "invisible"),
+                                            (kinds.count("lookalike"), "look-alike")) if n]
+    if not counts:
+        return ""
+    total = kinds.count("invisible") + kinds.count("lookalike")
+    return (f"This text holds {' and '.join(counts)} character{'s' if total != 1 else ''}, "
+            "marked below.")
+
+
 _env.filters["when"] = _when
 _env.filters["span"] = _span
 _env.filters["relative"] = _relative
+_env.filters["reveal"] = _reveal
+_env.filters["hidden_note"] = _hidden_note
 
 
 def _secure(request: Request, svc: Services) -> bool:
