@@ -4,12 +4,13 @@ Each feature says which state it writes for an event and which it reads; the pip
 :class:`FeatureStore` (Redis in production, memory in ``vigil replay``) carries out the plan and
 hands the raw answers back to :func:`assemble`, which computes the values. Counters include the
 current event and are keyed by stable members (event ids, user ids), so a redelivered event
-does not count twice.
+does not count twice. Each user's latest marketplace profile (``profile.updated``) is kept as
+a small record (:mod:`detectors.profiles`) and exposed to all their events as ``profile_*``.
 
 >>> from schemas import decode_event_obj
 >>> plan = plan_features(decode_event_obj(EXAMPLE_SIGNUP))
 >>> sorted(r.feature for r in plan.reads)[:3]
-['_profile', 'device_accounts_1h', 'device_accounts_24h']
+['_profile', '_public_profile', 'device_accounts_1h']
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Protocol
 
 import numpy as np
 
+from detectors import profiles
 from schemas.events import Envelope
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
@@ -70,6 +72,16 @@ class Remember(NamedTuple):
     only_if_absent: bool = False
 
 
+class Keep(NamedTuple):
+    """Store the record ``value`` (a JSON array whose first element is its time, ``at``) under
+    ``key``, unless the record there is newer: the latest by event time wins, whatever order
+    the writes come in (a late or replayed event never overwrites a newer record)."""
+
+    key: str
+    value: list[Any]
+    at: float
+
+
 class CountSince(NamedTuple):
     """Distinct members of ``key`` seen in (since, until]."""
 
@@ -95,7 +107,7 @@ class Recall(NamedTuple):
     key: str
 
 
-Write = Observe | Remember
+Write = Observe | Remember | Keep
 Read = CountSince | SumSince | Recall
 
 
@@ -131,7 +143,7 @@ class Feature:
 
 ALL = frozenset({
     "user.signed_up", "job_post.created", "message.sent", "proposal.submitted",
-    "consent.changed", "user_report.filed",
+    "consent.changed", "user_report.filed", "profile.updated",
 })
 
 
@@ -321,6 +333,10 @@ def _job(job_id: str) -> str:
     return f"job:{job_id}"
 
 
+def _public_profile(user_id: str) -> str:
+    return f"user:{user_id}:public:1"  # the record layout's version: see detectors.profiles
+
+
 def _cover_letter_keys(e: Envelope) -> list[str]:
     return [f"freelancer:{e.subject_id}:letter:{band}"
             for band in text_fingerprints(e.payload.cover_letter)]  # type: ignore[attr-defined]
@@ -347,6 +363,40 @@ def _max_letter_jobs(e: Envelope, raw: dict[str, Any]) -> int:
 
 
 SIGNUP, JOB, MESSAGE, PROPOSAL = "user.signed_up", "job_post.created", "message.sent", "proposal.submitted"
+PROFILE = "profile.updated"
+#: The last profile.updated event whose own record was made, and the record: every profile
+#: feature of that event reads it, so it is encoded once, not once per feature.
+_OWN_RECORD: list[Any] = [None, None]
+
+
+def _profile_record(e: Envelope, raw: dict[str, Any]) -> list[Any] | None:
+    """The profile the features describe: a profile.updated event's own, else the subject's
+    latest stored one (None if Vigil has seen none)."""
+    if e.type != PROFILE:
+        return raw.get("_public_profile")  # type: ignore[no-any-return]
+    if _OWN_RECORD[0] is not e:
+        _OWN_RECORD[:] = [e, profiles.encode(e.payload, _ts(e))]  # type: ignore[arg-type]
+    return _OWN_RECORD[1]  # type: ignore[no-any-return]
+
+
+def _profile_feature(name: str, description: str) -> Feature:
+    def value(e: Envelope, raw: dict[str, Any]) -> Any:
+        return profiles.value(_profile_record(e, raw), name)
+
+    example = profiles.value(profiles.EXAMPLE_RECORD, name)
+    return Feature(f"profile_{name}", description, ALL, value=value, example=example)
+
+
+def _profile_features() -> tuple[Feature, ...]:
+    known = Feature(
+        "profile_known", "Whether Vigil has seen the subject's marketplace profile (profile.updated).",
+        ALL, reads=lambda e, at: (() if e.type == PROFILE else
+                                  (Recall("_public_profile", _public_profile(e.subject_id)),)),
+        value=lambda e, raw: _profile_record(e, raw) is not None, example=True,
+    )
+    fields = [_profile_feature(name, f"The subject's latest marketplace profile: {meaning}.")
+              for name, meaning, _ in profiles.LAYOUT[1:]]
+    return (known, *fields)
 
 CATALOGUE: tuple[Feature, ...] = (
     _count("user_events_1m", "Events by the subject in the last minute (this one included).", ALL, _user_events, MINUTE, 3),
@@ -413,6 +463,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "job_client_id", "The client who posted the job this proposal answers ('' if unknown).",
         frozenset([PROPOSAL]), value=lambda e, raw: str((raw.get("_job") or {}).get("client_id", "")), example="u42",
     ),
+    *_profile_features(),
 )
 
 FEATURES: dict[str, Feature] = {f.name: f for f in CATALOGUE}
@@ -446,6 +497,9 @@ def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
             "client_id": p.client_id, "genai_restricted": p.genai_restricted,  # type: ignore[attr-defined]
             "budget_type": p.budget_type, "budget_amount": p.budget_amount,  # type: ignore[attr-defined]
         }))
+    elif t == PROFILE:
+        writes.append(Keep(_public_profile(event.subject_id),
+                           profiles.encode(p, at), at))  # type: ignore[arg-type]
     elif t == PROPOSAL:
         writes += [
             _observe(_proposals(event), event.id, at),
