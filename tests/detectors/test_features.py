@@ -149,6 +149,17 @@ def test_a_redelivered_profile_update_changes_nothing(features: Features) -> Non
     assert features(message("u_p", "u_q", 160))["profile_completed_jobs"] == 8
 
 
+def test_grouped_features_assemble_to_what_each_feature_computes(features: Features) -> None:
+    """assemble() computes a group (the profile's) once per event; each feature's own value
+    function must agree with it, known profile or not."""
+    store = MemoryFeatureStore()
+    for e in (message("u_p", "u_q", 0), profile("u_p", 10, badge="expert_vetted", rating=4.2),
+              message("u_p", "u_q", 20)):
+        raw = store.execute_sync(plan_features(e))
+        values = assemble(e, raw)
+        assert values == {f.name: f.value(e, raw) for f in CATALOGUE if e.type in f.event_types}
+
+
 def test_profile_features_are_read_once_and_never_for_the_update_itself() -> None:
     names = [r.feature for r in plan_features(message("u_p", "u_q")).reads]
     assert names.count("_public_profile") == 1
