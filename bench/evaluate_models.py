@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/evaluate_models.py [--datasets ../shared/datasets] [--orders 5]
 
-For each data set every row becomes a Vigil event (mapped onto the event's payload, see
-``load_*``) from a subject who opted in to AI features. The rows stream through the detector
-core in test-then-train order: :func:`detectors.core.decide` scores the event (the model's
-``detect``), then the label is revealed through :func:`detectors.core.learn_from_label`, the
-path an analyst's decision takes. Precision, recall and F1 count the model's *fired* verdicts
+For each data set every row becomes Vigil events (mapped onto the events' payloads, see
+``load_*``; a cresci row is a signup and a profile update, :mod:`bench.cresci`) from a subject
+who opted in to AI features. The rows stream through the product's path in test-then-train
+order: each event is decoded, its features come from the feature catalogue over an in-memory
+store (:class:`ProductPath`: what ``vigil replay`` and the worker compute; no feature is handed
+to a model any other way), :func:`detectors.core.decide` scores it (the model's ``detect``),
+then the row's label is revealed for its labelled event through
+:func:`detectors.core.learn_from_label`, the path an analyst's decision takes. Precision, recall and F1 count the model's *fired* verdicts
 (a model that has not yet seen enough labels never fires, and that counts against it); ROC AUC
 uses its scores. Each set streams in ``--orders`` fixed random orders (seeds 0..n-1; the SMS
 set also in file order) and the figures are the mean (and the worst order's F1).
@@ -39,8 +42,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.cresci import LABELLED, cresci_events  # noqa: E402
 from detectors.consent import CURRENT_POLICY_VERSION, ConsentRecord  # noqa: E402
 from detectors.core import Context, decide, learn_from_label, observe_unlabelled  # noqa: E402
+from detectors.features import assemble, plan_features  # noqa: E402
 from detectors.models import (  # noqa: E402
     FakeSignupModel,
     OnlineModel,
@@ -49,6 +54,7 @@ from detectors.models import (  # noqa: E402
 )
 from detectors.models.text import log_scale  # noqa: E402
 from detectors.ruleset import load_rules  # noqa: E402
+from pipeline.stores.features import MemoryFeatureStore  # noqa: E402
 from schemas import decode_event_obj  # noqa: E402
 from schemas.events import Envelope  # noqa: E402
 
@@ -60,11 +66,24 @@ NO_RULES = load_rules({})  # the models alone: rules would only add their own fi
 
 @dataclass
 class Row:
-    event: Envelope
+    event: Envelope  # the labelled event
     label: bool
     text: str  # what the batch TF-IDF sees
-    features: dict[str, Any] = field(default_factory=dict)
     side: dict[str, float] = field(default_factory=dict)  # non-text columns for the baseline
+    #: The row's events before the labelled one (a cresci row's signup), in order.
+    context: list[Envelope] = field(default_factory=list)
+
+
+class ProductPath:
+    """Features as the product computes them: the catalogue's plan over an in-memory store (the
+    same one ``vigil replay`` uses), so a model sees only what events can carry. One per
+    stream: state (counts, each user's signup and profile) builds up as the rows stream."""
+
+    def __init__(self) -> None:
+        self.store = MemoryFeatureStore()
+
+    def features(self, event: Envelope) -> dict[str, Any]:
+        return assemble(event, self.store.execute_sync(plan_features(event)))
 
 
 @dataclass
@@ -119,39 +138,24 @@ def load_youtube(path: Path) -> list[Row]:
     return rows
 
 
-CRESCI_COUNTS = ("statuses_count", "followers_count", "friends_count", "favourites_count",
-                 "listed_count")
-CRESCI_FLAGS = ("default_profile", "geo_enabled", "profile_use_background_image",
-                "profile_background_tile")
+#: The profile fields a cresci row maps onto (bench.cresci), given to the batch baseline too.
+CRESCI_COUNTS = ("completed_jobs", "followers", "following")
+CRESCI_FLAGS = ("has_photo",)
 
 
 def load_cresci(path: Path) -> list[Row]:
-    """cresci-2015 (genuine E13 vs bought INT followers) as ``user.signed_up``.
-
-    Payload: the description is the bio, a non-default profile image is ``has_photo``; the
-    identifiers were removed from the data, so user id, username, email, IP and device are
-    synthetic and distinct per row (no signal), country "ZZ" (unknown). The activity counts and
-    profile settings have no field in a signup: they go in as the model's optional ``profile_*``
-    enrichment features. ``lang``, ``time_zone``, ``utc_offset`` and ``location`` are left out
-    on purpose: the genuine accounts are Italian by the way the sample was drawn, so these
-    columns encode the sampling, not fakeness.
-    """
+    """cresci-2015 (genuine E13 vs bought INT followers) as a ``user.signed_up`` and a
+    ``profile.updated`` per account (:func:`bench.cresci.cresci_events`, where the mapping of
+    columns onto profile fields is documented); the profile is the labelled event. The
+    baseline gets the same fields: the overview as text, the mapped counts and flags."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, r in enumerate(csv.DictReader(f)):
-            bio = _clip(r["description"], 5_000)
-            event = _event("user.signed_up", f"cr{i}", {
-                "user_id": f"cr{i}", "account_type": "freelancer",
-                "email": f"cr{i}@example.com", "ip": f"198.18.{i // 250}.{i % 250}",
-                "device_id": f"crdev{i}", "country": "ZZ", "user_agent": "unknown",
-                "signup_duration_ms": 0, "username": f"cr{i}", "display_name": f"cr{i}",
-                "bio": bio, "has_photo": not r["default_profile_image"]}, i)
-            features: dict[str, Any] = {f"profile_{k}": int(float(r[k] or 0)) for k in CRESCI_COUNTS}
-            features.update({f"profile_{k}": bool(r[k]) for k in CRESCI_FLAGS})
-            side = {k: log_scale(v, 1_000_000) if not isinstance(v, bool) else float(v)
-                    for k, v in features.items()}
-            side["has_photo"] = float(not r["default_profile_image"])
-            rows.append(Row(event, r["is_fake"] == "1", bio, features, side))
+    for events, label in cresci_events(path):
+        decoded = [decode_event_obj(e) for e in events]
+        profile = events[LABELLED]["payload"]
+        side = {k: log_scale(profile.get(k, 0), 1_000_000) for k in CRESCI_COUNTS}
+        side.update({k: float(profile.get(k, False)) for k in CRESCI_FLAGS})
+        rows.append(Row(decoded[LABELLED], label, profile.get("overview", ""), side,
+                        context=decoded[:LABELLED]))
     return rows
 
 
@@ -191,15 +195,28 @@ def roc_auc(labels: Sequence[bool], scores: Sequence[float]) -> float:
 # ---- online, test-then-train through the core ------------------------------------------------
 
 
+def score(model: OnlineModel, path: ProductPath, event: Envelope) -> Any:
+    """Decide one event through the product's path; a model with an unsupervised part observes
+    what it scored, as the worker and replay make it. None if the model does not score it."""
+    context = Context(features=path.features(event), consent=CONSENT)
+    results = decide(event, context, NO_RULES, [model]).results
+    if not results:
+        return None
+    (result,) = results
+    assert result.skipped is None, result.skipped
+    if model.observes_unlabelled:
+        observe_unlabelled(model, result.model_input, consent_at_event=CONSENT,
+                           consent_now=CONSENT, event_time=event.occurred_at)
+    return result
+
+
 def stream(model: OnlineModel, rows: Sequence[Row]) -> tuple[list[bool], list[bool], list[float]]:
     labels, fired, scores = [], [], []
+    path = ProductPath()
     for row in rows:
-        context = Context(features=row.features, consent=CONSENT)
-        (result,) = decide(row.event, context, NO_RULES, [model]).results
-        assert result.skipped is None, result.skipped
-        if model.observes_unlabelled:
-            observe_unlabelled(model, result.model_input, consent_at_event=CONSENT,
-                               consent_now=CONSENT, event_time=row.event.occurred_at)
+        for event in row.context:
+            score(model, path, event)
+        result = score(model, path, row.event)
         outcome = learn_from_label(model, result.model_input, row.label, consent_at_event=CONSENT,
                                    consent_now=CONSENT, event_time=row.event.occurred_at)
         assert outcome.learned, outcome.reason
@@ -246,15 +263,15 @@ def evaluate_anomaly_phase(rows: Sequence[Row], fake_share: float = 0.05,
         rng.shuffle(sample)
         model = FakeSignupModel(BENCH_KEY, min_labels_per_class=10**9)  # never supervised
         labels, fired, scores = [], [], []
+        path = ProductPath()
         for row in sample:
-            (result,) = decide(row.event, Context(features=row.features, consent=CONSENT),
-                               NO_RULES, [model]).results
+            for event in row.context:
+                score(model, path, event)
+            result = score(model, path, row.event)
             if result.evidence.get("mode") == "anomaly":
                 labels.append(row.label)
                 fired.append(result.fired)
                 scores.append(result.score)
-            observe_unlabelled(model, result.model_input, consent_at_event=CONSENT,
-                               consent_now=CONSENT, event_time=row.event.occurred_at)
         runs.append((*prf(labels, fired), roc_auc(labels, scores), len(labels)))
     mean = [statistics.fmean(r[i] for r in runs) for i in range(5)]
     return {"precision": mean[0], "recall": mean[1], "f1": mean[2], "auc": mean[3],
@@ -314,13 +331,15 @@ def throughput(rows: Sequence[Row], seconds: float = 3.0) -> dict[str, float]:
     ``learn_from_label`` on a fresh one. Repeats the set until ``seconds`` have passed."""
     trained = ScamMessageModel(BENCH_KEY)
     stream(trained, rows)
+    path = ProductPath()
+    features = [path.features(row.event) for row in rows]
     out = {}
     for name in ("score", "score+learn"):
         model = trained if name == "score" else ScamMessageModel(BENCH_KEY)
         n, started = 0, time.perf_counter()
         while time.perf_counter() - started < seconds:
-            for row in rows:
-                result = model.detect(row.event, row.features)
+            for row, feats in zip(rows, features):
+                result = model.detect(row.event, feats)
                 if name == "score+learn":
                     learn_from_label(model, result.model_input, row.label, consent_at_event=CONSENT,
                                      consent_now=CONSENT, event_time=row.event.occurred_at)

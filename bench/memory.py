@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/memory.py [--users 1000000]
 
-Each user signs up (profile, device and /24 counters, events window) and records an AI consent
-choice, through the worker's own state path (:class:`pipeline.stores.state.RedisState`, one script
-call per batch). A sample of users then sends messages, to price activity separately. Reports
-Redis ``used_memory`` and resident memory of redis-server and of this (worker-like) process.
+Each user signs up (signup record, device and /24 counters, events window), records an AI
+consent choice and publishes a marketplace profile (the catalogue keeps its latest record),
+through the worker's own state path (:class:`pipeline.stores.state.RedisState`, one script call
+per batch). A sample of users then sends messages, to price activity separately. Reports Redis
+``used_memory`` and resident memory of redis-server and of this (worker-like) process, and
+what each kind of per-user key costs (``MEMORY USAGE``, sampled).
 """
 
 from __future__ import annotations
@@ -58,6 +60,26 @@ def consent(i: int) -> bytes:
                     "policy_version": "2026-01", "changed_at": at}}).encode()
 
 
+def profile(i: int) -> bytes:
+    """A typical new freelancer's or client's profile, a minute after signup."""
+    at = (T0 + timedelta(seconds=i * 0.05 + 60)).isoformat()
+    user = f"usr_{i:08x}"
+    freelancer = bool(i % 3)
+    body = {"user_id": user, "account_type": "freelancer" if freelancer else "client",
+            "display_name": "A. User", "headline": "Copywriter for food brands",
+            "overview": "I write websites, newsletters and product pages for small brands.",
+            "country": "PT", "has_photo": True, "phone_verified": True, "following": i % 17}
+    if freelancer:
+        body.update(skills=["copywriting", "editing", "seo writing", "proofreading"],
+                    hourly_rate=35.0, portfolio_items=i % 5)
+    else:
+        body.update(jobs_posted=i % 4, payment_verified=True)
+    return json.dumps({
+        "event_id": str(uuid.UUID(int=i * 3 + 3)), "type": "profile.updated",
+        "schema_version": "1.0", "occurred_at": at, "producer": "bench", "subject_id": user,
+        "payload": body}).encode()
+
+
 def message(i: int, n: int) -> bytes:
     at = (T0 + timedelta(seconds=i * 0.05 + 2 + n)).isoformat()
     user = f"usr_{i:08x}"
@@ -82,13 +104,13 @@ async def run(users: int, active: int) -> None:
     client = Redis.from_url(server.url)
     state = RedisState(client)
     base = sync.info("memory")["used_memory"]
-    print(f"users: {users:,} (each: signup + consent); redis empty: {base / 2**20:.1f} MiB")
+    print(f"users: {users:,} (each: signup + consent + profile); redis empty: {base / 2**20:.1f} MiB")
     checkpoints = sorted({users // 10, users // 4, users // 2, users})
     started = time.perf_counter()
     batch: list = []
     done = 0
     for i in range(users):
-        batch += [decode_event(signup(i)), decode_event(consent(i))]
+        batch += [decode_event(signup(i)), decode_event(consent(i)), decode_event(profile(i))]
         if len(batch) >= 1000:
             await state.load(batch)
             batch.clear()
@@ -102,7 +124,7 @@ async def run(users: int, active: int) -> None:
                   f"({(used - base) / done:6.0f} B/user), redis-server RSS "
                   f"{rss_kb(server.pid) / 1024:8.1f} MiB, worker-side RSS "
                   f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:6.1f} MiB, "
-                  f"{done * 2 / (time.perf_counter() - started):,.0f} events/s")
+                  f"{done * 3 / (time.perf_counter() - started):,.0f} events/s")
     before = sync.info("memory")["used_memory"]
     batch = [decode_event(message(i, n)) for i in range(active) for n in range(10)]
     for k in range(0, len(batch), 1000):
@@ -111,9 +133,12 @@ async def run(users: int, active: int) -> None:
     print(f"activity: {active:,} users x 10 messages add {(after - before) / active:,.0f} B per active "
           f"user (windowed state; expires {25} h after the user's last event)")
     print(f"keys: {sync.dbsize():,}")
-    # What stays per user once the 25 h windows have expired: profile and consent history.
+    # What stays per user once the 25 h windows have expired: the signup record, the latest
+    # marketplace profile and the consent history.
     sample = range(0, users, max(1, users // 1000))
-    kinds = {"profile": "vigil:f:user:usr_{:08x}:profile", "consent": "vigil:consent:usr_{:08x}",
+    kinds = {"signup record": "vigil:f:user:usr_{:08x}:profile",
+             "public profile": "vigil:f:user:usr_{:08x}:public:1",
+             "consent": "vigil:consent:usr_{:08x}",
              "events window": "vigil:f:user:usr_{:08x}:events", "device window": "vigil:f:device:dev_{:08x}:accounts"}
     for kind, pattern in kinds.items():
         sizes = [sync.memory_usage(pattern.format(i)) or 0 for i in sample]

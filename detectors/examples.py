@@ -32,6 +32,17 @@ _BASE_PAYLOADS: dict[str, dict[str, Any]] = {
         "cover_letter": "I have designed logos for three bakeries; portfolio attached.",
         "bid_amount": 250.0, "connects_spent": 4, "ai_assisted": False,
     },
+    "profile.updated": {
+        "user_id": "u_example", "account_type": "freelancer", "display_name": "Ana S.",
+        "headline": "Copywriter for food and travel brands",
+        "overview": "I write websites, newsletters and product pages for small food brands.",
+        "skills": ["copywriting", "seo writing", "editing"], "hourly_rate": 35.0,
+        "currency": "USD", "country": "PT", "portfolio_items": 4, "completed_jobs": 12,
+        "job_success_score": 96, "rating": 4.9, "reviews": 10, "badge": "rising_talent",
+        "total_earnings_band": "1k+", "followers": 25, "following": 18, "has_photo": True,
+        "has_video_intro": False, "identity_verified": True, "phone_verified": True,
+        "payment_verified": False, "jobs_posted": 0, "hires": 0, "total_spent_band": "none",
+    },
     "consent.changed": {
         "user_id": "u_example", "ai_features": "opted_in", "policy_version": "2026-01",
         "changed_at": "2026-01-05T08:00:00Z",

@@ -4,12 +4,13 @@ Each feature says which state it writes for an event and which it reads; the pip
 :class:`FeatureStore` (Redis in production, memory in ``vigil replay``) carries out the plan and
 hands the raw answers back to :func:`assemble`, which computes the values. Counters include the
 current event and are keyed by stable members (event ids, user ids), so a redelivered event
-does not count twice.
+does not count twice. Each user's latest marketplace profile (``profile.updated``) is kept as
+a small record (:mod:`detectors.profiles`) and exposed to all their events as ``profile_*``.
 
 >>> from schemas import decode_event_obj
 >>> plan = plan_features(decode_event_obj(EXAMPLE_SIGNUP))
 >>> sorted(r.feature for r in plan.reads)[:3]
-['_profile', 'device_accounts_1h', 'device_accounts_24h']
+['_profile', '_public_profile', 'device_accounts_1h']
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Protocol
 
 import numpy as np
 
+from detectors import profiles
 from detectors.normalize import normalize
 from schemas.events import Envelope
 
@@ -71,6 +73,16 @@ class Remember(NamedTuple):
     only_if_absent: bool = False
 
 
+class Keep(NamedTuple):
+    """Store the record ``value`` (a JSON array whose first element is its time, ``at``) under
+    ``key``, unless the record there is newer: the latest by event time wins, whatever order
+    the writes come in (a late or replayed event never overwrites a newer record)."""
+
+    key: str
+    value: list[Any]
+    at: float
+
+
 class CountSince(NamedTuple):
     """Distinct members of ``key`` seen in (since, until]."""
 
@@ -96,7 +108,7 @@ class Recall(NamedTuple):
     key: str
 
 
-Write = Observe | Remember
+Write = Observe | Remember | Keep
 Read = CountSince | SumSince | Recall
 
 
@@ -115,6 +127,10 @@ class FeatureStore(Protocol):
 # ---- the catalogue ---------------------------------------------------------------------------
 
 
+def _no_reads(event: Envelope, at: float) -> Iterable[Read]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -123,16 +139,20 @@ class Feature:
     #: Computes the value from the event and the raw read results (keyed by read feature name).
     value: Callable[[Envelope, dict[str, Any]], Any]
     #: The reads for an event and its time (``occurred_at`` as a POSIX timestamp).
-    reads: Callable[[Envelope, float], Iterable[Read]] = lambda e, at: ()
+    reads: Callable[[Envelope, float], Iterable[Read]] = _no_reads
     example: Any = None
     #: For a windowed count: the key it counts in and the window (seconds); what ``reads``
     #: says too, told apart so features counting one key share its computation.
     window: tuple[Callable[[Envelope], str], float] | None = None
+    #: For features computed together from one record: the function that returns all of the
+    #: group's values at once, which :func:`assemble` calls once per event instead of each
+    #: feature's ``value`` (the same values, for a fraction of the calls).
+    group: Callable[[Envelope, dict[str, Any]], dict[str, Any]] | None = None
 
 
 ALL = frozenset({
     "user.signed_up", "job_post.created", "message.sent", "proposal.submitted",
-    "consent.changed", "user_report.filed",
+    "consent.changed", "user_report.filed", "profile.updated",
 })
 
 
@@ -324,6 +344,10 @@ def _job(job_id: str) -> str:
     return f"job:{job_id}"
 
 
+def _public_profile(user_id: str) -> str:
+    return f"user:{user_id}:public:1"  # the record layout's version: see detectors.profiles
+
+
 def _cover_letter_keys(e: Envelope) -> list[str]:
     return [f"freelancer:{e.subject_id}:letter:{band}"
             for band in text_fingerprints(e.payload.cover_letter)]  # type: ignore[attr-defined]
@@ -350,6 +374,52 @@ def _max_letter_jobs(e: Envelope, raw: dict[str, Any]) -> int:
 
 
 SIGNUP, JOB, MESSAGE, PROPOSAL = "user.signed_up", "job_post.created", "message.sent", "proposal.submitted"
+PROFILE = "profile.updated"
+#: The last profile.updated event whose own record was made, and the record: every profile
+#: feature of that event reads it, so it is encoded once, not once per feature.
+_OWN_RECORD: list[Any] = [None, None]
+
+
+def _profile_record(e: Envelope, raw: dict[str, Any]) -> list[Any] | None:
+    """The profile the features describe: a profile.updated event's own, else the subject's
+    latest stored one (None if Vigil has seen none)."""
+    if e.type != PROFILE:
+        return raw.get("_public_profile")  # type: ignore[no-any-return]
+    if _OWN_RECORD[0] is not e:
+        _OWN_RECORD[:] = [e, profiles.encode(e.payload, _ts(e))]  # type: ignore[arg-type]
+    return _OWN_RECORD[1]  # type: ignore[no-any-return]
+
+
+#: Every profile feature's value when no profile is known.
+_NO_PROFILE: dict[str, Any] = {"profile_known": False, **{
+    f"profile_{name}": profiles.value(None, name) for name, _, _ in profiles.LAYOUT[1:]}}
+
+
+def _profile_values(e: Envelope, raw: dict[str, Any]) -> dict[str, Any]:
+    """All the profile features of an event at once (most events' users have none known)."""
+    record = _profile_record(e, raw)
+    if record is None:
+        return _NO_PROFILE
+    values = {f"profile_{name}": profiles.value(record, name) for name, _, _ in profiles.LAYOUT[1:]}
+    values["profile_known"] = True
+    return values
+
+
+def _profile_feature(name: str, description: str, **options: Any) -> Feature:
+    feature = f"profile_{name}"
+    example = profiles.value(profiles.EXAMPLE_RECORD, name) if name != "known" else True
+    return Feature(feature, description, ALL, value=lambda e, raw: _profile_values(e, raw)[feature],
+                   example=example, group=_profile_values, **options)
+
+
+def _profile_features() -> tuple[Feature, ...]:
+    known = _profile_feature(
+        "known", "Whether Vigil has seen the subject's marketplace profile (profile.updated).",
+        reads=lambda e, at: (() if e.type == PROFILE else
+                             (Recall("_public_profile", _public_profile(e.subject_id)),)))
+    fields = [_profile_feature(name, f"The subject's latest marketplace profile: {meaning}.")
+              for name, meaning, _ in profiles.LAYOUT[1:]]
+    return (known, *fields)
 
 CATALOGUE: tuple[Feature, ...] = (
     _count("user_events_1m", "Events by the subject in the last minute (this one included).", ALL, _user_events, MINUTE, 3),
@@ -416,6 +486,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "job_client_id", "The client who posted the job this proposal answers ('' if unknown).",
         frozenset([PROPOSAL]), value=lambda e, raw: str((raw.get("_job") or {}).get("client_id", "")), example="u42",
     ),
+    *_profile_features(),
 )
 
 FEATURES: dict[str, Feature] = {f.name: f for f in CATALOGUE}
@@ -424,6 +495,13 @@ _BY_TYPE: dict[str, tuple[Feature, ...]] = {
     kind: tuple(f for f in CATALOGUE if kind in f.event_types)
     for kind in set().union(*(f.event_types for f in CATALOGUE))
 }
+#: How :func:`assemble` computes each type's values: the features on their own, then each
+#: group's function once.
+_SINGLE: dict[str, tuple[Feature, ...]] = {
+    kind: tuple(f for f in features if f.group is None) for kind, features in _BY_TYPE.items()}
+_GROUPS: dict[str, tuple[Callable[[Envelope, dict[str, Any]], dict[str, Any]], ...]] = {
+    kind: tuple(dict.fromkeys(f.group for f in features if f.group is not None))
+    for kind, features in _BY_TYPE.items()}
 
 
 def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
@@ -449,6 +527,9 @@ def plan_writes(event: Envelope, at: float | None = None) -> list[Write]:
             "client_id": p.client_id, "genai_restricted": p.genai_restricted,  # type: ignore[attr-defined]
             "budget_type": p.budget_type, "budget_amount": p.budget_amount,  # type: ignore[attr-defined]
         }))
+    elif t == PROFILE:
+        writes.append(Keep(_public_profile(event.subject_id),
+                           profiles.encode(p, at), at))  # type: ignore[arg-type]
     elif t == PROPOSAL:
         writes += [
             _observe(_proposals(event), event.id, at),
@@ -479,7 +560,8 @@ def _read_steps(features: tuple[Feature, ...]) -> tuple[tuple[Any, Any], ...]:
     groups: dict[Any, list[tuple[str, float]]] = {}
     for feature in features:
         if feature.window is None:
-            steps.append((None, feature))
+            if feature.reads is not _no_reads:  # most read nothing of their own
+                steps.append((None, feature))
             continue
         key, seconds = feature.window
         if key not in groups:
@@ -513,7 +595,10 @@ def plan_features(event: Envelope) -> FeaturePlan:
 
 def assemble(event: Envelope, raw: dict[str, Any]) -> dict[str, Any]:
     """Feature values for this event from the store's raw answers."""
-    return {f.name: f.value(event, raw) for f in _BY_TYPE.get(event.type, ())}
+    values = {f.name: f.value(event, raw) for f in _SINGLE.get(event.type, ())}
+    for group in _GROUPS.get(event.type, ()):
+        values.update(group(event, raw))
+    return values
 
 
 def example_features(event_type: str) -> dict[str, Any]:

@@ -124,6 +124,60 @@ class ReportPayload(Contract):
     details: Annotated[str, Field(max_length=5_000)] = ""
 
 
+#: The total a profile has earned (freelancers) or spent (clients), in the bands a marketplace
+#: shows publicly ("$10K+ earned"), not the amount.
+MoneyBand = Literal["none", "1+", "100+", "1k+", "10k+", "100k+", "1m+"]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class ProfileUpdatedPayload(Contract):
+    """The marketplace profile a freelancer or client maintains, *whole*, as it is after the
+    change (event-carried state: a reader needs no earlier event). Published when the profile
+    is first created after signup and on every later edit, and when the platform changes what
+    it shows (a new badge, a job success score, a verification).
+
+    Freelancer fields stay at their defaults on a client's profile and the client ones on a
+    freelancer's. ``display_name`` is the name the profile shows; it is only ever used to mask
+    the user's own name out of the texts, never as a feature.
+    """
+
+    user_id: Id
+    account_type: Literal["client", "freelancer"]
+    display_name: ShortText = ""
+    #: The one-line title under the name ("Senior React developer").
+    headline: Annotated[str, Field(max_length=150)] = ""
+    #: The profile's free-text overview.
+    overview: Annotated[str, Field(max_length=5_000)] = ""
+    skills: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
+    #: The freelancer's asking rate, None when not set (clients, fixed-price only).
+    hourly_rate: Annotated[float, Field(ge=0, le=10_000)] | None = None
+    currency: CurrencyCode = "USD"
+    #: The location the profile shows.
+    country: CountryCode | None = None
+    portfolio_items: Annotated[int, Field(ge=0, le=10_000)] = 0
+    #: Contracts completed on the platform (freelancers).
+    completed_jobs: Count = 0
+    #: The platform's job success score, None until the freelancer has enough contracts.
+    job_success_score: Annotated[int, Field(ge=0, le=100)] | None = None
+    #: Mean star rating of the reviews received, None without any.
+    rating: Annotated[float, Field(ge=1, le=5)] | None = None
+    reviews: Count = 0
+    badge: Literal["none", "rising_talent", "top_rated", "top_rated_plus", "expert_vetted"] = "none"
+    total_earnings_band: MoneyBand = "none"
+    #: Users who follow (saved) this profile, and profiles this user follows.
+    followers: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+    following: Count = 0
+    has_photo: bool = False
+    has_video_intro: bool = False
+    identity_verified: bool = False
+    phone_verified: bool = False
+    payment_verified: bool = False
+    #: Client history: jobs posted, freelancers hired, total spent.
+    jobs_posted: Count = 0
+    hires: Count = 0
+    total_spent_band: MoneyBand = "none"
+
+
 class DecisionPayload(Contract):
     """An analyst's decision on a case; the labels online models learn from."""
 
@@ -227,6 +281,13 @@ class UserReportFiled(Envelope):
     payload: ReportPayload
 
 
+class ProfileUpdated(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ProfileUpdatedPayload
+    type: Literal["profile.updated"]
+    payload: ProfileUpdatedPayload
+
+
 class ReviewDecided(Envelope):
     # The subject of a decision is the decided entity's user, which the review service knows.
     PAYLOAD_MODEL = DecisionPayload
@@ -238,14 +299,14 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in (
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
-        ConsentChanged, UserReportFiled, ReviewDecided,
+        ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
     )
 }
 
 Event = Annotated[
     Union[
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
-        ConsentChanged, UserReportFiled, ReviewDecided,
+        ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
     ],
     Field(discriminator="type"),
 ]

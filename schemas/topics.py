@@ -11,6 +11,7 @@ class Topics:
     MESSAGES: Final = "marketplace.messages"
     PROPOSALS: Final = "marketplace.proposals"
     CONSENT: Final = "marketplace.consent"
+    PROFILES: Final = "marketplace.profiles"
     REPORTS: Final = "tns.reports"
     DECISIONS: Final = "tns.decisions"
     FLAGS: Final = "tns.flags"
@@ -24,6 +25,7 @@ TOPIC_BY_TYPE: Final[dict[str, str]] = {
     "message.sent": Topics.MESSAGES,
     "proposal.submitted": Topics.PROPOSALS,
     "consent.changed": Topics.CONSENT,
+    "profile.updated": Topics.PROFILES,
     "user_report.filed": Topics.REPORTS,
     "review.decided": Topics.DECISIONS,
 }

@@ -10,6 +10,7 @@ from difflib import SequenceMatcher
 
 import pytest
 
+from pipeline.offline.replay import replay_lines
 from pipeline.sim import SCENARIOS, SimulatedEvent, generate, truth_record
 from schemas import TOPIC_BY_TYPE, decode_event_obj
 
@@ -106,11 +107,18 @@ def test_clock_is_monotonic_and_ids_unique(stream: list[SimulatedEvent]) -> None
 
 def test_users_sign_up_before_anything_else(stream: list[SimulatedEvent]) -> None:
     signed_up: set[str] = set()
+    answering: dict[str, str] = {}  # the AI-features answer sent with a signup form
     for sim in stream:
         env, payload = sim.envelope, sim.envelope["payload"]
         if env["type"] == "user.signed_up":
             assert payload["user_id"] not in signed_up
             signed_up.add(payload["user_id"])
+            # An answer given on the form goes just before its signup, at the same instant.
+            assert answering.pop(payload["user_id"], env["occurred_at"]) == env["occurred_at"]
+            continue
+        if env["type"] == "consent.changed" and env["subject_id"] not in signed_up:
+            assert payload["changed_at"] == env["occurred_at"]
+            answering[env["subject_id"]] = env["occurred_at"]
             continue
         assert env["subject_id"] in signed_up, env
         if env["type"] == "message.sent":
@@ -239,3 +247,88 @@ def test_reports_against_fraud_carry_the_scenario(stream: list[SimulatedEvent]) 
                       "type": "user_report.filed",
                       "subject_id": labelled[0].envelope["subject_id"],
                       "scenario": labelled[0].scenario}
+
+
+# ---- consent at signup, profiles, and the fraud the rules miss ---------------------------------
+
+
+def test_most_users_answer_the_ai_choice_with_their_signup(stream: list[SimulatedEvent]) -> None:
+    answers: dict[str, str] = {}
+    signups = of(stream, "user.signed_up")
+    signed_up: set[str] = set()
+    later: list[tuple[str, str]] = []
+    for sim in stream:
+        env = sim.envelope
+        if env["type"] == "user.signed_up":
+            signed_up.add(env["subject_id"])
+        elif env["type"] == "consent.changed":
+            if env["subject_id"] in signed_up:
+                later.append((env["subject_id"], env["payload"]["ai_features"]))
+            else:
+                answers[env["subject_id"]] = env["payload"]["ai_features"]
+    benign = [e.envelope["subject_id"] for e in signups if e.scenario is None]
+    opted_in = sum(answers.get(u) == "opted_in" for u in benign) / len(benign)
+    declined = sum(answers.get(u) == "opted_out" for u in benign) / len(benign)
+    assert 0.48 < opted_in < 0.62 and 0.1 < declined < 0.2
+    # Scripted ring signups skip the optional choice; hand-made fraud accounts answer it.
+    rings = [e.envelope["subject_id"] for e in of(stream, "user.signed_up", "fake_account_ring")]
+    assert rings and not any(u in answers for u in rings)
+    scammers = {e.envelope["subject_id"] for e in stream
+                if e.scenario in ("scam_message", "scam_proposal", "fake_profile")
+                and e.envelope["type"] != "user_report.filed"}
+    assert 0.3 < sum(answers.get(u) == "opted_in" for u in scammers) / len(scammers) < 0.8
+    # Later changes: mostly skippers deciding, a few opt-outs of opted-in users.
+    assert later and any(choice == "opted_out" and answers.get(u) == "opted_in" for u, choice in later)
+    assert sum(u not in answers for u, _ in later) > len(later) / 2
+
+
+def test_most_users_publish_a_profile_after_signing_up(stream: list[SimulatedEvent]) -> None:
+    fraudsters = {e.envelope["subject_id"] for e in stream if e.scenario is not None}
+    signed_up = {e.envelope["subject_id"]: ts(e) for e in of(stream, "user.signed_up", None)
+                 if e.envelope["subject_id"] not in fraudsters}
+    first: dict[str, datetime] = {}
+    for sim in of(stream, "profile.updated", None):
+        first.setdefault(sim.envelope["subject_id"], ts(sim))
+    assert all(first[u] > signed_up[u] for u in first if u in signed_up)
+    # Users who signed up in the first half (their profile had time to come).
+    half = ts(stream[len(stream) // 2])
+    early = [u for u, at in signed_up.items() if at < half]
+    assert 0.65 < sum(u in first for u in early) / len(early) < 0.9
+    edits = len(of(stream, "profile.updated", None)) - len(first)
+    assert edits > 0
+
+
+def test_fake_profiles_carry_the_fake_account_signature(stream: list[SimulatedEvent]) -> None:
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    fake = [e.envelope["payload"] for e in of(stream, "profile.updated", "fake_profile")]
+    benign = [e.envelope["payload"] for e in of(stream, "profile.updated", None)]
+    assert fake and benign
+    assert median([p["following"] for p in fake]) > 10 * median([p.get("following", 0) for p in benign])
+    assert median([len(p["skills"]) for p in fake]) >= 15 > median([len(p.get("skills", [])) for p in benign])
+    photo = lambda ps: sum(p.get("has_photo", False) for p in ps) / len(ps)  # noqa: E731
+    assert photo(fake) < 0.6 < photo(benign)
+    assert not any(p.get("completed_jobs") or p.get("job_success_score") for p in fake)
+
+
+def test_the_scams_the_rules_miss_fire_no_rule(stream: list[SimulatedEvent]) -> None:
+    stealthy = {"scam_message", "scam_proposal", "fake_profile"}
+    lines = [json.dumps(e.envelope) for e in stream]
+    scenario = {e.envelope["event_id"]: e.scenario for e in stream}
+    seen: Counter[str] = Counter()
+    for record in replay_lines(lines):
+        if scenario[record["event_id"]] in stealthy and record["type"] != "user_report.filed":
+            seen[scenario[record["event_id"]]] += 1
+            assert not [r["detector_id"] for r in record["results"] if r["fired"]], record
+    assert set(seen) == stealthy
+    for sim in of(stream, "message.sent", "scam_message"):
+        assert not OFF_PLATFORM.search(sim.envelope["payload"]["text"].replace("$", ""))
+    # Below the behaviour rules' thresholds: a handful of strangers, a few proposals each.
+    strangers = Counter(e.envelope["subject_id"] for e in of(stream, "message.sent", "scam_message"))
+    proposals = Counter(e.envelope["subject_id"] for e in of(stream, "proposal.submitted", "scam_proposal"))
+    assert max(proposals.values()) <= 3
+    recipients: dict[str, set[str]] = defaultdict(set)
+    for sim in of(stream, "message.sent", "scam_message"):
+        recipients[sim.envelope["subject_id"]].add(sim.envelope["payload"]["recipient_id"])
+    assert strangers and max(len(r) for r in recipients.values()) <= 4

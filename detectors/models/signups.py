@@ -1,14 +1,28 @@
-"""Fake signups: profile and signup behaviour; an anomaly score until labels arrive, then supervised.
+"""Fake accounts, at signup and in their marketplace profile: an anomaly score until labels
+arrive, then supervised.
 
-Before the supervised part has ``min_labels_per_class`` labels of each class, the model scores
-with river's Half-Space Trees over the numeric profile and behaviour features (fed through
-:meth:`FakeSignupModel.observe` with every consented signup it scores). Raw Half-Space Trees
-scores have no fixed scale, so the model fires on the most anomalous ``anomaly_alert_rate`` of
-signups (a running quantile of the scores it has observed), once it has seen two windows
-(one to fill the trees' reference mass, one to calibrate the quantile). Its explanation then
-lists the features furthest from what the model usually sees. Once labelled, the logistic
-regression takes over: anomaly is not fraud (on cresci-2015, where fakes are half the rows and
-all alike, the genuine accounts are the anomalies), so labels win as soon as there are enough.
+The model scores two event types. A ``user.signed_up`` is judged on how the account was made
+(signup speed, verification, email kind, accounts per device and /24, the masked bio). A
+``profile.updated`` is judged on the profile the account then shows, as the feature catalogue
+describes it (``profile_*``: rate, skills, portfolio, completed jobs, job success score,
+reviews, badge, earnings, followers and following, photo, video, verification; the account's
+age and signup verification) plus the masked overview and headline: a fake account is often
+only visible once it fills in a profile. Every input carries its kind (``kind=signup`` or
+``kind=profile``), so the supervised part learns each its own bias.
+
+Before the supervised part has ``min_labels_per_class`` labels of each class, each kind is
+scored by its own :class:`~detectors.models.anomaly.AnomalyPart` (Half-Space Trees over the
+numeric features, fed through :meth:`FakeSignupModel.observe` with every consented event it
+scores): signups and profiles are different populations, and one's outliers say nothing about
+the other's. A part fires on the most unusual ``anomaly_alert_rate`` of its kind once it has
+seen two windows; its explanation lists the features furthest from the usual. Once labelled,
+the logistic regression takes over: anomaly is not fraud (on cresci-2015, where fakes are half
+the rows and all alike, the genuine accounts are the anomalies), so labels win as soon as
+there are enough.
+
+Only named catalogue features are read (:data:`SIGNUP_READS`, :data:`PROFILE_READS`), and
+every numeric input is one of :data:`NUMERIC_FEATURES`; nothing else a caller passes in
+reaches the model.
 
 >>> from schemas import decode_event_obj
 >>> from detectors.examples import example_event
@@ -16,21 +30,24 @@ all alike, the genuine accounts are the anomalies), so labels win as soon as the
 >>> x = model.featurize(decode_event_obj(example_event("user.signed_up")), {"device_accounts_24h": 6})
 >>> x["device_accounts_24h"] > 0.5, any(k.startswith("email_domain=") for k in x), "ana" in str(x)
 (True, True, False)
+>>> profile = decode_event_obj(example_event("profile.updated", {"overview": "Ana S. here."}))
+>>> x = model.featurize(profile, {"profile_completed_jobs": 12, "profile_known": True})
+>>> x["kind=profile"], x["profile_completed_jobs"] > 0, "profile:w:<name>" in x
+(1.0, True, True)
 """
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import re2
-from river import anomaly, stats
 
+from detectors.models.anomaly import AnomalyPart
 from detectors.models.base import TOP_FEATURES, LogisticModel, ModelInput
-from detectors.models.text import flag, log_scale, text_features
+from detectors.models.text import account_features, flag, log_scale, text_features
 from detectors.privacy import keyed_hash
+from detectors.profiles import BADGES, MONEY_BANDS
 from schemas.events import Envelope
 
 FREEMAIL = frozenset({
@@ -45,19 +62,59 @@ DISPOSABLE = frozenset({
 })
 _AUTOMATION = re2.compile(r"(?i)headless|phantomjs|selenium|puppeteer|playwright|python|curl|wget|"
                           r"okhttp|java/|go-http|bot\b|spider|scrapy")
-#: Enrichment features a platform may supply with a signup (none are computed by Vigil today).
-PROFILE_PREFIX = "profile_"
+SIGNUP, PROFILE = "user.signed_up", "profile.updated"
+
+#: The catalogue features a signup's input reads.
+SIGNUP_READS: tuple[str, ...] = (
+    "device_accounts_1h", "device_accounts_24h", "ip24_accounts_1h", "ip24_accounts_24h")
+#: The catalogue features a profile update's input reads (the profile itself and the account).
+PROFILE_READS: tuple[str, ...] = (
+    "profile_hourly_rate", "profile_skills", "profile_portfolio_items",
+    "profile_completed_jobs", "profile_job_success_score", "profile_rating", "profile_reviews",
+    "profile_badge", "profile_total_earnings_band", "profile_followers", "profile_following",
+    "profile_has_photo", "profile_has_video_intro", "profile_identity_verified",
+    "profile_phone_verified", "profile_payment_verified", "profile_jobs_posted",
+    "profile_hires", "profile_total_spent_band", "profile_overview_length",
+    "profile_headline_length", "account_age_seconds", "subject_phone_verified",
+    "subject_id_verified")
+
+#: Every numeric input (a number in [0, 1]; words and one-hot categories are not numeric) of
+#: each kind: what the anomaly parts see, in this order.
+SIGNUP_NUMERIC: tuple[str, ...] = (
+    "bio_length", "bio_empty", "bio_contacts", "has_photo", "phone_verified", "id_verified",
+    "signup_seconds", "signup_under_5s", "username_length", "username_digit_frac",
+    "display_name_words", "display_name_has_digits", "display_name_is_username",
+    "email_freemail", "email_disposable", "email_local_digit_frac", "user_agent_automation",
+    "user_agent_empty", "device_accounts_1h", "device_accounts_24h", "ip24_accounts_1h",
+    "ip24_accounts_24h")
+PROFILE_NUMERIC: tuple[str, ...] = (
+    "profile_hourly_rate", "profile_rate_missing", "profile_skills", "profile_portfolio_items",
+    "profile_completed_jobs", "profile_job_success", "profile_jss_missing", "profile_rating",
+    "profile_reviews", "profile_earnings_level", "profile_spent_level", "profile_followers",
+    "profile_following", "profile_following_per_follower", "profile_has_photo",
+    "profile_has_video_intro", "profile_identity_verified", "profile_phone_verified",
+    "profile_payment_verified", "profile_jobs_posted", "profile_hires", "profile_hire_rate",
+    "profile_overview_length", "profile_overview_empty", "profile_headline_length",
+    "profile_contacts", "account_unknown", "account_new_1d", "account_age_days",
+    "phone_verified", "id_verified")
+NUMERIC_FEATURES: tuple[str, ...] = tuple(dict.fromkeys(SIGNUP_NUMERIC + PROFILE_NUMERIC))
+#: The families of non-numeric inputs: masked words, hashed or one-hot categories.
+CATEGORICAL_PREFIXES: tuple[str, ...] = (
+    "kind=", "bio:w:", "profile:w:", "email_domain=", "account_type=", "country=",
+    "profile_badge=")
 
 
 def _numeric(key: str) -> bool:
-    """Keys the anomaly part sees: numbers in [0, 1], not words or one-hot categories."""
+    """Keys the anomaly parts see: numbers in [0, 1], not words or one-hot categories."""
     return ":" not in key and "=" not in key
 
 
-def _numeric_part(x: ModelInput) -> ModelInput:
-    """The items of ``x`` the anomaly part sees (:func:`_numeric`, inlined: a call per key
-    costs more than the test)."""
-    return {k: v for k, v in x.items() if ":" not in k and "=" not in k}
+def _number(value: object, default: float = 0.0) -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+    return out if out == out else default  # NaN is missing
 
 
 def _letters(text: str) -> str:
@@ -92,16 +149,27 @@ def _mask_name(text: str, name: str) -> str:
     return "".join(parts)
 
 
+def _masked(text: str, names: set[str]) -> str:
+    """``text`` with each of the user's own ``names`` (3 characters or more) made ``<name>``."""
+    for name in names:
+        if len(name) >= 3:
+            text = _mask_name(text, name)
+    return text
+
+
 class FakeSignupModel(LogisticModel):
     id: ClassVar[str] = "signup.fake_account_model"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     description: ClassVar[str] = (
-        "Fake-account model for signups: Half-Space Trees anomaly score on profile and signup "
-        "behaviour (accounts per device and /24, signup speed, verification, email kind) until "
-        "enough analyst labels arrive, then an online logistic regression that adds the masked bio.")
-    event_types: ClassVar[frozenset[str]] = frozenset({"user.signed_up"})
-    text_fields: ClassVar[frozenset[str] | None] = frozenset({"bio", "username", "display_name"})
-    short_name: ClassVar[str] = "fake signup"
+        "Fake-account model for signups and marketplace profiles: Half-Space Trees anomaly "
+        "scores, one per kind (signup behaviour: accounts per device and /24, signup speed, "
+        "verification, email kind; the profile: history, reviews, followers, photo, "
+        "verification), until enough analyst labels arrive, then an online logistic "
+        "regression that adds the masked bio, overview and headline.")
+    event_types: ClassVar[frozenset[str]] = frozenset({SIGNUP, PROFILE})
+    text_fields: ClassVar[frozenset[str] | None] = frozenset(
+        {"bio", "username", "display_name", "overview", "headline"})
+    short_name: ClassVar[str] = "fake account"
     observes_unlabelled: ClassVar[bool] = True
 
     def __init__(self, hash_key: bytes, *, anomaly_alert_rate: float = 0.02,
@@ -109,31 +177,33 @@ class FakeSignupModel(LogisticModel):
                  min_labels_per_class: int = 20, **kwargs: Any) -> None:
         super().__init__(hash_key, min_labels_per_class=min_labels_per_class, **kwargs)
         self.anomaly_alert_rate = anomaly_alert_rate
-        self._score_quantile = stats.Quantile(1.0 - anomaly_alert_rate)
         self.window_size = window_size
-        self.n_trees = n_trees
-        self.height = height
-        self.seed = seed
-        self.n_observed = 0
-        self._hst = anomaly.HalfSpaceTrees(n_trees=n_trees, height=height,
-                                           window_size=window_size, seed=seed)
-        #: Running mean and variance (Welford: n, mean, M2) per numeric feature, to explain
-        #: anomaly scores as "this value is far from the usual".
-        self._stats: dict[str, list[float]] = {}
+        options = dict(alert_rate=anomaly_alert_rate, window_size=window_size, n_trees=n_trees,
+                       height=height, seed=seed)
+        self._parts = {"signup": AnomalyPart(SIGNUP_NUMERIC, **options),  # type: ignore[arg-type]
+                       "profile": AnomalyPart(PROFILE_NUMERIC, **options)}  # type: ignore[arg-type]
+
+    @property
+    def n_observed(self) -> int:
+        return sum(part.n_observed for part in self._parts.values())
 
     # ---- features --------------------------------------------------------------------------
 
     def featurize(self, event: Envelope, features: Mapping[str, Any]) -> ModelInput:
+        if event.type == PROFILE:
+            return self._profile_input(event, features)
+        return self._signup_input(event, features)
+
+    def _signup_input(self, event: Envelope, features: Mapping[str, Any]) -> ModelInput:
         p = event.payload
         username: str = getattr(p, "username", "") or ""
         display_name: str = getattr(p, "display_name", "") or ""
         email: str = getattr(p, "email", "") or ""
-        bio: str = getattr(p, "bio", "") or ""
         # The subject's own names are masked in the bio too, so they cannot become tokens.
-        for name in {username, display_name, *display_name.split(), email.split("@")[0]}:
-            if len(name) >= 3:
-                bio = _mask_name(bio, name)
+        bio = _masked(getattr(p, "bio", "") or "",
+                      {username, display_name, *display_name.split(), email.split("@")[0]})
         x = {f"bio:{k}": v for k, v in text_features(bio, bigrams=False).items()}
+        x["kind=signup"] = 1.0
         x["bio_length"] = min(len(bio), 1000) / 1000  # text_shape's length, the only part used
         x["bio_empty"] = 0.0 if bio.strip() else 1.0
         x["bio_contacts"] = min(sum(k.startswith("bio:w:<") for k in x), 3) / 3
@@ -166,64 +236,91 @@ class FakeSignupModel(LogisticModel):
         x["device_accounts_24h"] = log_scale(features.get("device_accounts_24h"), 20)
         x["ip24_accounts_1h"] = log_scale(features.get("ip24_accounts_1h"), 50)
         x["ip24_accounts_24h"] = log_scale(features.get("ip24_accounts_24h"), 50)
-        for key in sorted(features):
-            if key.startswith(PROFILE_PREFIX):
-                value = features[key]
-                if isinstance(value, bool):
-                    x[key] = 1.0 if value else 0.0
-                elif isinstance(value, (int, float)):
-                    x[key] = log_scale(value, 1_000_000)
-                # Anything else (text) could carry an identifier: not used.
+        return x
+
+    def _profile_input(self, event: Envelope, features: Mapping[str, Any]) -> ModelInput:
+        """The profile's numbers from the catalogue's ``profile_*`` features; its texts (the
+        overview and headline, masked, the user's own name too) from the event."""
+        p = event.payload
+        display_name: str = getattr(p, "display_name", "") or ""
+        text = _masked(f"{getattr(p, 'headline', '')}\n{getattr(p, 'overview', '')}",
+                       {display_name, *display_name.split()})
+        x = {f"profile:{k}": v for k, v in text_features(text, bigrams=False).items()}
+        f = features.get
+        x["kind=profile"] = 1.0
+        rate = _number(f("profile_hourly_rate"), -1.0)
+        x["profile_hourly_rate"] = log_scale(rate, 1000)
+        x["profile_rate_missing"] = 1.0 if rate < 0 else 0.0
+        x["profile_skills"] = min(_number(f("profile_skills")), 20) / 20
+        x["profile_portfolio_items"] = log_scale(f("profile_portfolio_items"), 100)
+        x["profile_completed_jobs"] = log_scale(f("profile_completed_jobs"), 10_000)
+        jss = _number(f("profile_job_success_score"), -1.0)
+        x["profile_job_success"] = min(jss, 100) / 100 if jss >= 0 else 0.0
+        x["profile_jss_missing"] = 1.0 if jss < 0 else 0.0
+        rating = _number(f("profile_rating"), -1.0)
+        x["profile_rating"] = (min(rating, 5) - 1) / 4 if rating >= 1 else 0.0
+        x["profile_reviews"] = log_scale(f("profile_reviews"), 10_000)
+        badge = f("profile_badge")
+        if badge in BADGES:
+            x[f"profile_badge={badge}"] = 1.0
+        x["profile_earnings_level"] = _band(f("profile_total_earnings_band"))
+        x["profile_spent_level"] = _band(f("profile_total_spent_band"))
+        followers, following = _number(f("profile_followers")), _number(f("profile_following"))
+        x["profile_followers"] = log_scale(followers, 1_000_000)
+        x["profile_following"] = log_scale(following, 100_000)
+        x["profile_following_per_follower"] = log_scale(following / (max(followers, 0) + 1), 100)
+        for name in ("has_photo", "has_video_intro", "identity_verified", "phone_verified",
+                     "payment_verified"):
+            x[f"profile_{name}"] = flag(f(f"profile_{name}", False))
+        posted, hires = _number(f("profile_jobs_posted")), _number(f("profile_hires"))
+        x["profile_jobs_posted"] = log_scale(posted, 1000)
+        x["profile_hires"] = log_scale(hires, 1000)
+        x["profile_hire_rate"] = min(hires / posted, 1.0) if posted > 0 else 0.0
+        overview = _number(f("profile_overview_length"))
+        x["profile_overview_length"] = min(overview, 5000) / 5000
+        x["profile_overview_empty"] = 0.0 if overview > 0 else 1.0
+        x["profile_headline_length"] = min(_number(f("profile_headline_length")), 150) / 150
+        x["profile_contacts"] = min(sum(k.startswith("profile:w:<") and k != "profile:w:<name>"
+                                        for k in x), 3) / 3
+        country = getattr(p, "country", None)
+        if country:
+            x[f"country={country}"] = 1.0
+        x[f"account_type={getattr(p, 'account_type', 'unknown')}"] = 1.0
+        x.update(account_features(features))
         return x
 
     # ---- modes -----------------------------------------------------------------------------
+
+    def _part(self, x: ModelInput) -> AnomalyPart:
+        return self._parts["profile" if "kind=profile" in x else "signup"]
 
     @property
     def current_mode(self) -> str:
         if self.ready:
             return "supervised"
-        return "anomaly" if self.n_observed >= 2 * self.window_size else "cold"
+        return "anomaly" if any(part.warm for part in self._parts.values()) else "cold"
 
     def threshold_for(self, mode: str) -> float:
-        if mode == "anomaly":
-            return float(self._score_quantile.get() or 1.0)
-        return self.threshold
-
-    def _anomaly_score(self, x: ModelInput) -> float:
-        return float(self._hst.score_one(_numeric_part(x)))
+        # An anomaly part's score is 0.5 at its kind's alert quantile.
+        return 0.5 if mode == "anomaly" else self.threshold
 
     def _score(self, x: ModelInput) -> float:
         if self.current_mode == "anomaly":
-            return self._anomaly_score(x)
+            return self._part(x).score(x)
         return super()._score(x)
 
     def _explain(self, x: ModelInput) -> tuple[float, dict[str, Any]]:
         if self.current_mode != "anomaly":
             return super()._explain(x)
-        unusual = []
-        for key, value in x.items():
-            stat = self._stats.get(key)
-            if stat is None or stat[0] < 2 or not _numeric(key):
-                continue
-            std = math.sqrt(stat[2] / (stat[0] - 1)) + 1e-3
-            unusual.append((abs(value - stat[1]) / std, key, value, stat[1]))
-        top = heapq.nlargest(TOP_FEATURES, unusual)
-        return self._anomaly_score(x), {
-            "mode": "anomaly",
-            "top_features": [{"feature": k, "value": round(v, 6), "typical": round(m, 6),
-                              "z": round(z, 3)} for z, k, v, m in top],
-        }
+        part = self._part(x)
+        numeric = {k: v for k, v in x.items() if _numeric(k)}
+        return part.score(x), {"mode": "anomaly", "top_features": part.unusual(numeric, TOP_FEATURES)}
 
     def observe(self, x: ModelInput) -> None:
-        """Learn the usual signup from an unlabelled (consented) one: Half-Space Trees and stats."""
-        numeric = _numeric_part(x)
-        if self.n_observed >= self.window_size:  # the trees have a reference mass: calibrate
-            self._score_quantile.update(float(self._hst.score_one(numeric)))
-        self._hst.learn_one(numeric)
-        for key, value in numeric.items():
-            stat = self._stats.setdefault(key, [0.0, 0.0, 0.0])
-            stat[0] += 1
-            delta = value - stat[1]
-            stat[1] += delta / stat[0]
-            stat[2] += delta * (value - stat[1])
-        self.n_observed += 1
+        """Learn the usual signup or profile from an unlabelled (consented) one."""
+        self._part(x).observe(x)
+
+
+def _band(value: object) -> float:
+    """A money band's rank in [0, 1] (unknown bands count as none)."""
+    return MONEY_BANDS.index(value) / (len(MONEY_BANDS) - 1) if value in MONEY_BANDS else 0.0  # type: ignore[arg-type]

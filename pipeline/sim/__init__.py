@@ -6,8 +6,11 @@ benign traffic. The same arguments always give the same stream, event ids includ
 file written today can be replayed and scored against :func:`truth_record` rows tomorrow.
 
 The benign world is a growing population of clients and freelancers: each signs up before
-doing anything else, clients post jobs, freelancers send proposals, clients interview and
-hire in message threads, users change AI-feature consent and now and then file a report.
+doing anything else (most answer the AI-features choice on the signup form, whose consent
+event goes just before the signup; see :mod:`~pipeline.sim.consent`), most then publish a
+marketplace profile and edit it now and then, clients post jobs, freelancers send proposals,
+clients interview and hire in message threads, users change AI-feature consent and now and
+then file a report.
 Fraud scenarios (see :data:`SCENARIOS`) are scheduled into the same clock, so bursts
 interleave with benign traffic the way they would in production.
 
@@ -18,8 +21,8 @@ envelopes, market, signups, benign traffic); one module per fraud scenario in
 
 >>> from schemas import decode_event_obj
 >>> events = list(generate(seed=7, count=2_000, fraud_rate=0.1))
->>> len(events), events[0].envelope["type"]
-(2000, 'user.signed_up')
+>>> len(events), [e.envelope["type"] for e in events[:2]]  # an AI-features answer, then its signup
+(2000, ['consent.changed', 'user.signed_up'])
 >>> all(decode_event_obj(e.envelope).event_id for e in events)
 True
 >>> [e.envelope["event_id"] for e in events[:3]] == [

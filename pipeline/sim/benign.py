@@ -1,4 +1,5 @@
-"""Benign marketplace behaviour: sign up, post jobs, propose, talk, hire, change consent, report.
+"""Benign marketplace behaviour: sign up (answering the AI-features choice), build and edit a
+profile, post jobs, propose, talk, hire, change consent, report.
 
 :meth:`BenignTraffic.next` picks one activity per tick of the driver. Its limits (proposals per
 freelancer per ten minutes, new threads per client per hour, big budgets only from verified
@@ -13,9 +14,11 @@ from typing import Any
 
 from pipeline.sim.categories import CATEGORIES, GENAI_NOTE, JOB_CLOSINGS
 from pipeline.sim.clock import Agenda, Clock
+from pipeline.sim.consent import LATER_FROM_UNDECIDED, later_choice
 from pipeline.sim.envelopes import Envelopes
 from pipeline.sim.ids import Ids
 from pipeline.sim.market import Job, Market, Thread, User, recent, trim
+from pipeline.sim.profiles import CREATE_SHARE, Profiles
 from pipeline.sim.signups import Signups
 from pipeline.sim.words import (
     CL_APPROACH,
@@ -39,7 +42,7 @@ class BenignTraffic:
 
     def __init__(
         self, rng: random.Random, *, clock: Clock, agenda: Agenda, ids: Ids,
-        envelopes: Envelopes, signups: Signups, market: Market,
+        envelopes: Envelopes, signups: Signups, profiles: Profiles, market: Market,
     ) -> None:
         self.rng = rng
         self.clock = clock
@@ -47,6 +50,7 @@ class BenignTraffic:
         self.ids = ids
         self.envelopes = envelopes
         self.signups = signups
+        self.profiles = profiles
         self.market = market
 
     def next(self, now: float) -> dict[str, Any]:
@@ -64,9 +68,11 @@ class BenignTraffic:
             return self.job(now) or self.signup(now)
         if r < 0.46:
             return self.proposal(now) or self.job(now) or self.signup(now)
-        if r < 0.978:
+        if r < 0.963:
             return (self.message(now) or self.proposal(now) or self.job(now)
                     or self.signup(now))
+        if r < 0.978:
+            return self.profile_edit(now) or self.message(now) or self.signup(now)
         if r < 0.994:
             return self.consent(now)
         return self.report(now) or self.consent(now)
@@ -84,13 +90,28 @@ class BenignTraffic:
         market.device_users[user.device_id] = market.device_users.get(user.device_id, 0) + 1
         market.users.append(user)
         (market.clients if kind == "client" else market.freelancers).append(user)
-        # Most users accept the AI-features prompt during onboarding; a few decline it.
-        r = rng.random()
-        if r < 0.9:
-            t = now + self.clock.later(5, 180)
-            self.agenda.push(t, self.envelopes.consent(
-                t, user, "opted_in" if r < 0.85 else "opted_out"), None)
-        return env
+        if rng.random() < CREATE_SHARE[kind]:
+            t = now + self.clock.later(120, 3600)
+            self.agenda.push(t, self.profiles.first(t, user), None)
+            market.profiled.append(user)
+            trim(market.profiled, 400)
+        consent = self.signups.onboarding_consent(now, user)
+        if consent is None:
+            market.undecided.append(user)
+            return env
+        # The choice travels with the signup form: its consent event goes first (same instant),
+        # so the signup is scored; the signup follows straight after, on the next tick.
+        self.agenda.push(now, env, None)
+        return consent
+
+    def profile_edit(self, now: float) -> dict[str, Any] | None:
+        market = self.market
+        if not market.profiled:
+            return None
+        user = self.rng.choice(market.profiled)
+        if user.profile is None:  # its first profile is still scheduled
+            return None
+        return self.profiles.edit(now, user)
 
     def job(self, now: float) -> dict[str, Any] | None:
         rng, market = self.rng, self.market
@@ -122,6 +143,7 @@ class BenignTraffic:
             restricted=restricted,
         )
         market.jobs.append(job)
+        client.jobs_posted += 1
         trim(market.jobs, 400)
         if restricted:
             market.restricted_jobs.append(job)
@@ -136,6 +158,7 @@ class BenignTraffic:
         fill = {
             "title": job.title, "skill": skill, "skill2": skill2,
             "years": rng.randint(2, 12), "n": rng.randint(5, 80), "days": rng.randint(2, 10),
+            "skill_slug": skill.lower().replace(" ", "-"),
         }
         lines = [
             rng.choice(CL_GREETINGS),
@@ -201,6 +224,7 @@ class BenignTraffic:
                                   else MSG_FREELANCER_CONTRACT)
             elif from_client and thread.messages >= 2 and rng.random() < 0.3:
                 text, thread.contract = rng.choice(MSG_HIRE), True
+                client.hires += 1
             else:
                 text = rng.choice(MSG_CLIENT_PRE if from_client else MSG_FREELANCER_PRE)
         recipient = freelancer if sender is client else client
@@ -231,17 +255,14 @@ class BenignTraffic:
         return thread
 
     def consent(self, now: float) -> dict[str, Any]:
-        rng = self.rng
-        user = rng.choice(self.market.users)
-        # Changing one's mind later: opted-in users mostly opt out (a few re-confirm after a
-        # policy notice), opted-out users opt back in, undecided users go either way.
-        if user.consent == "opted_in":
-            choice = "opted_in" if rng.random() < 0.1 else "opted_out"
-        elif user.consent == "opted_out":
-            choice = "opted_in"
+        """A later consent change: mostly a user who skipped the choice at signup deciding,
+        now and then someone changing their mind (see :mod:`pipeline.sim.consent`)."""
+        rng, market = self.rng, self.market
+        if market.undecided and rng.random() < LATER_FROM_UNDECIDED:
+            user = market.undecided.pop(rng.randrange(len(market.undecided)))
         else:
-            choice = rng.choice(("opted_in", "opted_out"))
-        return self.envelopes.consent(now, user, choice)
+            user = rng.choice(market.users)
+        return self.envelopes.consent(now, user, later_choice(rng, user.consent))
 
     def report(self, now: float) -> dict[str, Any] | None:
         rng, market = self.rng, self.market

@@ -51,6 +51,11 @@ class Envelopes:
                    "policy_version": POLICY_VERSION, "changed_at": self.clock.stamp(t)}
         return self.envelope(t, "consent.changed", "privacy-service", user.user_id, payload)
 
+    def profile(self, t: float, user: User, payload: dict[str, Any]) -> dict[str, Any]:
+        """A profile update carrying the whole profile; also records it on ``user``."""
+        user.profile = payload
+        return self.envelope(t, "profile.updated", "profiles-service", user.user_id, payload)
+
     def job_post(self, t: float, job: Job, description: str) -> dict[str, Any]:
         payload = {
             "job_id": job.job_id, "client_id": job.client.user_id, "title": job.title,

@@ -27,6 +27,10 @@ class User:
     phone_verified: bool
     id_verified: bool
     consent: str | None = None
+    #: The marketplace profile last published (a ``profile.updated`` payload), if any.
+    profile: dict[str, Any] | None = None
+    jobs_posted: int = 0
+    hires: int = 0
 
 
 @dataclass(slots=True, eq=False)
@@ -101,3 +105,7 @@ class Market:
     recent_threads: dict[str, list[float]] = field(default_factory=dict)
     #: Accounts that already sent a proposal_spam burst (one burst per account).
     spammers: set[str] = field(default_factory=set)
+    #: Users who skipped the AI-features choice at signup (asked again later).
+    undecided: list[User] = field(default_factory=list)
+    #: Users with a published profile (who edit it now and then).
+    profiled: list[User] = field(default_factory=list)

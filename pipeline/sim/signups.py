@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from pipeline.sim.consent import signup_choice
 from pipeline.sim.envelopes import Envelopes
 from pipeline.sim.ids import Ids
 from pipeline.sim.market import User
@@ -116,3 +117,11 @@ class Signups:
         }
         return user, self.envelopes.envelope(t, "user.signed_up", "accounts-service",
                                              user.user_id, payload)
+
+    def onboarding_consent(self, t: float, user: User, *,
+                           scripted: bool = False) -> dict[str, Any] | None:
+        """The ``consent.changed`` a new user sends with their signup form (same instant; to be
+        published before the signup), or None if they skip the choice (see
+        :mod:`pipeline.sim.consent`)."""
+        choice = signup_choice(self.rng, scripted=scripted)
+        return None if choice is None else self.envelopes.consent(t, user, choice)

@@ -96,6 +96,8 @@ CL_CLOSINGS = (
     "Thanks for considering my proposal.",
     "Let me know if you'd like to see more samples.",
     "I'd be glad to discuss the details.",
+    # Benign links too, so a link alone is no sign of a scam.
+    "Samples of similar work are in my portfolio: https://portfolio.example.com/{skill_slug}",
 )
 CL_SIGNOFFS = ("Best,", "Thanks,", "Regards,", "Kind regards,", "Cheers,")
 
@@ -125,6 +127,7 @@ MSG_FREELANCER_PRE = (
     "Two rounds of revisions are included, more are fine if the changes are small.",
     "I'd need access to your existing files and a short list of priorities.",
     "Milestones work well for me.",
+    "Here are two recent examples: https://portfolio.example.com/work",
 )
 MSG_HIRE = (
     "I've sent you the offer, welcome aboard!",
@@ -139,6 +142,7 @@ MSG_CLIENT_CONTRACT = (
     "Can we move the deadline to next Wednesday? Our team needs more time to review.",
     "Everything looks good, I'll leave feedback when we close the contract.",
     "Please use the updated brief I uploaded to the project files.",
+    "I put the brand guidelines here: https://files.example.com/brand-guide",
 )
 MSG_FREELANCER_CONTRACT = (
     "Uploaded the revised version, let me know what you think.",

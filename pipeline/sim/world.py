@@ -15,6 +15,7 @@ from pipeline.sim.clock import Agenda, Clock
 from pipeline.sim.envelopes import Envelopes
 from pipeline.sim.ids import Ids
 from pipeline.sim.market import Market
+from pipeline.sim.profiles import Profiles
 from pipeline.sim.signups import Signups
 
 
@@ -26,9 +27,9 @@ class World:
 
     >>> from datetime import timezone
     >>> world = World(random.Random(1), datetime(2026, 1, 5, tzinfo=timezone.utc), 2.0)
-    >>> env = world.benign.next(0.0)
-    >>> env["type"], len(world.market.users)
-    ('user.signed_up', 1)
+    >>> env = world.benign.next(0.0)   # a new user's consent, their signup right behind it
+    >>> env["type"], len(world.market.users), world.agenda.pop_due(0.0).envelope["type"]
+    ('consent.changed', 1, 'user.signed_up')
     """
 
     def __init__(self, rng: random.Random, start: datetime, mean_gap: float) -> None:
@@ -39,6 +40,7 @@ class World:
         self.market = Market()
         self.envelopes = Envelopes(self.ids, self.clock)
         self.signups = Signups(rng, self.ids, self.envelopes)
+        self.profiles = Profiles(rng, self.envelopes)
         self.benign = BenignTraffic(rng, clock=self.clock, agenda=self.agenda, ids=self.ids,
                                     envelopes=self.envelopes, signups=self.signups,
-                                    market=self.market)
+                                    profiles=self.profiles, market=self.market)

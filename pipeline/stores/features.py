@@ -18,6 +18,7 @@ from detectors.features import (
     PROFILE_TTL,
     CountSince,
     FeaturePlan,
+    Keep,
     Observe,
     Recall,
     Remember,
@@ -65,6 +66,14 @@ while i <= n do
     if op == 'N' then redis.call('SET', key, ARGV[i + 2], 'EX', ttl, 'NX')
     else redis.call('SET', key, ARGV[i + 2], 'EX', ttl) end
     i = i + 3
+  elseif op == 'K' then
+    -- The latest by event time wins: the stored record's time is its first element.
+    local at, stored = tonumber(ARGV[i + 3]), redis.call('GET', key)
+    local stored_at = stored and tonumber(string.match(stored, '^%[([^,%]]+)'))
+    if not stored_at or stored_at <= at then
+      redis.call('SET', key, ARGV[i + 2], 'EX', ttl)
+    end
+    i = i + 4
   elseif op == 'C' then
     out[#out + 1] = redis.call('ZCOUNT', key, exclusive(ARGV[i + 2]), ARGV[i + 3])
     i = i + 4
@@ -115,6 +124,8 @@ class RedisFeatureStore:
             key = PREFIX + write.key
             if type(write) is Observe:
                 args += ["O" if write.trim else "P", key, write.member, write.at]
+            elif type(write) is Keep:
+                args += ["K", key, orjson.dumps(write.value).decode(), write.at]  # type: ignore[union-attr]
             else:
                 args += ["N" if write.only_if_absent else "R", key,  # type: ignore[union-attr]
                          orjson.dumps(write.value, option=orjson.OPT_SORT_KEYS).decode()]  # type: ignore[union-attr]
@@ -170,7 +181,7 @@ class MemoryFeatureStore:
         # Like Redis's ZREMRANGEBYSCORE on trimming writes: members at or before the highest
         # trim point a key has seen are gone, even for a late event's reads.
         self.trimmed: dict[str, float] = {}
-        self.records: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, Any] = {}
 
     async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
         return self.execute_sync(plan)
@@ -189,6 +200,10 @@ class MemoryFeatureStore:
             elif isinstance(write, Remember):
                 if not (write.only_if_absent and write.key in self.records):
                     self.records[write.key] = dict(write.value)
+            elif isinstance(write, Keep):
+                stored = self.records.get(write.key)
+                if stored is None or stored[0] <= write.at:
+                    self.records[write.key] = list(write.value)
         raw: dict[str, Any] = {}
         for read in plan.reads:
             if isinstance(read, Recall):

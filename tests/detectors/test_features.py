@@ -91,7 +91,8 @@ def test_every_feature_has_an_example_value_and_description() -> None:
 
 
 @pytest.mark.parametrize("event_type", ["user.signed_up", "job_post.created", "message.sent",
-                                        "proposal.submitted", "consent.changed", "user_report.filed"])
+                                        "proposal.submitted", "consent.changed", "user_report.filed",
+                                        "profile.updated"])
 def test_assembled_features_are_exactly_the_features_of_the_type(event_type: str,
                                                                   features: Features) -> None:
     values = features(event(event_type))
@@ -103,6 +104,67 @@ def test_plan_reads_each_raw_answer_once() -> None:
     plan = plan_features(proposal("u_f", "job_1"))
     names = [r.feature for r in plan.reads]
     assert len(names) == len(set(names))
+
+
+# ---- the marketplace profile ------------------------------------------------------------------
+
+
+def profile(user: str, at: float = 0.0, **payload: Any) -> Envelope:
+    return event("profile.updated", {"user_id": user, **payload}, at)
+
+
+def test_profile_features_follow_the_users_latest_profile(features: Features) -> None:
+    before = features(message("u_p", "u_q", 0))
+    assert before["profile_known"] is False and before["profile_completed_jobs"] == 0
+    assert before["profile_badge"] == "none" and before["profile_job_success_score"] == -1
+    own = features(profile("u_p", 10, completed_jobs=3, job_success_score=None, badge="top_rated",
+                           has_photo=False, overview="Short.", skills=["a", "b"]))
+    # The update itself is described by its own profile.
+    assert own["profile_known"] is True and own["profile_completed_jobs"] == 3
+    assert own["profile_job_success_score"] == -1 and own["profile_badge"] == "top_rated"
+    assert own["profile_has_photo"] is False and own["profile_overview_length"] == 6
+    assert own["profile_skills"] == 2
+    later = features(proposal("u_p", "job_1", 20))
+    assert {k: v for k, v in later.items() if k.startswith("profile_")} == {
+        k: v for k, v in own.items() if k.startswith("profile_")}
+    # Someone else's events see nothing of it.
+    assert features(message("u_other", "u_p", 30))["profile_known"] is False
+
+
+def test_the_latest_profile_by_event_time_wins_whatever_the_arrival_order(features: Features) -> None:
+    features(profile("u_p", 100, completed_jobs=7, hourly_rate=40.0))
+    # A late event (an older version of the profile) arrives after the newer one.
+    late = features(profile("u_p", 50, completed_jobs=2, hourly_rate=None))
+    assert late["profile_completed_jobs"] == 2 and late["profile_hourly_rate"] == -1.0
+    assert features(message("u_p", "u_q", 120))["profile_completed_jobs"] == 7
+    features(profile("u_p", 200, completed_jobs=9))
+    assert features(message("u_p", "u_q", 210))["profile_completed_jobs"] == 9
+
+
+def test_a_redelivered_profile_update_changes_nothing(features: Features) -> None:
+    first = profile("u_p", 100, completed_jobs=7)
+    features(first)
+    features(profile("u_p", 150, completed_jobs=8))
+    features(first)
+    assert features(message("u_p", "u_q", 160))["profile_completed_jobs"] == 8
+
+
+def test_grouped_features_assemble_to_what_each_feature_computes(features: Features) -> None:
+    """assemble() computes a group (the profile's) once per event; each feature's own value
+    function must agree with it, known profile or not."""
+    store = MemoryFeatureStore()
+    for e in (message("u_p", "u_q", 0), profile("u_p", 10, badge="expert_vetted", rating=4.2),
+              message("u_p", "u_q", 20)):
+        raw = store.execute_sync(plan_features(e))
+        values = assemble(e, raw)
+        assert values == {f.name: f.value(e, raw) for f in CATALOGUE if e.type in f.event_types}
+
+
+def test_profile_features_are_read_once_and_never_for_the_update_itself() -> None:
+    names = [r.feature for r in plan_features(message("u_p", "u_q")).reads]
+    assert names.count("_public_profile") == 1
+    assert "_public_profile" not in [r.feature for r in plan_features(profile("u_p")).reads]
+    assert [type(w).__name__ for w in plan_features(profile("u_p")).writes] == ["Observe", "Keep"]
 
 
 # ---- device and network counts ---------------------------------------------------------------

@@ -37,6 +37,31 @@ def test_simulate_writes_events_and_ground_truth_for_the_labelled_ones(tmp_path:
     assert labels and all(label["event_id"] in ids and label["scenario"] for label in labels)
 
 
+def test_live_traffic_is_the_files_traffic_on_the_marketplace_clock(stack: Stack) -> None:
+    """`vigil simulate --rate` publishes the same events as `--count` with the same seed, with
+    the same gaps between event times (a 2 s mean), however fast it publishes: the rules see
+    the per-user rates a backtest sees."""
+    from datetime import datetime
+
+    from pipeline.cli.main import simulate_live
+    from pipeline.sim import generate
+    from schemas.topics import INPUT_TOPICS
+    from tests.support.kafka import read_topic
+
+    def at(event: dict) -> float:
+        return datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).timestamp()
+
+    assert simulate_live(stack.settings, rate=500, count=400, duration=None, seed=4,
+                         fraud_rate=0.15) == 400
+    live = sorted((json.loads(r.value) for topic in INPUT_TOPICS
+                   for r in read_topic(stack.settings.kafka_bootstrap, topic)), key=at)
+    file = [s.envelope for s in generate(seed=4, count=400, fraud_rate=0.15)]
+    assert sorted(e["event_id"] for e in live) == sorted(e["event_id"] for e in file)
+    span = at(live[-1]) - at(live[0])
+    assert span == pytest.approx(at(file[-1]) - at(file[0]), abs=0.01)
+    assert span > 200  # minutes of marketplace time, published in about a second
+
+
 def test_replay_writes_one_result_line_per_event_and_reports_bad_lines(tmp_path: Path) -> None:
     events, _ = simulate_files(tmp_path, count=1000)
     lines = events.read_text().splitlines()

@@ -35,7 +35,8 @@ pytestmark = pytest.mark.integration
 async def test_redis_and_memory_feature_stores_agree_event_by_event(stack: Any, seed: int) -> None:
     events = generate_stream(seed)
     types = {e.type for e in events}
-    assert {"user.signed_up", "job_post.created", "message.sent", "proposal.submitted"} <= types
+    assert {"user.signed_up", "job_post.created", "message.sent", "proposal.submitted",
+            "profile.updated"} <= types
     span = max(e.occurred_at for e in events) - min(e.occurred_at for e in events)
     assert span > timedelta(days=1), "the stream must roll the 24h windows over"
 
@@ -61,10 +62,44 @@ async def test_redis_and_memory_feature_stores_agree_event_by_event(stack: Any, 
         await client.aclose()
     # The comparison means something only if the stream exercised the features.
     for name in ("device_accounts_24h", "ip24_accounts_1h", "sender_strangers_1h",
-                 "freelancer_connects_24h", "job_genai_restricted", "account_age_seconds"):
+                 "freelancer_connects_24h", "job_genai_restricted", "account_age_seconds",
+                 "profile_known", "profile_completed_jobs", "profile_hourly_rate"):
         assert nonzero.get(name, 0) > 0, f"{name} was never non-zero in the stream"
     for name in ("device_accounts_24h", "similar_cover_letter_jobs_24h", "user_events_24h"):
         assert peak[name] > 1, f"{name} never counted more than one member"
+
+
+async def test_stores_agree_that_the_latest_profile_by_event_time_wins(stack: Any) -> None:
+    def profile_at(seconds: float, jobs: int, user: str = "u_prof") -> Envelope:
+        return decode_event_obj(example_event(
+            "profile.updated", {"user_id": user, "completed_jobs": jobs},
+            occurred_at=(T0 + timedelta(seconds=seconds, microseconds=jobs)).isoformat(),
+            event_id=str(uuid.uuid4())))
+
+    def message_at(seconds: float, user: str = "u_prof") -> Envelope:
+        return decode_event_obj(example_event(
+            "message.sent", {"sender_id": user}, event_id=str(uuid.uuid4()),
+            occurred_at=(T0 + timedelta(seconds=seconds)).isoformat()))
+
+    client = Redis.from_url(stack.settings.redis_url)
+    try:
+        redis_store, memory_store = RedisFeatureStore(client), MemoryFeatureStore()
+        seen = []
+        # In order, out of order (an older one late), a redelivery, sub-second times.
+        stream = [profile_at(100, 3), profile_at(100, 5), profile_at(50, 1), message_at(101),
+                  profile_at(200, 9), profile_at(200, 9), profile_at(150.5, 4), message_at(201)]
+        for event in stream:
+            plan = plan_features(event)
+            from_redis = await redis_store.execute(plan)
+            assert from_redis == memory_store.execute_sync(plan), event.type
+            if event.type == "message.sent":
+                seen.append(assemble(event, from_redis)["profile_completed_jobs"])
+        assert seen == [5, 9]
+        stored = await client.get("vigil:f:user:u_prof:public:1")
+        assert stored is not None and await client.ttl("vigil:f:user:u_prof:public:1") > HORIZON
+    finally:
+        await redis_store.close()
+        await client.aclose()
 
 
 def consent_stream(seed: int, count: int = 80) -> list[ConsentChanged]:

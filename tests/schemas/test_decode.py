@@ -19,6 +19,7 @@ from schemas import (
     InvalidEvent,
     JobPostCreated,
     MessageSent,
+    ProfileUpdated,
     ProposalSubmitted,
     ReviewDecided,
     Topics,
@@ -39,6 +40,7 @@ EXPECTED_MODEL = {
     "consent.changed": ConsentChanged,
     "user_report.filed": UserReportFiled,
     "review.decided": ReviewDecided,
+    "profile.updated": ProfileUpdated,
 }
 
 
@@ -96,7 +98,7 @@ def test_valid_example_decodes_on_its_own_topic(event_type: str) -> None:
         "user.signed_up": Topics.SIGNUPS, "job_post.created": Topics.JOB_POSTS,
         "message.sent": Topics.MESSAGES, "proposal.submitted": Topics.PROPOSALS,
         "consent.changed": Topics.CONSENT, "user_report.filed": Topics.REPORTS,
-        "review.decided": Topics.DECISIONS,
+        "review.decided": Topics.DECISIONS, "profile.updated": Topics.PROFILES,
     }[event_type]
     assert decode_event(encode(example_event(event_type)), topic=topic).type == event_type
 
@@ -200,6 +202,9 @@ def test_refuses_missing_envelope_field_naming_it() -> None:
     ("job_post.created", "budget_amount", "300"),       # string for float
     ("job_post.created", "skills", "logo design"),      # string for list
     ("user.signed_up", "signup_duration_ms", True),     # bool for int
+    ("profile.updated", "completed_jobs", "12"),         # string for int
+    ("profile.updated", "hourly_rate", "35"),            # string for float
+    ("profile.updated", "has_photo", 1),                 # int for bool
 ])
 def test_refuses_mistyped_field_without_coercion(event_type: str, field: str, value: Any) -> None:
     error = refusal(encode(example_event(event_type, {field: value})))
@@ -252,6 +257,7 @@ def test_refuses_naive_consent_changed_at() -> None:
     ("user.signed_up", "user_id"), ("job_post.created", "client_id"),
     ("message.sent", "sender_id"), ("proposal.submitted", "freelancer_id"),
     ("consent.changed", "user_id"), ("user_report.filed", "reporter_id"),
+    ("profile.updated", "user_id"),
 ])
 def test_refuses_subject_id_that_differs_from_the_payload_subject(event_type: str,
                                                                    subject_field: str) -> None:
@@ -379,3 +385,53 @@ def test_valid_event_with_one_envelope_field_replaced_decodes_or_raises_invalid_
     field = data.draw(st.sampled_from(sorted(k for k in source if k != "payload")), label="field")
     source[field] = value
     _decodes_or_refuses(encode(source))
+
+
+# ---- profile.updated: every field bounded ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("headline", "x" * 151), ("overview", "x" * 5_001), ("display_name", "x" * 257),
+    ("skills", ["python"] * 51), ("skills", ["x" * 65]),
+    ("hourly_rate", -1.0), ("hourly_rate", 10_000.5),
+    ("job_success_score", 101), ("job_success_score", -1),
+    ("rating", 0.5), ("rating", 5.01),
+    ("portfolio_items", 10_001), ("completed_jobs", -1), ("completed_jobs", 10_000_001),
+    ("reviews", 10**8), ("followers", 10**9 + 1), ("following", -5), ("hires", 10**8),
+    ("jobs_posted", -1), ("badge", "platinum"), ("total_earnings_band", "$10K+"),
+    ("total_spent_band", "lots"), ("country", "Portugal"), ("currency", "usd"),
+    ("account_type", "agency"),
+])
+def test_profile_update_refuses_values_out_of_bounds(field: str, value: Any) -> None:
+    error = refusal(encode(example_event("profile.updated", {field: value})))
+    assert error.kind == "invalid_field"
+    assert f"payload.{field}" in error.reason
+
+
+def test_profile_update_takes_defaults_and_none_for_what_a_new_profile_lacks() -> None:
+    event = decode_event(encode(example_event("profile.updated", {
+        "hourly_rate": None, "job_success_score": None, "rating": None, "country": None})))
+    assert isinstance(event, ProfileUpdated)
+    minimal = {"user_id": "u_new", "account_type": "client"}
+    event = decode_event_obj(example_event("profile.updated", subject_id="u_new") | {
+        "payload": minimal})
+    p = event.payload
+    assert (p.headline, p.overview, p.skills, p.hourly_rate, p.job_success_score) == ("", "", [], None, None)
+    assert (p.badge, p.total_earnings_band, p.completed_jobs, p.has_photo) == ("none", "none", 0, False)
+
+
+def test_every_profile_field_is_bounded_in_the_json_schema() -> None:
+    from schemas.export import json_schemas
+
+    schema = json_schemas()["profile.updated"]
+    payload = schema["$defs"]["ProfileUpdatedPayload"]["properties"]
+    for name, spec in payload.items():
+        options = spec.get("anyOf", [spec])
+        for option in options:
+            kind = option.get("type")
+            if kind == "string":
+                assert "maxLength" in option or "enum" in option or "pattern" in option, name
+            elif kind == "array":
+                assert "maxItems" in option and "maxLength" in option["items"], name
+            elif kind in ("integer", "number"):
+                assert "maximum" in option and "minimum" in option, name

@@ -8,6 +8,7 @@ from typing import Any
 from detectors.consent import CURRENT_POLICY_VERSION, ConsentRecord
 from detectors.core import learn_from_label, observe_unlabelled
 from detectors.examples import example_event
+from detectors.features import assemble
 from detectors.models import OnlineModel
 from schemas import decode_event_obj
 from schemas.events import Envelope
@@ -50,10 +51,20 @@ def identifying_event(event_type: str) -> tuple[Envelope, dict[str, Any]]:
         "user.signed_up": {"user_id": SUBJECT, "email": EMAIL, "ip": IP, "device_id": DEVICE,
                            "username": USERNAME, "display_name": DISPLAY_NAME,
                            "bio": f"I am {DISPLAY_NAME} ({USERNAME}). {contact}"},
+        "profile.updated": {"user_id": SUBJECT, "display_name": DISPLAY_NAME,
+                            "headline": f"Designer, {EMAIL}",
+                            "overview": f"I am {DISPLAY_NAME}. {contact}"},
     }
-    features = {"job_client_id": OTHER, "job_known": True, "account_age_seconds": 3600,
-                "device_accounts_24h": 2, "ip24_accounts_24h": 3}
-    return event(event_type, payloads[event_type]), features
+    ev = event(event_type, payloads[event_type])
+    features = {**catalogue_features(ev), "job_client_id": OTHER, "job_known": True,
+                "account_age_seconds": 3600, "device_accounts_24h": 2, "ip24_accounts_24h": 3}
+    return ev, features
+
+
+def catalogue_features(ev: Envelope) -> dict[str, Any]:
+    """What the feature catalogue computes for ``ev`` from no stored state (a profile update's
+    ``profile_*`` features come from the event itself)."""
+    return assemble(ev, {})
 
 
 def minimal_event(event_type: str) -> Envelope:
@@ -68,6 +79,7 @@ def minimal_event(event_type: str) -> Envelope:
         "user.signed_up": {"user_id": "u1", "account_type": "client", "email": "a@b.co",
                            "ip": "::1", "device_id": "d1", "country": "US", "user_agent": "",
                            "signup_duration_ms": 0, "username": "a", "display_name": ""},
+        "profile.updated": {"user_id": "u1", "account_type": "client"},
     }[event_type]
     return decode_event_obj({
         "event_id": "6b1a7f36-77c5-4a2a-9a53-0c3a1d1e0b01", "type": event_type,
@@ -124,8 +136,35 @@ def _signup(i: int, fraud: bool) -> tuple[Envelope, dict[str, Any], bool]:
         "device_accounts_24h": 1, "ip24_accounts_24h": 1, "device_accounts_1h": 1}, False
 
 
+def _profile(i: int, fraud: bool) -> tuple[Envelope, dict[str, Any], bool]:
+    if fraud:
+        ev = event("profile.updated", {
+            "user_id": f"bot{i}", "headline": "Expert in all kind of work",
+            "overview": f"I can do any job {i} fast and cheap. Message me on telegram @fast{i}.",
+            "skills": [f"skill {k}" for k in range(20)], "hourly_rate": 3.0, "has_photo": False,
+            "following": 900 + i, "followers": i % 3, "completed_jobs": 0,
+            "job_success_score": None, "rating": None, "reviews": 0, "badge": "none",
+            "total_earnings_band": "none", "identity_verified": False, "phone_verified": False}, i)
+        return ev, {**catalogue_features(ev), "account_age_seconds": 600}, True
+    ev = event("profile.updated", {
+        "user_id": f"human{i}", "headline": "Brand designer for bakeries and cafes",
+        "overview": f"I design logos and packaging for food brands; {i} years of client work.",
+        "skills": ["logo design", "packaging", "illustrator"], "hourly_rate": 45.0 + i,
+        "has_photo": True, "has_video_intro": i % 2 == 0, "following": 12, "followers": 40 + i,
+        "completed_jobs": 30 + i, "job_success_score": 97, "rating": 4.9, "reviews": 25 + i,
+        "badge": "top_rated", "total_earnings_band": "10k+", "identity_verified": True,
+        "phone_verified": True}, i)
+    return ev, {**catalogue_features(ev), "account_age_seconds": 400 * 86400}, False
+
+
 EXAMPLES = {"message.sent": _message, "job_post.created": _job,
-            "proposal.submitted": _proposal, "user.signed_up": _signup}
+            "proposal.submitted": _proposal, "user.signed_up": _signup,
+            "profile.updated": _profile}
+
+
+def event_types(model: OnlineModel) -> list[str]:
+    """The model's event types, its main one (the one it is named after) first."""
+    return sorted(model.event_types, key=list(EXAMPLES).index)
 
 
 def labelled(event_type: str, n: int = 30) -> list[tuple[Envelope, dict[str, Any], bool]]:
@@ -134,10 +173,16 @@ def labelled(event_type: str, n: int = 30) -> list[tuple[Envelope, dict[str, Any
     return [make(i, fraud=i % 2 == 0) for i in range(2 * n)]
 
 
+def labelled_for(model: OnlineModel, n: int = 30) -> list[tuple[Envelope, dict[str, Any], bool]]:
+    """``n`` alternating fraudulent and fine examples over all the model's event types: pairs
+    (one fraud, one fine) of each type in turn."""
+    types = event_types(model)
+    return [EXAMPLES[types[(i // 2) % len(types)]](i, fraud=i % 2 == 0) for i in range(2 * n)]
+
+
 def train(model: OnlineModel, n: int = 30) -> None:
     """Teach ``model`` ``n`` examples of each class through the consent-gated learning path."""
-    (event_type,) = sorted(model.event_types)
-    for ev, features, label in labelled(event_type, n):
+    for ev, features, label in labelled_for(model, n):
         x = model.featurize(ev, features)
         if model.observes_unlabelled:
             observe_unlabelled(model, x, consent_at_event=CONSENT, consent_now=CONSENT,
@@ -147,13 +192,11 @@ def train(model: OnlineModel, n: int = 30) -> None:
         assert outcome.learned, outcome.reason
 
 
-def fraud_example(model: OnlineModel) -> tuple[Envelope, dict[str, Any]]:
-    (event_type,) = sorted(model.event_types)
-    ev, features, _ = EXAMPLES[event_type](101, True)
+def fraud_example(model: OnlineModel, event_type: str | None = None) -> tuple[Envelope, dict[str, Any]]:
+    ev, features, _ = EXAMPLES[event_type or event_types(model)[0]](101, True)
     return ev, features
 
 
-def fine_example(model: OnlineModel) -> tuple[Envelope, dict[str, Any]]:
-    (event_type,) = sorted(model.event_types)
-    ev, features, _ = EXAMPLES[event_type](102, False)
+def fine_example(model: OnlineModel, event_type: str | None = None) -> tuple[Envelope, dict[str, Any]]:
+    ev, features, _ = EXAMPLES[event_type or event_types(model)[0]](102, False)
     return ev, features

@@ -48,8 +48,8 @@ def generate_stream(seed: int, count: int = 300) -> list[Envelope]:
                       if rng.random() < 0.1 else 0)
         # One busy user, so some windowed sets outgrow the memory store's lazy-pruning size.
         user = users[0] if rng.random() < 0.3 else rng.choice(users)
-        kind = rng.choices(["signup", "job", "message", "proposal", "report"],
-                           weights=[3, 2, 4, 4, 1])[0]
+        kind = rng.choices(["signup", "job", "message", "proposal", "report", "profile"],
+                           weights=[3, 2, 4, 4, 1, 2])[0]
         if kind == "signup":
             octet = rng.randrange(1, 255) if rng.random() < 0.5 else rng.randrange(1, 4)
             payload: dict[str, Any] = {
@@ -77,6 +77,15 @@ def generate_stream(seed: int, count: int = 300) -> list[Envelope]:
                        "job_id": rng.choice(jobs) if jobs and rng.random() < 0.8 else "job_unseen",
                        "connects_spent": rng.randrange(0, 17), "cover_letter": letter}
             event_type = "proposal.submitted"
+        elif kind == "profile":
+            # Late updates (an older profile after a newer one) come from the 10 % above.
+            payload = {"user_id": user, "completed_jobs": rng.randrange(0, 40),
+                       "hourly_rate": rng.choice([None, 15.0, 42.5]),
+                       "job_success_score": rng.choice([None, 88, 100]),
+                       "badge": rng.choice(["none", "top_rated"]),
+                       "has_photo": rng.random() < 0.7, "skills": ["python"] * rng.randrange(0, 6),
+                       "overview": "Développeur Python, 10 ans." * rng.randrange(0, 3)}
+            event_type = "profile.updated"
         else:
             payload = {"reporter_id": user, "target_id": rng.choice(users)}
             event_type = "user_report.filed"

@@ -25,14 +25,16 @@ def publish(stack: Stack, events: list[dict]) -> None:
 
 
 #: Topics are consumed concurrently, so a proposal may be processed before the job post it
-#: answers. Rules read state across topics in this causal order (signups -> job posts ->
-#: messages and proposals); publishing phase by phase makes the live result comparable, event
-#: for event, with replay's file order.
-PHASES = (("user.signed_up", "consent.changed"), ("job_post.created",),
+#: answers. Rules read state across topics in this causal order (signups -> job posts and
+#: profiles -> messages and proposals); publishing phase by phase makes the live result
+#: comparable, event for event, with replay's file order.
+PHASES = (("user.signed_up", "consent.changed"), ("job_post.created", "profile.updated"),
           ("message.sent", "proposal.submitted", "user_report.filed"))
 
 
 def publish_in_causal_phases(stack: Stack, events: list[dict]) -> None:
+    unphased = {e["type"] for e in events} - {t for types in PHASES for t in types}
+    assert not unphased, f"PHASES does not say when to publish {sorted(unphased)}"
     for types in PHASES:
         phase = [e for e in events if e["type"] in types]
         publish(stack, phase)

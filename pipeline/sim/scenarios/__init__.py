@@ -22,11 +22,14 @@ from __future__ import annotations
 from pipeline.sim.scenarios import (
     disposable_email,
     fake_account_ring,
+    fake_profile,
     genai_restricted_violation,
     new_client_large_budget,
     off_platform_payment,
     proposal_spam,
     scam_job_fee,
+    scam_message,
+    scam_proposal,
     stranger_messaging,
 )
 from pipeline.sim.scenarios.base import Scenario
@@ -43,6 +46,10 @@ REGISTRY: tuple[Scenario, ...] = (
     genai_restricted_violation.SCENARIO,
     new_client_large_budget.SCENARIO,
     stranger_messaging.SCENARIO,
+    # Fraud the rules miss, for the models to learn (labels come from reports and reviews).
+    scam_message.SCENARIO,
+    scam_proposal.SCENARIO,
+    fake_profile.SCENARIO,
 )
 
 #: The scenario names, i.e. the labels on simulated events.

@@ -46,10 +46,20 @@ class Scenario:
 
 
 def fresh(world: World, t: float, kind: str, **overrides: Any) -> User:
-    """A fraudster's own account: its signup is supporting context, labelled benign."""
+    """A fraudster's own account: its signup (and the AI-features answer given with it, as
+    anyone's) is supporting context, labelled benign."""
     user, env = world.signups.new_user(t, kind, **overrides)
+    onboard(world, t, user)
     world.agenda.push(t, env, None)
     return user
+
+
+def onboard(world: World, t: float, user: User, *, scripted: bool = False) -> None:
+    """Schedule the consent answer sent with ``user``'s signup form at ``t``, if any: before
+    the signup, which the caller schedules next at the same instant."""
+    consent = world.signups.onboarding_consent(t, user, scripted=scripted)
+    if consent is not None:
+        world.agenda.push(t, consent, None)
 
 
 def report(

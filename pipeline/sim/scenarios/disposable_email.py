@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.sim.fraud_words import DISPOSABLE_DOMAINS
-from pipeline.sim.scenarios.base import Scenario, bystander, report
+from pipeline.sim.scenarios.base import Scenario, bystander, onboard, report
 from pipeline.sim.world import World
 
 NAME = "disposable_email"
@@ -18,6 +18,7 @@ def inject(world: World, now: float) -> None:
         duration_ms=rng.randint(2_500, 30_000), has_photo=rng.random() < 0.2,
         phone_verified=False, id_verified=False,
     )
+    onboard(world, t, user)
     world.agenda.push(t, env, NAME)
     if rng.random() < 0.1 and (reporter := bystander(world)):
         report(world, t + later(600, 7200), NAME, reporter, "user", user.user_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.sim.fraud_words import RING_WORDS
-from pipeline.sim.scenarios.base import Scenario, bystander, report
+from pipeline.sim.scenarios.base import Scenario, bystander, onboard, report
 from pipeline.sim.words import BENIGN_DOMAINS, COUNTRIES, USER_AGENTS
 from pipeline.sim.world import World
 
@@ -31,6 +31,7 @@ def inject(world: World, now: float) -> None:
             id_verified=False, bio="",
         )
         members.append(user)
+        onboard(world, t, user, scripted=True)  # a script skips the optional choice
         world.agenda.push(t, env, NAME)
     if rng.random() < 0.3 and (reporter := bystander(world)):
         target = rng.choice(members)

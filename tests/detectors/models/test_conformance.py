@@ -20,6 +20,7 @@ from tests.support.models import (
     CONSENT,
     KEY,
     RAW_IDENTIFIERS,
+    event_types,
     fine_example,
     fraud_example,
     identifying_event,
@@ -53,8 +54,8 @@ def trained() -> dict[str, OnlineModel]:
     return out
 
 
-def one_event(model: OnlineModel) -> tuple[Any, dict[str, Any]]:
-    return fraud_example(model)
+def one_event(model: OnlineModel, event_type: str | None = None) -> tuple[Any, dict[str, Any]]:
+    return fraud_example(model, event_type)
 
 
 def test_registry_holds_one_model_per_module_each_with_its_own_id() -> None:
@@ -82,50 +83,54 @@ def test_needs_an_injected_key_of_at_least_16_bytes(model_class: type[OnlineMode
 def test_featurize_is_deterministic_and_json_serialisable(model_class: type[OnlineModel],
                                                          trained: dict[str, OnlineModel]) -> None:
     a, b = model_class(KEY), model_class(KEY)
-    ev, features = one_event(a)
-    x = a.featurize(ev, features)
-    assert x == b.featurize(ev, features) == a.featurize(ev, features)
-    assert all(isinstance(k, str) and isinstance(v, float) for k, v in x.items())
-    assert json.loads(json.dumps(x)) == x
-    model = trained[a.id]
-    first, second = model.detect(ev, features), model.detect(ev, features)
-    assert (first.score, first.fired, first.evidence, first.reason) == (
-        second.score, second.fired, second.evidence, second.reason)
-    assert model.state_version == f"{model.version}.60", "scoring must not change the model"
+    for event_type in event_types(a):
+        ev, features = one_event(a, event_type)
+        x = a.featurize(ev, features)
+        assert x == b.featurize(ev, features) == a.featurize(ev, features)
+        assert all(isinstance(k, str) and isinstance(v, float) for k, v in x.items())
+        assert json.loads(json.dumps(x)) == x
+        model = trained[a.id]
+        first, second = model.detect(ev, features), model.detect(ev, features)
+        assert (first.score, first.fired, first.evidence, first.reason) == (
+            second.score, second.fired, second.evidence, second.reason)
+        assert model.state_version == f"{model.version}.60", "scoring must not change the model"
 
 
 def test_handles_missing_optional_fields_and_features(model: OnlineModel,
                                                       trained: dict[str, OnlineModel]) -> None:
-    (event_type,) = model.event_types
-    ev = minimal_event(event_type)
-    for m in (model, trained[model.id]):
-        result = m.detect(ev, {})
-        assert result.skipped is None
-        assert 0.0 <= result.score <= 1.0
-        assert result.model_input is not None
-    # Odd feature values (missing, None, wrong type) do not break featurize either.
-    odd = {"account_age_seconds": None, "freelancer_proposals_10m": "many",
-           "device_accounts_24h": float("nan"), "sender_strangers_1h": -3}
-    assert model.featurize(ev, odd)
+    for event_type in event_types(model):
+        ev = minimal_event(event_type)
+        for m in (model, trained[model.id]):
+            result = m.detect(ev, {})
+            assert result.skipped is None
+            assert 0.0 <= result.score <= 1.0
+            assert result.model_input is not None
+        # Odd feature values (missing, None, wrong type) do not break featurize either.
+        odd = {"account_age_seconds": None, "freelancer_proposals_10m": "many",
+               "device_accounts_24h": float("nan"), "sender_strangers_1h": -3,
+               "profile_followers": "lots", "profile_completed_jobs": float("nan"),
+               "profile_badge": 3, "profile_hires": -2}
+        assert model.featurize(ev, odd)
 
 
 def test_a_fresh_model_is_neutral_and_never_fires(model: OnlineModel) -> None:
-    ev, features = one_event(model)
-    result = model.detect(ev, features)
-    assert result.fired is False
-    assert result.score == pytest.approx(0.5)
-    assert result.evidence["mode"] == "cold"
+    for event_type in event_types(model):
+        ev, features = one_event(model, event_type)
+        result = model.detect(ev, features)
+        assert result.fired is False
+        assert result.score == pytest.approx(0.5)
+        assert result.evidence["mode"] == "cold"
 
 
 def test_featurize_never_holds_a_raw_identifier(model: OnlineModel,
                                                 trained: dict[str, OnlineModel]) -> None:
-    (event_type,) = model.event_types
-    ev, features = identifying_event(event_type)
-    x = model.featurize(ev, features)
-    assert_minimised(x, RAW_IDENTIFIERS)
-    # Nor does what an analyst reads: the explanation and reason of a trained model.
-    result = trained[model.id].detect(ev, features)
-    assert_minimised({"evidence": result.evidence, "reason": result.reason}, RAW_IDENTIFIERS)
+    for event_type in event_types(model):
+        ev, features = identifying_event(event_type)
+        x = model.featurize(ev, features)
+        assert_minimised(x, RAW_IDENTIFIERS)
+        # Nor does what an analyst reads: the explanation and reason of a trained model.
+        result = trained[model.id].detect(ev, features)
+        assert_minimised({"evidence": result.evidence, "reason": result.reason}, RAW_IDENTIFIERS)
 
 
 def test_snapshot_restore_round_trips(model_class: type[OnlineModel],
@@ -137,10 +142,10 @@ def test_snapshot_restore_round_trips(model_class: type[OnlineModel],
     restored.restore(blob)
     assert restored.state_version == source.state_version
     assert restored.metrics() == source.metrics()
-    (event_type,) = source.event_types
-    for ev, features, _ in labelled(event_type, 5):
-        a, b = source.detect(ev, features), restored.detect(ev, features)
-        assert (a.score, a.fired, a.evidence) == (b.score, b.fired, b.evidence)
+    for event_type in event_types(source):
+        for ev, features, _ in labelled(event_type, 5):
+            a, b = source.detect(ev, features), restored.detect(ev, features)
+            assert (a.score, a.fired, a.evidence) == (b.score, b.fired, b.evidence)
 
 
 def test_plain_pickling_leaves_the_key_out_too(trained: dict[str, OnlineModel]) -> None:
@@ -168,35 +173,38 @@ def test_refuses_to_run_without_consent(model: OnlineModel, consent: Any,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
     monkeypatch.setattr(model, "featurize", lambda *a: seen.append(a) or {})
-    ev, features = one_event(model)
-    (result,) = decide(ev, Context(features=features, consent=consent), NO_RULES, [model]).results
-    assert result.skipped is not None and result.skipped.startswith("no_consent")
-    assert result.fired is False and result.model_input is None
-    assert seen == [], "the model must not even featurize a non-consenting subject's event"
+    for event_type in event_types(model):
+        ev, features = one_event(model, event_type)
+        (result,) = decide(ev, Context(features=features, consent=consent), NO_RULES, [model]).results
+        assert result.skipped is not None and result.skipped.startswith("no_consent")
+        assert result.fired is False and result.model_input is None
+        assert seen == [], "the model must not even featurize a non-consenting subject's event"
 
 
 def test_runs_with_consent_and_records_which_consent_allowed_it(
         trained: dict[str, OnlineModel], model_class: type[OnlineModel]) -> None:
     model = trained[model_class.id]
-    ev, features = one_event(model)
-    (result,) = decide(ev, Context(features=features, consent=CONSENT), NO_RULES, [model]).results
-    assert result.skipped is None and result.consent == CONSENT.audit()
-    assert (result.entity_type, result.entity_id) == case_entity(ev)
+    for event_type in event_types(model):
+        ev, features = one_event(model, event_type)
+        (result,) = decide(ev, Context(features=features, consent=CONSENT), NO_RULES, [model]).results
+        assert result.skipped is None and result.consent == CONSENT.audit()
+        assert (result.entity_type, result.entity_id) == case_entity(ev)
 
 
 def test_explains_every_fired_score(model_class: type[OnlineModel],
                                     trained: dict[str, OnlineModel]) -> None:
     model = trained[model_class.id]
-    ev, features = fraud_example(model)
-    result = model.detect(ev, features)
-    assert result.fired, f"{model.id} should fire on a clear fraud after training: {result}"
-    evidence = result.evidence
-    assert evidence["model"] == model.id and evidence["state_version"] == model.state_version
-    assert evidence["mode"] == "supervised" and evidence["score"] == pytest.approx(result.score, abs=1e-6)
-    top = evidence["top_features"]
-    assert top and all(set(t) >= {"feature", "value", "contribution"} for t in top)
-    assert [t["contribution"] for t in top] == sorted((t["contribution"] for t in top), reverse=True)
-    assert top[0]["feature"] in result.reason and f"{result.score:.2f}" in result.reason
-    assert result.severity in {"low", "medium", "high"}
-    fine = model.detect(*fine_example(model))
-    assert not fine.fired and fine.score < result.score
+    for event_type in event_types(model):
+        ev, features = fraud_example(model, event_type)
+        result = model.detect(ev, features)
+        assert result.fired, f"{model.id} should fire on a clear fraud after training: {result}"
+        evidence = result.evidence
+        assert evidence["model"] == model.id and evidence["state_version"] == model.state_version
+        assert evidence["mode"] == "supervised" and evidence["score"] == pytest.approx(result.score, abs=1e-6)
+        top = evidence["top_features"]
+        assert top and all(set(t) >= {"feature", "value", "contribution"} for t in top)
+        assert [t["contribution"] for t in top] == sorted((t["contribution"] for t in top), reverse=True)
+        assert top[0]["feature"] in result.reason and f"{result.score:.2f}" in result.reason
+        assert result.severity in {"low", "medium", "high"}
+        fine = model.detect(*fine_example(model, event_type))
+        assert not fine.fired and fine.score < result.score

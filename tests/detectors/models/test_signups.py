@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from detectors.core import observe_unlabelled
+from detectors.features import FEATURES
 from detectors.models import FakeSignupModel
+from detectors.models.signups import (
+    CATEGORICAL_PREFIXES,
+    NUMERIC_FEATURES,
+    PROFILE_READS,
+    SIGNUP_READS,
+)
 from detectors.privacy import keyed_hash
 from tests.support.models import (
     CONSENT,
     DISPLAY_NAME,
     KEY,
     USERNAME,
+    catalogue_features,
     event,
     fraud_example,
     labelled,
@@ -70,10 +78,52 @@ def test_the_email_domain_is_a_keyed_hash_and_own_names_are_masked_in_the_bio() 
     assert "bio:w:<name>" in x1
 
 
-def test_profile_enrichment_features_are_used_when_numeric_or_boolean_only() -> None:
+def test_no_feature_reaches_the_model_unless_the_catalogue_names_it() -> None:
+    """The old optional ``profile_*`` enrichment (numbers no event carries) is gone: whatever
+    else a caller passes in, only the named catalogue features are read."""
     model = FakeSignupModel(KEY)
-    ev, _, _ = labelled("user.signed_up", 1)[0]
-    x = model.featurize(ev, {"profile_followers_count": 1_000_000, "profile_default_profile": True,
-                             "profile_location": "Somewhere Street 12"})
-    assert x["profile_followers_count"] == 1.0 and x["profile_default_profile"] == 1.0
-    assert "profile_location" not in x and "Somewhere" not in str(x)
+    foreign = {"profile_followers_count": 1_000_000, "profile_default_profile": True,
+               "profile_location": "Somewhere Street 12", "profile_statuses_count": 5}
+    for event_type in ("user.signed_up", "profile.updated"):
+        ev, features, _ = labelled(event_type, 1)[0]
+        x = model.featurize(ev, {**features, **foreign})
+        assert x == model.featurize(ev, features)
+        assert not set(x) & set(foreign) and "Somewhere" not in str(x)
+        numeric = {k for k in x if ":" not in k and "=" not in k}
+        assert numeric <= set(NUMERIC_FEATURES)
+        assert all(k.startswith(CATEGORICAL_PREFIXES) for k in set(x) - numeric)
+    assert set(SIGNUP_READS) | set(PROFILE_READS) <= set(FEATURES)
+
+
+def test_a_profile_is_scored_on_what_the_catalogue_says_of_it() -> None:
+    model = FakeSignupModel(KEY)
+    ev = event("profile.updated", {"completed_jobs": 40, "has_photo": True, "followers": 9})
+    from_catalogue = model.featurize(ev, catalogue_features(ev))
+    assert from_catalogue["kind=profile"] == 1.0 and from_catalogue["profile_has_photo"] == 1.0
+    assert from_catalogue["profile_completed_jobs"] > 0 and from_catalogue["profile_followers"] > 0
+    # The numbers come from the features, not from the payload: no features, no numbers.
+    bare = model.featurize(ev, {})
+    assert bare["profile_completed_jobs"] == 0.0 and bare["profile_has_photo"] == 0.0
+    assert bare["profile_jss_missing"] == 1.0 and bare["account_unknown"] == 1.0
+
+
+def test_signups_and_profiles_have_their_own_anomaly_parts() -> None:
+    model = FakeSignupModel(KEY, window_size=40)
+    for i in range(200):
+        ev, features = _normal(i)
+        observe_unlabelled(model, model.featurize(ev, features), consent_at_event=CONSENT,
+                           consent_now=CONSENT, event_time=ev.occurred_at)
+    assert model.current_mode == "anomaly"
+    fake_profile = model.detect(*fraud_example(model, "profile.updated"))
+    # Profiles have not been observed yet: that part cannot fire, whatever signups look like.
+    assert fake_profile.evidence["mode"] == "anomaly" and not fake_profile.fired
+    assert fake_profile.score == 0.0
+    for i in range(200):
+        ev, features, _ = labelled("profile.updated", 200)[2 * i + 1]  # the fine ones
+        observe_unlabelled(model, model.featurize(ev, features), consent_at_event=CONSENT,
+                           consent_now=CONSENT, event_time=ev.occurred_at)
+    fake_profile = model.detect(*fraud_example(model, "profile.updated"))
+    assert fake_profile.fired and fake_profile.score > 0.5
+    unusual = {t["feature"] for t in fake_profile.evidence["top_features"]}
+    assert all(name.startswith(("profile_", "account_", "phone_", "id_")) for name in unusual)
+    assert model.detect(*fraud_example(model)).fired, "the signup part still fires on a farm"
