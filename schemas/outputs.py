@@ -13,6 +13,14 @@ class Output(BaseModel):
 
 
 EntityType = Literal["user", "job_post", "message", "proposal"]
+
+#: Every ``kind`` a dead letter can have: the decoder's (:class:`schemas.errors.InvalidEvent`)
+#: and the worker's ``processing_error``. A new kind belongs here too (a test scans the code):
+#: the worker creates each kind's metric series at start, so dashboards see it from 0.
+DEAD_LETTER_KINDS: tuple[str, ...] = (
+    "empty", "oversized", "bad_json", "not_an_object", "unknown_type", "wrong_topic",
+    "invalid_field", "processing_error",
+)
 Severity = Literal["low", "medium", "high", "critical"]
 
 

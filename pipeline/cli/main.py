@@ -239,8 +239,10 @@ def replay_command(
     from detectors.models import default_models
     from pipeline.offline.replay import replay_file
 
+    # Offline, on files: the development key will do when none is set (no model leaves here).
     settings = Settings.from_env()
-    detectors = default_models(settings.model_hash_key.encode()) if models else []
+    settings = settings if settings.model_hash_key else settings.replace(embedded=True)
+    detectors = default_models(settings.model_key()) if models else []
     started = time.perf_counter()
     with out.open("w") as handle:
         n, bad = replay_file(str(events), handle.write, models=detectors,

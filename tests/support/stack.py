@@ -84,6 +84,7 @@ def make_stack(tmp_path: Path, partitions: int = 4) -> Stack:
         kafka_bootstrap=kafka.url, redis_url=redis.url, state_dir=state_dir,
         app_id="vigil-test", partitions=partitions, session_timeout=3.0, rebalance_timeout=3.0,
         heartbeat_interval=0.5, commit_interval=0.5, log_level="info",
+        embedded=True,  # the embedded servers: the development hash key will do
     )
     create_topics(kafka.url, topic_plan(partitions))
     return Stack(kafka, redis, settings, state_dir)
