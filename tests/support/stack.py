@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,27 @@ class Stack:
         self.workers.append(process)
         if wait:
             self.wait_for_workers(1, pid=process.pid)
+        return process
+
+    def start_review(self, port: int, name: str = "review", **env: str) -> subprocess.Popen:
+        """The review service (``python -m pipeline.review``) on this stack, on ``port``;
+        returns once it answers ``/healthz``. ``env``: more variables (``VIGIL_REVIEW_*``)."""
+        log = open(self.state_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.review"], cwd=REPO,
+            env={**os.environ, **self.settings.env(), "VIGIL_REVIEW_PORT": str(port), **env},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.workers.append(process)  # stopped with the workers
+
+        def healthy() -> bool:
+            assert process.poll() is None, f"the review service exited (see {log.name})"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    return True
+            except OSError:
+                return False
+        wait_until(healthy, 60, message=f"the review service on :{port}")
         return process
 
     def heartbeats(self) -> list[dict]:
