@@ -257,7 +257,8 @@ def replay_command(
 def schemas_export(
     directory: Annotated[Path, typer.Option("--dir", help="Output folder.")] = Path("schemas/json"),
 ) -> None:
-    """Write the JSON Schema of every event type (schemas/json/<type>.json)."""
+    """Write the JSON Schema of every event type (schemas/json/<type>.json), of flags and of
+    dead letters (flag.json, dead_letter.json)."""
     from schemas.export import write_json_schemas
 
     written = write_json_schemas(directory)
