@@ -37,13 +37,10 @@ def flag_id_for(event_id: str, detector_id: str, detector_version: str) -> str:
     return f"flg_{digest[:32]}"
 
 
-class Flag(Output):
-    """A detector's finding about one event, and the entity a case should open for."""
+class Finding(Output):
+    """What a flag and its record on ``tns.flags`` share: the entity a case is about, and the
+    detector's verdict."""
 
-    flag_id: str
-    event_id: str
-    event_type: str
-    subject_id: str
     entity_type: EntityType
     entity_id: str
     detector_id: str
@@ -52,6 +49,15 @@ class Flag(Output):
     mode: Literal["enforce", "shadow"]
     severity: Severity
     score: Annotated[float, Field(ge=0, le=1)]
+
+
+class Flag(Finding):
+    """A detector's finding about one event, and the entity a case should open for."""
+
+    flag_id: str
+    event_id: str
+    event_type: str
+    subject_id: str
     reason: str
     occurred_at: AwareDatetime
     flagged_at: AwareDatetime
@@ -75,7 +81,7 @@ class EventRef(Output):
     occurred_at: AwareDatetime
 
 
-class FlagRecord(Output):
+class FlagRecord(Finding):
     """What ``tns.flags`` carries, keyed by ``<entity_type>:<entity_id>``: a flag whose case was
     written, for services that act on findings (enforcement, analytics, audit).
 
@@ -97,14 +103,6 @@ class FlagRecord(Output):
     #: ``snoozed``: an analyst silenced the detector for the entity), or None.
     suppressed: Literal["dedup", "snoozed"] | None = None
     event: EventRef
-    entity_type: EntityType
-    entity_id: str
-    detector_id: str
-    detector_version: str
-    is_ai: bool
-    mode: Literal["enforce", "shadow"]
-    severity: Severity
-    score: Annotated[float, Field(ge=0, le=1)]
     flagged_at: AwareDatetime
     #: The deployed rule-set version (``rules-v<N>``) that produced the flag, if one was.
     source_version: str | None = None
