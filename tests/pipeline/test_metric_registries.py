@@ -91,3 +91,30 @@ def test_every_dead_letter_kind_the_code_raises_is_known() -> None:
 def test_consent_reason_codes_cover_what_the_gate_says() -> None:
     assert consent_reason_code("no_consent: consent state unavailable") == "unavailable"
     assert consent_reason_code("no_consent: current consent state unavailable") == "unavailable"
+
+
+def test_the_review_service_creates_every_decision_outcome_at_start() -> None:
+    from pipeline.review.queue.policy import OUTCOMES
+    from pipeline.review.web.sampler import start_series
+
+    start_series()
+    samples = _samples(metrics.REVIEW)
+    for outcome in OUTCOMES:
+        assert ("vigil_decisions_total", (("outcome", outcome),)) in samples
+
+
+def test_group_lag_series_follow_the_partitions_and_vanish_when_the_broker_cannot_be_read() -> None:
+    from pipeline.kafka.group_lag import PartitionLag
+    from pipeline.review.web.sampler import export_group_lag
+
+    def lag_series() -> dict[tuple, float]:
+        return {labels: v for (name, labels), v in _samples(metrics.REVIEW).items()
+                if name == "vigil_consumer_group_lag"}
+
+    export_group_lag("g", [PartitionLag("t", 0, 10, 4, 6), PartitionLag("t", 1, 3, None, 3)])
+    assert lag_series() == {(("group", "g"), ("partition", "0"), ("topic", "t")): 6,
+                            (("group", "g"), ("partition", "1"), ("topic", "t")): 3}
+    export_group_lag("g", [PartitionLag("t", 0, 10, 10, 0)])
+    assert lag_series() == {(("group", "g"), ("partition", "0"), ("topic", "t")): 0}
+    export_group_lag("g", None)  # no stale figure for an alert to act on
+    assert lag_series() == {}
