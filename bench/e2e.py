@@ -76,8 +76,8 @@ def fresh_stack(workdir: Path, partitions: int):  # noqa: ANN201
     server = start_redis(workdir, appendfsync="everysec")
     create_topics(kafka.url, topic_plan(partitions))
     settings = Settings(kafka_bootstrap=kafka.url, redis_url=server.url, state_dir=workdir,
-                        partitions=partitions, session_timeout=3, rebalance_timeout=3,
-                        heartbeat_interval=0.5, commit_interval=1.0, log_level="warning",
+                        embedded=True, partitions=partitions, session_timeout=3,
+                        rebalance_timeout=3, heartbeat_interval=0.5, commit_interval=1.0, log_level="warning",
                         ledger_retention=3600)
     return kafka, server, settings
 

@@ -1,86 +1,130 @@
 """Prometheus metrics of workers and the review service, defined once.
 
+Each process exports its own metrics only: every collector is registered in the registry of the
+process that updates it, :data:`WORKER` (``vigil worker``'s ``/metrics``) or :data:`REVIEW` (the
+review service's), never in ``prometheus_client``'s global one. A review service that exported
+the worker's metrics too reported ``vigil_rules_version 0`` next to the workers' real version,
+and VigilRulesVersionMismatch fired after every deploy. A test checks that every collector here
+is in exactly one of the two.
+
 Label values are ids of detectors, topics, event types, reasons and outcomes: never user ids,
 emails or any other personal data (a test checks a scrape for that).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+
+#: The worker's metrics (and the queue writes it makes): served on ``VIGIL_METRICS_PORT``.
+WORKER = CollectorRegistry(auto_describe=True)
+#: The review service's metrics: served on its ``/metrics``.
+REVIEW = CollectorRegistry(auto_describe=True)
+for _registry in (WORKER, REVIEW):  # the process's own CPU, memory and GC figures, in both
+    for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        _registry.register(_collector)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 # ---- worker: input ---------------------------------------------------------------------------
-EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type"])
-DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters", ["topic", "kind"])
+EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type"],
+                 registry=WORKER)
+DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters",
+                       ["topic", "kind"], registry=WORKER)
 PROCESSING = Histogram("vigil_event_processing_seconds",
                        "Wall time to process one event (context, decide, apply)",
-                       buckets=LATENCY_BUCKETS)
+                       buckets=LATENCY_BUCKETS, registry=WORKER)
 EVENT_TO_FLAG = Histogram("vigil_event_to_flag_seconds",
                           "From the event's occurred_at to its flag being published",
-                          buckets=LATENCY_BUCKETS)
+                          buckets=LATENCY_BUCKETS, registry=WORKER)
 BATCH_EVENTS = Histogram("vigil_batch_events",
                          "Records per micro-batch (one fetch, at most VIGIL_BATCH_SIZE)",
-                         buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000))
+                         buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000), registry=WORKER)
 REDIS_ROUND_TRIP = Histogram(
     "vigil_redis_round_trip_seconds",
     "A batch's Redis work, from being sent to its reply being read, by step: state (feature "
     "windows and consent, before deciding) or write (cases, ledger, model inputs)",
-    ["step"], buckets=LATENCY_BUCKETS)
+    ["step"], buckets=LATENCY_BUCKETS, registry=WORKER)
 CONSUMER_LAG = Gauge("vigil_consumer_lag", "Messages behind the end of each assigned partition",
-                     ["topic", "partition"])
+                     ["topic", "partition"], registry=WORKER)
 
 # ---- worker: detection -----------------------------------------------------------------------
 DETECTOR_HITS = Counter("vigil_detector_hits_total", "Detector results that fired",
-                        ["detector", "mode"])
-FLAGS_PUBLISHED = Counter("vigil_flags_published_total", "Flags sent to tns.flags", ["detector"])
+                        ["detector", "mode"], registry=WORKER)
+FLAGS_PUBLISHED = Counter("vigil_flags_published_total", "Flags sent to tns.flags", ["detector"],
+                          registry=WORKER)
 FLAGS_PUBLISH_FAILED = Counter("vigil_flags_publish_failed_total",
-                               "Flags Kafka did not take into tns.flags (their cases exist)")
+                               "Flags Kafka did not take into tns.flags (their cases exist)",
+                               registry=WORKER)
 AI_SKIPPED = Counter("vigil_ai_skipped_total",
-                     "AI detector runs skipped by the consent gate", ["detector", "reason"])
-DETECTOR_ERRORS = Counter("vigil_detector_errors_total", "Detector runs that failed", ["detector"])
-RULES_VERSION = Gauge("vigil_rules_version", "Deployed rule-set version the worker runs")
-RULES_RELOADS = Counter("vigil_rules_reloads_total", "Rule-set reloads", ["result"])
+                     "AI detector runs skipped by the consent gate", ["detector", "reason"],
+                     registry=WORKER)
+DETECTOR_ERRORS = Counter("vigil_detector_errors_total", "Detector runs that failed", ["detector"],
+                          registry=WORKER)
+RULES_VERSION = Gauge("vigil_rules_version", "Deployed rule-set version the worker runs",
+                      registry=WORKER)
+RULES_RELOADS = Counter("vigil_rules_reloads_total", "Rule-set reloads", ["result"],
+                        registry=WORKER)
 RULE_OVER_BUDGET = Counter("vigil_rule_over_budget_total",
                            "Rule evaluations that took longer than the per-evaluation cost budget "
-                           "(detectors.cost.RULE_BUDGET_SECONDS)", ["detector"])
+                           "(detectors.cost.RULE_BUDGET_SECONDS)", ["detector"], registry=WORKER)
 # What the deployment in force expects of its rules (LiveRules keeps these in step with it).
 RULE_EVENT_TYPES = Gauge("vigil_rule_event_types",
                          "1 per event type a rule of the set in force applies to (a mapping for "
-                         "PromQL: events of a rule's types)", ["detector", "type"])
+                         "PromQL: events of a rule's types)", ["detector", "type"], registry=WORKER)
 RULE_BACKTEST_HIT_RATIO = Gauge("vigil_rule_backtest_hit_ratio",
                                 "Hits per event of the rule's event types in the backtest recorded "
                                 "with the deployment in force (only rules it covered)",
-                                ["detector", "mode"])
+                                ["detector", "mode"], registry=WORKER)
 RULE_BACKTEST_EVENTS = Gauge("vigil_rule_backtest_events",
                              "Events of the rule's event types in that backtest's sample",
-                             ["detector", "mode"])
+                             ["detector", "mode"], registry=WORKER)
 
 # ---- models ----------------------------------------------------------------------------------
 MODEL_ERROR_RATE = Gauge("vigil_model_error_rate", "Recent error rate of an online model on labels",
-                         ["detector"])
+                         ["detector"], registry=WORKER)
 MODEL_DRIFTS = Counter("vigil_model_drift_total", "Concept drifts detected in a model's error",
-                       ["detector"])
+                       ["detector"], registry=WORKER)
 MODEL_LABELS = Counter("vigil_model_labels_total", "Labels offered to online models",
-                       ["detector", "result"])
+                       ["detector", "result"], registry=WORKER)
 MODEL_OBSERVED = Counter("vigil_model_observed_total",
                          "Unlabelled inputs offered to models with an unsupervised part",
-                         ["detector", "result"])
-MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"])
+                         ["detector", "result"], registry=WORKER)
+MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"],
+                      registry=WORKER)
 MODEL_PUBLISH_CONFLICTS = Counter(
     "vigil_model_publish_conflicts_total",
     "Learner rounds started over because another learner published first (a rebalance)",
-    ["round"])
+    ["round"], registry=WORKER)
 
-# ---- review queue writes ------------------------------------------------------------------------------
+# ---- review queue writes (by the worker) -----------------------------------------------------
 QUEUE_FLAGS = Counter("vigil_queue_flags_total",
                       "Flags offered to the review queue, by what happened to them",
-                      ["detector", "result"])
+                      ["detector", "result"], registry=WORKER)
 FLAG_TO_CASE = Histogram("vigil_flag_to_case_seconds", "From a flag's creation to its case write",
-                         buckets=LATENCY_BUCKETS)
+                         buckets=LATENCY_BUCKETS, registry=WORKER)
 
 # ---- review service --------------------------------------------------------------------------
-QUEUE_DEPTH = Gauge("vigil_queue_depth", "Open cases", ["severity"])
-QUEUE_OLDEST_AGE = Gauge("vigil_queue_oldest_age_seconds", "Age of the oldest open case")
-SLA_BREACHED = Gauge("vigil_sla_breached_cases", "Open cases past their SLA due time", ["severity"])
-DECISIONS = Counter("vigil_decisions_total", "Analyst decisions", ["outcome"])
+QUEUE_DEPTH = Gauge("vigil_queue_depth", "Open cases", ["severity"], registry=REVIEW)
+QUEUE_OLDEST_AGE = Gauge("vigil_queue_oldest_age_seconds", "Age of the oldest open case",
+                         registry=REVIEW)
+SLA_BREACHED = Gauge("vigil_sla_breached_cases", "Open cases past their SLA due time",
+                     ["severity"], registry=REVIEW)
+DECISIONS = Counter("vigil_decisions_total", "Analyst decisions", ["outcome"], registry=REVIEW)
+
+# ---- consumer group lag, from the broker (the review service; outlives the workers) ---------
+GROUP_LAG = Gauge("vigil_consumer_group_lag",
+                  "Messages between the consumer group's committed offset and the end of each "
+                  "input partition, read from the broker (reported while no worker runs)",
+                  ["group", "topic", "partition"], registry=REVIEW)
+GROUP_LAG_SAMPLES = Counter("vigil_consumer_group_lag_samples_total",
+                            "Reads of the group's committed offsets and partition ends, by result "
+                            "(ok, failed: the lag series are dropped until a read succeeds)",
+                            ["result"], registry=REVIEW)

@@ -28,8 +28,18 @@ from detectors.results import SEVERITY_RANK
 from detectors.rule import parse_duration
 from schemas.errors import VigilError
 
-__all__ = ["QueueSettings", "ReviewSettings", "Settings", "SettingsInvalid", "settings_table",
-           "variable_names"]
+__all__ = ["DEVELOPMENT_HASH_KEY", "MissingSecret", "QueueSettings", "ReviewSettings", "Settings",
+           "SettingsInvalid", "settings_table", "variable_names"]
+
+
+#: The key ``vigil up``'s processes hash identifiers under: public, so never outside it.
+DEVELOPMENT_HASH_KEY = "vigil-local-development-key-not-secret"
+_MAKE_A_KEY = ("make one with `python -c 'import secrets; print(secrets.token_hex(32))'` and "
+               "give it to every worker from a secret store (the same key for all of them)")
+
+
+class MissingSecret(VigilError):
+    """A secret the process must not run without is missing (or a placeholder)."""
 
 
 class SettingsInvalid(VigilError, ValueError):
@@ -113,6 +123,8 @@ class Settings(_Declared):
     """seconds processed event ids stay in the processing ledger (~60 bytes per event)"""
     metrics_port: int = Field(0, ge=0, le=65535)
     """the worker's Prometheus `/metrics` port (0: none; `vigil up` picks one)"""
+    metrics_host: str = "127.0.0.1"
+    """where the worker's `/metrics` listens (`0.0.0.0` in a container, for Prometheus to reach)"""
     create_topics: bool = True
     """create missing topics at worker start (replication 1: embedded only; 0 in production)"""
     batch_size: int = Field(200, ge=1)
@@ -125,8 +137,10 @@ class Settings(_Declared):
     it out, on every hop; 50 ms gave 3x the latency)"""
     models_enabled: bool = Field(True, validation_alias="VIGIL_MODELS")
     """run the online models (0: rules only)"""
-    model_hash_key: str = Field("vigil-local-development-key-not-secret", min_length=16)
-    """secret key identifiers are hashed under before a model sees them; set it in production"""
+    model_hash_key: str | None = Field(None, min_length=16)
+    """secret key identifiers are hashed under before a model sees them (`python -c 'import
+    secrets; print(secrets.token_hex(32))'`); a worker outside the embedded stack refuses to start
+    without it"""
     model_input_ttl: int = Field(30 * 86400, ge=1)
     """seconds what a model saw of an event waits for its label"""
     model_inputs: Literal["flagged", "all"] = "flagged"
@@ -134,6 +148,32 @@ class Settings(_Declared):
     events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
     idempotent_producer: bool = False
     """aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it)"""
+    embedded: bool = False
+    """set by `vigil up` for the processes it starts: the public development hash key is
+    accepted, and partition ends are read past the embedded broker's wrong high watermarks;
+    never set it in a deployment"""
+
+    def model_key(self) -> bytes:
+        """The key models hash identifiers under: ``VIGIL_MODEL_HASH_KEY``; unset, the public
+        development key, in the embedded stack only (:class:`MissingSecret` elsewhere).
+
+        >>> Settings(embedded=True).model_key() == DEVELOPMENT_HASH_KEY.encode()
+        True
+        >>> Settings(model_hash_key="CHANGE_ME-0123456789").model_key()
+        Traceback (most recent call last):
+        ...
+        pipeline.settings.MissingSecret: VIGIL_MODEL_HASH_KEY is a placeholder; ...
+        """
+        key = self.model_hash_key
+        if key is not None and "CHANGE_ME" in key:
+            raise MissingSecret(f"VIGIL_MODEL_HASH_KEY is a placeholder; {_MAKE_A_KEY}")
+        if key is not None and key != DEVELOPMENT_HASH_KEY:
+            return key.encode()
+        if self.embedded:
+            return DEVELOPMENT_HASH_KEY.encode()
+        raise MissingSecret(
+            "VIGIL_MODEL_HASH_KEY is not set (or is the public development key): identifiers "
+            f"would be hashed under a key printed in the repository; {_MAKE_A_KEY}")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,4 +1,6 @@
-"""What Vigil itself publishes: flags (to ``tns.flags``) and dead letters (to ``tns.dead_letters``)."""
+"""What Vigil itself publishes: flags (:class:`FlagRecord`, to ``tns.flags``) and dead letters
+(:class:`DeadLetter`, to ``tns.dead_letters``); and :class:`Flag`, a finding as the worker hands
+it to the review queue (with the reason and evidence the case shows)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,14 @@ class Output(BaseModel):
 
 
 EntityType = Literal["user", "job_post", "message", "proposal"]
+
+#: Every ``kind`` a dead letter can have: the decoder's (:class:`schemas.errors.InvalidEvent`)
+#: and the worker's ``processing_error``. A new kind belongs here too (a test scans the code):
+#: the worker creates each kind's metric series at start, so dashboards see it from 0.
+DEAD_LETTER_KINDS: tuple[str, ...] = (
+    "empty", "oversized", "bad_json", "not_an_object", "unknown_type", "wrong_topic",
+    "invalid_field", "processing_error",
+)
 Severity = Literal["low", "medium", "high", "critical"]
 
 
@@ -27,13 +37,10 @@ def flag_id_for(event_id: str, detector_id: str, detector_version: str) -> str:
     return f"flg_{digest[:32]}"
 
 
-class Flag(Output):
-    """A detector's finding about one event, and the entity a case should open for."""
+class Finding(Output):
+    """What a flag and its record on ``tns.flags`` share: the entity a case is about, and the
+    detector's verdict."""
 
-    flag_id: str
-    event_id: str
-    event_type: str
-    subject_id: str
     entity_type: EntityType
     entity_id: str
     detector_id: str
@@ -42,6 +49,15 @@ class Flag(Output):
     mode: Literal["enforce", "shadow"]
     severity: Severity
     score: Annotated[float, Field(ge=0, le=1)]
+
+
+class Flag(Finding):
+    """A detector's finding about one event, and the entity a case should open for."""
+
+    flag_id: str
+    event_id: str
+    event_type: str
+    subject_id: str
     reason: str
     occurred_at: AwareDatetime
     flagged_at: AwareDatetime
@@ -53,12 +69,64 @@ class Flag(Output):
     dedup_seconds: int = 0
     #: The deployed rule-set version (or model snapshot version) that produced the flag.
     source_version: str | None = None
-    #: The flagged event's envelope, so the case shows the evidence without another lookup.
-    event: dict[str, object] | None = None
+
+
+class EventRef(Output):
+    """The event a flag is about, by reference: enough to find and order it, nothing of its
+    content (the review queue keeps the envelope, with the case)."""
+
+    event_id: str
+    type: str
+    subject_id: str
+    occurred_at: AwareDatetime
+
+
+class FlagRecord(Finding):
+    """What ``tns.flags`` carries, keyed by ``<entity_type>:<entity_id>``: a flag whose case was
+    written, for services that act on findings (enforcement, analytics, audit).
+
+    Only what such a consumer needs: ids, the detector and its verdict, and the case. No event
+    content, no reason text, no evidence: those hold e-mail addresses, IP addresses, message
+    text and report details, and the flag log would be a second store of personal data. The
+    case (``case_id``, in the review service) holds them, for those allowed to read them.
+
+    >>> FlagRecord.model_json_schema()["properties"]["schema_version"]["const"]
+    '1.0'
+    """
+
+    schema_version: Literal["1.0"] = "1.0"
+    flag_id: str
+    #: The review case the flag opened or joined; for a suppressed flag, the case it was
+    #: linked to (None if its entity had no open case).
+    case_id: str | None
+    #: Why the flag did not join its case (``dedup``: a repeat hit within the rule's window;
+    #: ``snoozed``: an analyst silenced the detector for the entity), or None.
+    suppressed: Literal["dedup", "snoozed"] | None = None
+    event: EventRef
+    flagged_at: AwareDatetime
+    #: The deployed rule-set version (``rules-v<N>``) that produced the flag, if one was.
+    source_version: str | None = None
+    #: For an AI detector, the consent record that allowed it (state, policy version, time,
+    #: consent event id), for audit.
+    consent: dict[str, str] | None = None
+
+    @classmethod
+    def of(cls, flag: Flag, case_id: str | None, suppressed: str | None = None) -> FlagRecord:
+        """The record of ``flag`` once the queue placed it (``case_id`` from its reply)."""
+        return cls(
+            flag_id=flag.flag_id, case_id=case_id or None, suppressed=suppressed,  # type: ignore[arg-type]
+            event=EventRef(event_id=flag.event_id, type=flag.event_type,
+                           subject_id=flag.subject_id, occurred_at=flag.occurred_at),
+            entity_type=flag.entity_type, entity_id=flag.entity_id,
+            detector_id=flag.detector_id, detector_version=flag.detector_version,
+            is_ai=flag.is_ai, mode=flag.mode, severity=flag.severity, score=flag.score,
+            flagged_at=flag.flagged_at, source_version=flag.source_version, consent=flag.consent)
 
 
 class DeadLetter(Output):
-    """An input that could not be processed, with everything needed to find and replay it."""
+    """An input that could not be processed, with everything needed to find and replay it
+    (``tns.dead_letters``, keyed by the original's key). ``kind`` is one of
+    :data:`DEAD_LETTER_KINDS`."""
 
     kind: str
     reason: str

@@ -247,8 +247,10 @@ def replay_command(
     from detectors.models import default_models
     from pipeline.offline.replay import replay_file
 
+    # Offline, on files: the development key will do when none is set (no model leaves here).
     settings = Settings.from_env()
-    detectors = default_models(settings.model_hash_key.encode()) if models else []
+    settings = settings if settings.model_hash_key else settings.replace(embedded=True)
+    detectors = default_models(settings.model_key()) if models else []
     started = time.perf_counter()
     with out.open("w") as handle:
         n, bad = replay_file(str(events), handle.write, models=detectors,
@@ -263,7 +265,8 @@ def replay_command(
 def schemas_export(
     directory: Annotated[Path, typer.Option("--dir", help="Output folder.")] = Path("schemas/json"),
 ) -> None:
-    """Write the JSON Schema of every event type (schemas/json/<type>.json)."""
+    """Write the JSON Schema of every event type (schemas/json/<type>.json), of flags and of
+    dead letters (flag.json, dead_letter.json)."""
     from schemas.export import write_json_schemas
 
     written = write_json_schemas(directory)

@@ -52,10 +52,14 @@ def settings_with_stack(settings: Settings | None = None) -> Settings:
     state = StackState.load(settings.state_dir)
     if state is None:
         return settings
-    return settings.replace(
-        kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.kafka_bootstrap,
-        redis_url=os.environ.get("REDIS_URL") or state.redis_url,
-    )
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.kafka_bootstrap
+    redis = os.environ.get("REDIS_URL") or state.redis_url
+    # On the servers `vigil up` started, a process is part of the embedded stack (development
+    # defaults accepted); pointed anywhere else, it is not.
+    ours = ("kafka" in state.pids and kafka == state.kafka_bootstrap) or (
+        "redis" in state.pids and redis == state.redis_url)
+    return settings.replace(kafka_bootstrap=kafka, redis_url=redis,
+                            embedded=settings.embedded or ours)
 
 
 def alive(pid: int) -> bool:
@@ -93,8 +97,10 @@ def up(settings: Settings, *, workers: int = 1) -> StackState:
             state.pids["redis"], state.logs["redis"] = redis.pid, str(redis.log_path)
         create_topics(state.kafka_bootstrap,
                       topic_plan(settings.partitions))
+        # `embedded`: the development defaults (the public model hash key) are accepted by
+        # these processes, and only by them; lag is read past Tansu's wrong watermarks.
         worker_settings = settings.replace(kafka_bootstrap=state.kafka_bootstrap,
-                                           redis_url=state.redis_url)
+                                           redis_url=state.redis_url, embedded=True)
         for n in range(1, workers + 1):
             name = f"worker-{n}"
             log_path = settings.state_dir / f"{name}.log"

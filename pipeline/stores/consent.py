@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
-from detectors.consent import ConsentRecord
+from detectors.consent import CONSENT_UNAVAILABLE, ConsentRecord, ConsentUnavailable
+from pipeline.stores.outages import is_outage
 from schemas.events import ConsentChanged
+
+log = logging.getLogger("vigil.consent")
 
 PREFIX = "vigil:consent:"
 
@@ -40,9 +46,9 @@ class ConsentHistory(Protocol):
     """What the gate asks of the registry outside a batch script (the learner asks it again
     before a model learns: an opt-out since scoring wins)."""
 
-    async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | None: ...
+    async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | ConsentUnavailable | None: ...
 
-    async def latest(self, user_id: str) -> ConsentRecord | None: ...
+    async def latest(self, user_id: str) -> ConsentRecord | ConsentUnavailable | None: ...
 
 
 class RedisConsentStore:
@@ -69,16 +75,34 @@ class RedisConsentStore:
         await self.redis.zadd(PREFIX + event.subject_id,
                               {consent_member(event): event.payload.changed_at.timestamp()})
 
-    async def latest(self, user_id: str) -> ConsentRecord | None:
-        return self.parse(await self.redis.zrevrange(PREFIX + user_id, 0, 0))
-
     @staticmethod
-    def parse(reply: list[Any]) -> ConsentRecord | None:
-        return _record(reply[0]) if reply else None
+    def parse(reply: Any) -> ConsentRecord | ConsentUnavailable | None:
+        """A lookup's reply: the record, None (never asked), or :data:`CONSENT_UNAVAILABLE`
+        when it cannot be read (an error reply, such as a key of the wrong type, or an entry
+        that does not parse): the gate then fails closed for that subject and counts it,
+        rather than the event failing (a processing error) and its rules not running."""
+        if not reply:
+            return None
+        try:
+            return _record(reply[0]) if isinstance(reply, list) else CONSENT_UNAVAILABLE
+        except (ValueError, KeyError, TypeError):
+            log.warning("a consent entry does not parse; treating consent as unavailable")
+            return CONSENT_UNAVAILABLE
 
-    async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | None:
-        return self.parse(await self.redis.zrevrangebyscore(
+    async def latest(self, user_id: str) -> ConsentRecord | ConsentUnavailable | None:
+        return await self._read(self.redis.zrevrange(PREFIX + user_id, 0, 0))
+
+    async def as_of(self, user_id: str, at: datetime) -> ConsentRecord | ConsentUnavailable | None:
+        return await self._read(self.redis.zrevrangebyscore(
             PREFIX + user_id, at.timestamp(), "-inf", start=0, num=1))
+
+    async def _read(self, reply: Awaitable[Any]) -> ConsentRecord | ConsentUnavailable | None:
+        try:
+            return self.parse(await reply)
+        except ResponseError as exc:
+            if is_outage(exc):  # Redis cannot answer now: waited out by the caller
+                raise
+            return CONSENT_UNAVAILABLE  # a key of the wrong type: unreadable, fail closed
 
 
 class MemoryConsentStore:

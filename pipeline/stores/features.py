@@ -91,10 +91,12 @@ while i <= n do
     redis.call('ZADD', key, ARGV[i + 3], ARGV[i + 2])
     i = i + 4
   elseif op == 'A' then
-    out[#out + 1] = redis.call('ZREVRANGEBYSCORE', key, ARGV[i + 2], '-inf', 'LIMIT', 0, 1)
+    -- Consent reads never fail the batch: an error (a key of the wrong type) is the reply,
+    -- and the gate treats that subject's consent as unavailable (fails closed).
+    out[#out + 1] = redis.pcall('ZREVRANGEBYSCORE', key, ARGV[i + 2], '-inf', 'LIMIT', 0, 1)
     i = i + 3
   elseif op == 'L' then
-    out[#out + 1] = redis.call('ZREVRANGE', key, 0, 0)
+    out[#out + 1] = redis.pcall('ZREVRANGE', key, 0, 0)
     i = i + 2
   else
     return redis.error_reply('unknown op ' .. tostring(op))

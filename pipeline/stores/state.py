@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 from redis.asyncio import Redis
 
-from detectors.consent import ConsentRecord
+from detectors.consent import ConsentRecord, ConsentUnavailable
 from detectors.features import plan_batch
 from pipeline.stores.consent import MemoryConsentStore, RedisConsentStore
 from pipeline.stores.features import MemoryFeatureStore, RedisFeatureStore, script_header
@@ -33,8 +33,9 @@ class Loaded:
     """What the stores said about one event: raw feature reads and the subject's consent."""
 
     raw: dict[str, Any]
-    consent_at_event: ConsentRecord | None
-    consent_now: ConsentRecord | None
+    #: The subject's consent as of the event and now; CONSENT_UNAVAILABLE where unreadable.
+    consent_at_event: ConsentRecord | ConsentUnavailable | None
+    consent_now: ConsentRecord | ConsentUnavailable | None
 
 
 class State(Protocol):

@@ -56,8 +56,7 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     if rules is None:  # the deployed rule set, or the packaged library until one is deployed
         rules = LiveRules(redis, load_rules())
     if models is None:
-        models = (default_models(settings.model_hash_key.encode())
-                  if settings.models_enabled else [])
+        models = default_models(settings.model_key()) if settings.models_enabled else []
     scorer = Scorer(redis, models, input_ttl_seconds=settings.model_input_ttl)
     learner = Learner(redis, scorer, RedisConsentStore(redis))
     stats = WorkerStats()

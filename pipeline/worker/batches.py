@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.kafka.transport import Fetched
+from pipeline.review.queue import AddResult
 from schemas.events import Envelope
 from schemas.outputs import Flag
 
@@ -32,3 +34,14 @@ class Done:
     decision: Any
     flags: list[Flag]
     keep_input: bool
+    #: What the review queue did with each flag (its case), once written.
+    added: list[AddResult] = field(default_factory=list)
+
+
+def flagged(done: Sequence[Done]) -> tuple[list[Flag], list[Envelope]]:
+    """The flags of ``done`` in order, and each one's event (the envelope its case stores)."""
+    flags, events = [], []
+    for one in done:
+        flags += one.flags
+        events += [one.event] * len(one.flags)
+    return flags, events

@@ -7,8 +7,9 @@ import logging
 from typing import Any
 
 from pipeline import metrics
+from pipeline.review.queue import AddResult
 from pipeline.worker.observe import seconds_since
-from schemas.outputs import Flag
+from schemas.outputs import Flag, FlagRecord
 from schemas.topics import Topics
 
 log = logging.getLogger("vigil.worker")
@@ -20,15 +21,18 @@ class FlagLog:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def publish(self, flag: Flag) -> None:
-        """Publish a flag whose case exists to ``tns.flags``.
+    async def publish(self, flag: Flag, added: AddResult) -> None:
+        """Publish a flag whose case exists to ``tns.flags``: its :class:`FlagRecord`, with the
+        case id from the queue's reply (``added``), keyed by the case entity.
 
         Straight to faust's producer, not through ``Topic.send`` (whose channel machinery cost
         more than the send): offsets are still committed only after that producer is flushed.
+        The partition is aiokafka's choice for the key (murmur2, as a Java client's).
         """
+        record = FlagRecord.of(flag, added.case_id, added.suppressed)
         delivery = await self.app.producer.send(
             Topics.FLAGS, f"{flag.entity_type}:{flag.entity_id}".encode(),
-            flag.model_dump_json().encode(), None, None, None)
+            record.model_dump_json().encode(), None, None, None)
         delivery.add_done_callback(_delivered)
         metrics.FLAGS_PUBLISHED.labels(flag.detector_id).inc()
         metrics.EVENT_TO_FLAG.observe(seconds_since(flag.occurred_at))

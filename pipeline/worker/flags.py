@@ -1,4 +1,5 @@
-"""Turn a decision's findings into flags for ``tns.flags``."""
+"""Turn a decision's findings into flags (for the review queue; the record ``tns.flags`` gets is
+:class:`schemas.outputs.FlagRecord`, made once the queue placed the flag)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from schemas.outputs import Flag, flag_id_for
 def flags_for(event: Envelope, decision: Decision, now: datetime | None = None,
               source_version: str | None = None) -> list[Flag]:
     flagged_at = now or datetime.now(timezone.utc)
-    envelope = event.model_dump(mode="json") if decision.findings else None
     return [
         Flag(
             flag_id=flag_id_for(event.id, r.detector_id, r.detector_version),
@@ -22,7 +22,6 @@ def flags_for(event: Envelope, decision: Decision, now: datetime | None = None,
             mode="enforce", severity=r.severity, score=r.score, reason=r.reason,
             occurred_at=event.occurred_at, flagged_at=flagged_at, consent=r.consent,
             evidence=r.evidence, dedup_seconds=r.dedup_seconds, source_version=source_version,
-            event=envelope,
         )
         for r in decision.findings
     ]

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 
+from detectors.base import Detector
 from detectors.results import Decision
+from detectors.ruleset import RuleSet
 from pipeline import metrics
+from schemas.outputs import DEAD_LETTER_KINDS
+from schemas.topics import INPUT_TOPICS, TOPIC_BY_TYPE
 
 _CONSENT_REASONS = {
     "never asked": "never_asked",
     "opted out": "opted_out",
     "consent state unavailable": "unavailable",
+    "current consent state unavailable": "unavailable",
     "consent given after the event": "after_event",
 }
+#: What vigil_ai_skipped_total{reason} can say (consent_reason_code's codes).
+CONSENT_REASON_CODES = ("never_asked", "opted_out", "unavailable", "after_event",
+                        "outdated_policy", "other")
+#: vigil_queue_flags_total{result} (pipeline.review.queue.intake).
+QUEUE_RESULTS = ("created", "duplicate", "suppressed_dedup", "suppressed_snoozed", "failed")
 
 
 def consent_reason_code(skipped: str) -> str:
@@ -26,6 +36,33 @@ def consent_reason_code(skipped: str) -> str:
     """
     detail = skipped.removeprefix("no_consent:").strip()
     return _CONSENT_REASONS.get(detail, "outdated_policy" if detail.startswith("consent under") else "other")
+
+
+def start_series(rules: RuleSet, models: Sequence[Detector]) -> None:
+    """Create the series of every label value known now, at 0: a labelled counter otherwise
+    appears on its first increment, and ``increase()`` over it reads 0 until the second (a
+    dashboard showed no dead letters after the first one). Cheap and idempotent: the worker
+    calls it at start and on every heartbeat, so a rule deployed since gets its series too."""
+    for event_type, topic in TOPIC_BY_TYPE.items():
+        metrics.EVENTS.labels(topic, event_type)
+    for topic in INPUT_TOPICS:
+        for kind in DEAD_LETTER_KINDS:
+            metrics.DEAD_LETTERS.labels(topic, kind)
+    detectors = [(rule.id, rule.spec.mode) for rule in rules.rules if rule.spec.mode != "off"]
+    detectors += [(model.id, getattr(model, "mode", "enforce")) for model in models]
+    for detector, mode in detectors:
+        metrics.DETECTOR_HITS.labels(detector, mode)
+        metrics.DETECTOR_ERRORS.labels(detector)
+        if mode == "enforce":  # shadow hits make no flags
+            metrics.FLAGS_PUBLISHED.labels(detector)
+            for result in QUEUE_RESULTS:
+                metrics.QUEUE_FLAGS.labels(detector, result)
+    for model in models:
+        if getattr(model, "is_ai", False):
+            for reason in CONSENT_REASON_CODES:
+                metrics.AI_SKIPPED.labels(model.id, reason)
+    for result in ("switched", "refused"):
+        metrics.RULES_RELOADS.labels(result)
 
 
 def record_decisions(decisions: Iterable[tuple[str, Decision]]) -> None:

@@ -24,8 +24,9 @@ from pipeline.models.scorer import Scorer
 from pipeline.review.queue import AddResult, ReviewQueue
 from pipeline.stores import ledger
 from pipeline.stores.outages import is_outage
-from pipeline.worker.batches import Done
+from pipeline.worker.batches import Done, flagged
 from pipeline.worker.observe import round_trip_timer
+from schemas.events import Envelope
 from schemas.outputs import Flag
 
 R = TypeVar("R")
@@ -44,13 +45,15 @@ class Written:
 
 class OutputStore(Protocol):
     async def write(self, flags: Sequence[Flag], done: Sequence[Done]) -> Written:
-        """Add ``flags`` and finish ``done`` in one round trip. An outage of the round trip
+        """Add ``flags`` (those of ``done``, in order: :func:`~pipeline.worker.batches.flagged`)
+        and finish ``done`` in one round trip. An outage of the round trip
         (:func:`~pipeline.stores.outages.is_outage`) is raised, to be retried as a whole;
         every other error is returned in :class:`Written`."""
         ...
 
-    async def add_flags(self, flags: Sequence[Flag]) -> list[AddResult]:
-        """Add ``flags`` on their own; a result per flag, errors included."""
+    async def add_flags(self, flags: Sequence[Flag], events: Sequence[Envelope]) -> list[AddResult]:
+        """Add ``flags`` on their own (``events``: each one's envelope); a result per flag,
+        errors included."""
         ...
 
     async def finish(self, done: Sequence[Done]) -> None:
@@ -70,8 +73,10 @@ class RedisOutputs:
         self.clock = clock
 
     async def write(self, flags: Sequence[Flag], done: Sequence[Done]) -> Written:
+        events = flagged(done)[1]  # the envelope each flag's case keeps
+
         def build(pipe: Any) -> Callable[[Any], list[AddResult]] | None:
-            read = self.queue.add_flags_to(pipe, flags) if flags else None
+            read = self.queue.add_flags_to(pipe, flags, events) if flags else None
             self._queue_finish(pipe, done)
             return read
 
@@ -84,8 +89,8 @@ class RedisOutputs:
             return Written(flag_error=replies[0], finish_errors=_errors(replies[1:]))
         return Written(read(replies[0]), finish_errors=_errors(replies[1:]))
 
-    async def add_flags(self, flags: Sequence[Flag]) -> list[AddResult]:
-        return await self.queue.add_flags(flags)
+    async def add_flags(self, flags: Sequence[Flag], events: Sequence[Envelope]) -> list[AddResult]:
+        return await self.queue.add_flags(flags, events)
 
     async def finish(self, done: Sequence[Done]) -> None:
         replies, _ = await self._run(lambda pipe: self._queue_finish(pipe, done))

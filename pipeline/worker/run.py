@@ -8,7 +8,8 @@ from typing import Any
 
 import faust
 
-from pipeline.settings import Settings
+from pipeline import metrics
+from pipeline.settings import MissingSecret, Settings
 from pipeline.worker.app import build_app
 from schemas.topics import topic_plan
 
@@ -52,12 +53,19 @@ def run_worker(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.models_enabled:
+        try:  # before anything starts: no worker hashes identifiers under a public key
+            settings.model_key()
+        except MissingSecret as exc:
+            log.critical("refusing to start: %s", exc)
+            raise SystemExit(f"vigil worker: refusing to start: {exc}") from None
     if settings.create_topics:
         create_topics(settings.kafka_bootstrap,
                       topic_plan(settings.partitions))
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port)
-        log.info("metrics on :%d/metrics", settings.metrics_port)
+    if settings.metrics_port:  # the worker's own metrics only (not the review service's)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                          registry=metrics.WORKER)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     app = build_app(settings)
     worker = faust_worker(app, loglevel=settings.log_level, workdir=str(settings.state_dir))
     quiet_gc()

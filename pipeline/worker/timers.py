@@ -4,8 +4,8 @@
 
 * a task following rule deploys (``vigil:rules`` pub/sub plus a 1 s poll: in force in ~1-2 s);
 * every 2 s: restoring newer model snapshots (every worker), observing unlabelled inputs (the
-  learner only), and the heartbeat (``vigil:worker:<host-pid>``) with the consumer-lag gauges
-  and the ledger's trim;
+  learner only), and the heartbeat (``vigil:worker:<host-pid>``) with the consumer-lag gauges,
+  the ledger's trim and the metric series of the rules and models in force (created at 0);
 * on a revoke: dropping the lag gauges of partitions another worker reports now.
 """
 
@@ -24,6 +24,7 @@ from pipeline.rules.source import RuleSource
 from pipeline.stores import ledger
 from pipeline.stores.heartbeat import write_beat
 from pipeline.stores.outages import OUTAGES, is_outage
+from pipeline.worker.observe import start_series
 from pipeline.worker.stats import WorkerStats
 from schemas.topics import Topics
 
@@ -46,6 +47,7 @@ class Timers:
 
     def install(self) -> None:
         app = self.app
+        start_series(self.rules(), self.scorer())
         app.task(self.follow_rule_deploys)
         for timer in (self.follow_model_snapshots, self.observe_unlabelled, self.heartbeat):
             app.timer(interval=self.interval)(timer)
@@ -76,6 +78,7 @@ class Timers:
 
     async def heartbeat(self) -> None:
         # Lets `vigil up`, `vigil status` and tests see that this worker joined the group.
+        start_series(self.rules(), self.scorer())  # a rule deployed since: its series at 0
         beat = {"worker": self.worker_id, "assigned_partitions": update_lag(self.app),
                 "at": time.time(), "rules_version": self.rules.version, **self.stats.as_dict()}
         try:

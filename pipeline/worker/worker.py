@@ -141,9 +141,9 @@ class Worker:
         done = await self.writer.write([one for batch in batches for one in batch.done])
         done = await self.learn_labels(done)
         publish = self.flag_log.publish
-        for one in done:
-            for flag in one.flags:
-                await publish(flag)
+        for one in done:  # after the write round trip: the queue's reply names each case
+            for flag, added in zip(one.flags, one.added):
+                await publish(flag, added)
         record_decisions([(d.message.topic, d.decision) for d in done])
         now = time.perf_counter()
         for batch in batches:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from redis.exceptions import ResponseError
 
 from pipeline.stores.outages import retrying
-from pipeline.worker.batches import Done
+from pipeline.worker.batches import Done, flagged
 from pipeline.worker.outputs import OutputStore, Written
 from pipeline.worker.parking import PARKED, Parking
 from pipeline.worker.stats import WorkerStats
@@ -44,12 +44,15 @@ class BatchWriter:
         written, having parked any that could not be."""
         if not done:
             return done
-        flags = [flag for one in done for flag in one.flags]
+        flags, _ = flagged(done)
         written = await retrying(f"{len(flags)} flags and {len(done)} events",
                                  lambda: self._round_trip(flags, done))
         kept = done
         if written.flag_error is None:
             self.stats.flags += sum(result.created for result in written.added)
+            results = iter(written.added)
+            for one in done:  # each flag's case, for the flag log
+                one.added = [next(results) for _ in one.flags]
             refused = {id(flag): result.error
                        for flag, result in zip(flags, written.added) if result.error}
             if refused:
@@ -61,7 +64,7 @@ class BatchWriter:
         log.error("writing a batch of %d events failed (%s); writing them one by one", len(done),
                   written.flag_error or written.finish_errors[0])
         if written.flag_error is not None:
-            kept = await self._one_by_one(kept, lambda one: self._add_flags(one.flags))
+            kept = await self._one_by_one(kept, self._add_flags)
         if written.finish_errors:
             kept = await self._one_by_one(kept, lambda one: self.store.finish([one]))
         return kept  # parking took the others out of the batch's ledger entry
@@ -84,12 +87,13 @@ class BatchWriter:
                 kept.append(one)
         return kept
 
-    async def _add_flags(self, flags: list[Flag]) -> None:
-        results = await self.store.add_flags(flags)
+    async def _add_flags(self, one: Done) -> None:
+        results = await self.store.add_flags(one.flags, [one.event] * len(one.flags))
         self.stats.flags += sum(result.created for result in results)
         for result in results:
             if result.error is not None:  # an outage is retried by the caller, not parked
                 raise ResponseError(result.error)
+        one.added = results
 
     async def _one_by_one(self, done: list[Done],
                           action: Callable[[Done], Awaitable[None]]) -> list[Done]:

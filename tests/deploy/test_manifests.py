@@ -574,3 +574,32 @@ def test_kubectl_kustomize_renders_when_available() -> None:
                                 text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert list(yaml.safe_load_all(result.stdout))
+
+
+# ---- secrets and defaults ---------------------------------------------------------------------
+
+def test_compose_requires_a_model_hash_key_and_says_how_to_make_one(compose: dict) -> None:
+    env = compose["services"]["worker"]["environment"]
+    match = re.fullmatch(r"\$\{VIGIL_MODEL_HASH_KEY:\?(.+)\}", str(env["VIGIL_MODEL_HASH_KEY"]))
+    assert match, "the worker's key must be a required variable (${VIGIL_MODEL_HASH_KEY:?why})"
+    assert "secrets.token_hex(32)" in match.group(1)
+    assert env["VIGIL_METRICS_HOST"] == "0.0.0.0", "Prometheus scrapes workers from its container"
+
+
+def test_k8s_workers_take_the_model_hash_key_from_the_secret(k8s: dict) -> None:
+    (container,) = k8s[("Deployment", "vigil-worker")]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    ref = env["VIGIL_MODEL_HASH_KEY"]["valueFrom"]["secretKeyRef"]
+    secret = load_yaml(K8S / "secret.template.yaml")
+    assert ref["name"] == secret["metadata"]["name"] and ref["key"] == "VIGIL_MODEL_HASH_KEY"
+    assert ref.get("optional") is not True, "a missing key must stop the pod, not start it keyless"
+    assert "VIGIL_MODEL_HASH_KEY" in secret["stringData"]
+    assert "secrets.token_hex(32)" in (K8S / "secret.template.yaml").read_text()
+    config = k8s[("ConfigMap", "vigil-config")]["data"]
+    assert "VIGIL_MODEL_HASH_KEY" not in config
+    assert config["VIGIL_METRICS_HOST"] == "0.0.0.0"
+
+
+def test_no_deployment_file_claims_to_be_the_embedded_stack() -> None:
+    for path in [*DEPLOY.rglob("*.yml"), *DEPLOY.rglob("*.yaml")]:
+        assert "VIGIL_EMBEDDED" not in path.read_text(), f"{path}: VIGIL_EMBEDDED is for vigil up only"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from pipeline.kafka.publisher import Publisher
@@ -52,3 +54,32 @@ def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_dat
         personal.update(str(payload[k]) for k in ("email", "ip", "device_id", "username") if k in payload)
     leaked = [p for p in personal if p in text]
     assert not leaked, f"personal data in /metrics: {leaked[:5]}"
+
+
+def test_unreadable_consent_skips_ai_as_unavailable_and_the_rules_still_run(stack: Stack) -> None:
+    """VigilAiSkippedConsentUnavailable watches vigil_ai_skipped_total{reason="unavailable"}: the
+    gate must say so where a subject's consent cannot be read, and the event must still be
+    judged by the rules (not dead-lettered as a processing error)."""
+    from detectors.examples import example_event
+
+    port = free_port()
+    with_settings(stack, metrics_port=port)
+    client = stack.client
+    client.set("vigil:consent:u_wrongtype", "not a sorted set")       # a key of the wrong type
+    client.zadd("vigil:consent:u_garbage", {"{not json": 1.0})         # an entry that does not parse
+    events = [example_event("message.sent", {"sender_id": user, "has_active_contract": False,
+                                             "text": "pay me via venmo before we start"},
+                            subject_id=user, event_id=str(uuid.uuid4()))
+              for user in ("u_wrongtype", "u_garbage")]
+    stack.start_worker()
+    with Publisher(stack.settings.kafka_bootstrap) as publisher:
+        for event in events:
+            publisher.publish(event)
+    wait_until(lambda: {e["event_id"] for e in events} <= stack.ledger(), 60,
+               message="both events processed")
+    wait_until(lambda: scrape(port)[0].get(
+        'vigil_ai_skipped_total{detector="message.scam_model",reason="unavailable"}') == 2, 20,
+        message="two AI runs skipped as unavailable")
+    samples, _ = scrape(port)
+    assert samples['vigil_dead_letters_total{kind="processing_error",topic="marketplace.messages"}'] == 0
+    assert samples['vigil_detector_hits_total{detector="message.off_platform_payment",mode="enforce"}'] == 2

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
@@ -20,6 +19,7 @@ from detectors.examples import example_event
 from detectors.models import default_models
 from detectors.ruleset import RuleSet
 from pipeline.local.embedded import start_redis
+from pipeline.metrics import WORKER as REGISTRY
 from pipeline.models.keys import APPLIED, observed_key, version_key
 from pipeline.models.learner import ROUND_ATTEMPTS, Learner
 from pipeline.models.scorer import Scorer

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from prometheus_client import REGISTRY
 from redis.asyncio import Redis as AsyncRedis
 
 from detectors.errors import RuleSetInvalid
 from detectors.ruleset import default_sources, load_rules
+from pipeline.metrics import WORKER as REGISTRY
 from pipeline.offline.backtest import backtest_expectation
 from pipeline.offline.replay import InvalidLine, replay_lines
 from pipeline.rules.live import LiveRules

@@ -20,7 +20,7 @@ RECORD_OVERHEAD = 64
 
 
 def producer_settings() -> dict:
-    app = build_app(Settings.from_env())
+    app = build_app(Settings.from_env().replace(embedded=True))  # no key needed to build it
     return dict(app.producer._settings_default())
 
 

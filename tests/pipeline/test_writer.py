@@ -70,7 +70,7 @@ class FakeStore:
         self.finished += [one.event.id for one in done]
         return written
 
-    async def add_flags(self, flags: Sequence[Any]) -> list[AddResult]:
+    async def add_flags(self, flags: Sequence[Any], events: Sequence[Any]) -> list[AddResult]:
         return self._add(flags)
 
     async def finish(self, done: Sequence[Done]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis as redis_lib
 from fastapi.testclient import TestClient
+from redis.asyncio import Redis
 from typer.testing import CliRunner
 
 from detectors.examples import example_event
@@ -236,12 +237,65 @@ def test_console_pages_send_a_strict_content_security_policy(client: TestClient,
     assert client.get("/audit").status_code == 403  # analysts do not see the audit log
 
 
+def _sample(client: TestClient) -> None:
+    """One round of the service's sampler (the tests' app runs no background tasks)."""
+    client.portal.call(client.app.state.services.queue.record_sample)  # type: ignore[union-attr]
+
+
 def test_metrics_expose_queue_gauges(client: TestClient, redis_url: str) -> None:
     seed(redis_url, [flag("u1", severity="critical"), flag("u2", severity="low")])
+    _sample(client)  # /metrics serves what the sampler last read
     text = client.get("/metrics").text
     assert 'vigil_queue_depth{severity="critical"} 1.0' in text
     assert 'vigil_queue_depth{severity="low"} 1.0' in text
     assert "vigil_queue_oldest_age_seconds" in text and "vigil_sla_breached_cases" in text
+    assert 'vigil_sla_breached_cases{severity="critical"} 0.0' in text
+
+
+def test_the_sla_gauge_counts_the_open_cases_past_their_sla(client: TestClient,
+                                                            redis_url: str) -> None:
+    """By value, per severity: a gauge checked only by its name passes while always 0."""
+    import time
+
+    from pipeline.review.queue import ReviewQueue
+    from pipeline.settings import QueueSettings
+    from tests.support.review import run_sync
+
+    async def open_cases_two_hours_ago() -> None:
+        redis = Redis.from_url(redis_url)
+        try:  # critical: due 1 h after opening, so breached by now; low: 72 h, not yet
+            queue = ReviewQueue(redis, QueueSettings(), lambda: time.time() - 7200)
+            for f, e in (flag("u1", severity="critical"), flag("u2", severity="critical"),
+                         flag("u3", severity="low")):
+                await queue.add_flag(f, e)
+        finally:
+            await redis.aclose()
+    run_sync(open_cases_two_hours_ago)
+    _sample(client)
+    text = client.get("/metrics").text
+    assert 'vigil_sla_breached_cases{severity="critical"} 2.0' in text
+    assert 'vigil_sla_breached_cases{severity="low"} 0.0' in text
+    age = float(re.search(r"^vigil_queue_oldest_age_seconds (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+    assert 7100 < age < 7400
+
+
+def test_a_scrape_reads_no_case_and_exports_the_services_own_metrics_only(
+        client: TestClient, redis_url: str) -> None:
+    seed(redis_url, [flag(f"u{i}") for i in range(5)])
+    _sample(client)
+    redis = redis_lib.Redis.from_url(redis_url)
+    redis.config_resetstat()
+    text = client.get("/metrics").text
+    commands = {k for k in redis.info("commandstats") if k != "cmdstat_config"}
+    assert commands <= {"cmdstat_info"}, f"a scrape ran Redis commands: {sorted(commands)}"
+    # The worker's metrics are the workers' to export (vigil_rules_version 0 here made
+    # VigilRulesVersionMismatch fire after every deploy).
+    for worker_metric in ("vigil_rules_version", "vigil_events_total", "vigil_consumer_lag{"):
+        assert worker_metric not in text, worker_metric
+    # Every outcome's series exists from the start, not from its first decision (increase()
+    # needs two samples; other tests in this process may have decided cases already).
+    for outcome in ("confirmed_fraud", "legitimate", "escalate"):
+        assert f'vigil_decisions_total{{outcome="{outcome}"}} ' in text
 
 
 def test_add_user_prints_a_token_once_and_stores_only_its_hash(redis_url: str,

@@ -12,7 +12,7 @@ import pytest
 import schemas
 from detectors.examples import example_event
 from schemas.events import EVENT_MODELS
-from schemas.export import json_schemas, render
+from schemas.export import json_schemas, output_schemas, render
 from tests.support.events import EXAMPLE_TYPES
 
 JSON_DIR = Path(schemas.__file__).resolve().parent / "json"
@@ -25,7 +25,8 @@ def test_a_schema_file_exists_for_every_event_type() -> None:
 
 
 def test_no_schema_file_for_an_event_type_that_does_not_exist() -> None:
-    stale = sorted(p.name for p in JSON_DIR.glob("*.json") if p.stem not in EVENT_MODELS)
+    known = {*EVENT_MODELS, *output_schemas()}
+    stale = sorted(p.name for p in JSON_DIR.glob("*.json") if p.stem not in known)
     assert not stale, f"schema files for unknown event types: {stale}; delete them and {REGENERATE}"
 
 
@@ -79,3 +80,31 @@ def test_json_schema_rejects_an_unknown_payload_field() -> None:
     event = example_event("message.sent", {"priority": "high"})
     with pytest.raises(jsonschema.ValidationError):
         _validator("message.sent").validate(event)
+
+
+@needs_jsonschema
+def test_json_schema_pins_the_schema_versions_readers_know() -> None:
+    """A version the worker would dead-letter fails producer-side validation too."""
+    import jsonschema
+
+    for event_type in EXAMPLE_TYPES:
+        with pytest.raises(jsonschema.ValidationError, match="schema_version|9.9"):
+            _validator(event_type).validate({**example_event(event_type), "schema_version": "9.9"})
+
+
+@pytest.mark.parametrize("name", sorted(output_schemas()))
+def test_checked_in_output_schema_equals_the_generated_one(name: str) -> None:
+    path = JSON_DIR / f"{name}.json"
+    assert path.is_file(), f"{path} is missing; {REGENERATE}"
+    assert path.read_text(encoding="utf-8") == render(output_schemas()[name]), \
+        f"{path.name} is out of date; {REGENERATE}"
+
+
+def test_the_flag_schema_carries_a_case_and_an_event_reference_and_no_event_content() -> None:
+    schema = output_schemas()["flag"]
+    assert {"flag_id", "case_id", "event", "detector_id", "severity", "score",
+            "schema_version"} <= set(schema["required"]) | {"schema_version"}
+    assert schema["additionalProperties"] is False
+    event = schema["$defs"]["EventRef"]
+    assert set(event["properties"]) == {"event_id", "type", "subject_id", "occurred_at"}
+    assert not {"reason", "evidence", "payload"} & set(schema["properties"])

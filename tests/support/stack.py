@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,6 +51,27 @@ class Stack:
             self.wait_for_workers(1, pid=process.pid)
         return process
 
+    def start_review(self, port: int, name: str = "review", **env: str) -> subprocess.Popen:
+        """The review service (``python -m pipeline.review``) on this stack, on ``port``;
+        returns once it answers ``/healthz``. ``env``: more variables (``VIGIL_REVIEW_*``)."""
+        log = open(self.state_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.review"], cwd=REPO,
+            env={**os.environ, **self.settings.env(), "VIGIL_REVIEW_PORT": str(port), **env},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.workers.append(process)  # stopped with the workers
+
+        def healthy() -> bool:
+            assert process.poll() is None, f"the review service exited (see {log.name})"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    return True
+            except OSError:
+                return False
+        wait_until(healthy, 60, message=f"the review service on :{port}")
+        return process
+
     def heartbeats(self) -> list[dict]:
         return read_beats_sync(self.client)
 
@@ -84,6 +106,7 @@ def make_stack(tmp_path: Path, partitions: int = 4) -> Stack:
         kafka_bootstrap=kafka.url, redis_url=redis.url, state_dir=state_dir,
         app_id="vigil-test", partitions=partitions, session_timeout=3.0, rebalance_timeout=3.0,
         heartbeat_interval=0.5, commit_interval=0.5, log_level="info",
+        embedded=True,  # the embedded servers: the development hash key will do
     )
     create_topics(kafka.url, topic_plan(partitions))
     return Stack(kafka, redis, settings, state_dir)

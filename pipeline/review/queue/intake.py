@@ -24,7 +24,7 @@ from pipeline.review.queue.scripts import source
 from pipeline.stores.outages import is_outage
 from schemas.outputs import Flag
 
-#: The flagged event's envelope: a dict or a schemas model (None: the one the flag carries).
+#: The flagged event's envelope: a dict or a schemas model (None: none to store).
 Envelope = Mapping[str, Any] | Any | None
 
 
@@ -63,8 +63,8 @@ class Intake(QueueBase):
 
     async def add_flag(self, flag: Flag, event: Envelope = None) -> AddResult:
         """Add one flag (idempotent by flag id). ``event`` is the flagged event's envelope (a dict
-        or a schemas model; default: ``flag.event`` when the flag carries it), stored once under
-        ``vigil:event:<event_id>`` so the case can show it. Raises
+        or a schemas model), stored once under ``vigil:event:<event_id>`` so the case can show
+        it (flags carry no envelope: the flag log is no second store of personal data). Raises
         :class:`redis.exceptions.ResponseError` if Redis refused it (nothing was written)."""
         result = (await self.add_flags([flag], [event]))[0]
         if result.error is not None:
@@ -82,12 +82,14 @@ class Intake(QueueBase):
         replies = await self.scripts.add_flags(args=[self._flags_argument(flags, events, now)])
         return self._add_results(flags, replies, now)
 
-    def add_flags_to(self, pipe: Any, flags: Sequence[Flag]) -> Callable[[Any], list[AddResult]]:
-        """Queue :meth:`add_flags` of ``flags`` on a pipeline (one ``EVALSHA``); returns what
-        reads its reply. A reply of :class:`redis.exceptions.NoScriptError` (Redis lost its
-        scripts: a restart without them) means :meth:`load_scripts`, then queue it again."""
+    def add_flags_to(self, pipe: Any, flags: Sequence[Flag], events: Sequence[Envelope] | None = None,
+                     ) -> Callable[[Any], list[AddResult]]:
+        """Queue :meth:`add_flags` of ``flags`` (and their events' envelopes) on a pipeline (one
+        ``EVALSHA``); returns what reads its reply. A reply of
+        :class:`redis.exceptions.NoScriptError` (Redis lost its scripts: a restart without
+        them) means :meth:`load_scripts`, then queue it again."""
         now = self.clock()
-        pipe.evalsha(self.scripts.add_flags.sha, 0, self._flags_argument(flags, None, now))
+        pipe.evalsha(self.scripts.add_flags.sha, 0, self._flags_argument(flags, events, now))
         return lambda replies: self._add_results(flags, replies, now)
 
     async def load_scripts(self) -> None:
@@ -123,8 +125,6 @@ class Intake(QueueBase):
     def _flag_args(self, flag: Flag, event: Envelope, now: float) -> list[str]:
         """One flag's arguments to ``lua/add_flags.lua``, in its order."""
         entity = f"{flag.entity_type}:{flag.entity_id}"
-        if event is None:  # the worker may carry the envelope on the flag itself
-            event = getattr(flag, "event", None)
         event_json = ""
         if event is not None:
             data = event.model_dump(mode="json") if hasattr(event, "model_dump") else dict(event)
@@ -139,7 +139,7 @@ class Intake(QueueBase):
         # Numbers travel as strings (repr: every digit of a timestamp), as redis-py sends them.
         return [
             # The envelope is stored once under vigil:event:<id>, not inside every flag.
-            flag.flag_id, flag.model_dump_json(exclude={"event"}), entity, flag.entity_type,
+            flag.flag_id, flag.model_dump_json(), entity, flag.entity_type,
             flag.entity_id,
             str(SEVERITY_RANK[flag.severity]), repr(flag.score), repr(now), flag.detector_id,
             "case_" + flag.flag_id.removeprefix("flg_")[:20],

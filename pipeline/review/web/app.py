@@ -7,6 +7,7 @@ Build it with :func:`create_app`; ``python -m pipeline.review`` runs it under uv
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,9 +22,11 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline import metrics
+from pipeline.kafka.group_lag import GroupLagReader
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import ReviewError, ReviewQueue
-from pipeline.review.web import api, console, ingest, login
+from pipeline.review.web import api, console, ingest, login, sampler
 from pipeline.review.web.auth import SessionStore, UserStore
 from pipeline.review.web.bodies import BodyLimit, describe_unparsable
 from pipeline.review.web.deps import STATIC, TEMPLATES, ApiError, Services, services
@@ -31,6 +34,7 @@ from pipeline.review.web.ingest_log import IngestLog
 from pipeline.review.web.limits import TokenBuckets
 from pipeline.review.web.relay import OutboxRelay
 from pipeline.settings import ReviewSettings, Settings
+from schemas.topics import INPUT_TOPICS
 
 log = logging.getLogger("vigil.review")
 #: No inline script or style anywhere; scripts, styles and images come from this origin only.
@@ -103,10 +107,14 @@ def _lifespan(settings: Settings, review: ReviewSettings, clock: Callable[[], fl
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = _services(settings, review, clock, make_publisher)
         app.state.services = svc
+        sampler.start_series()
         tasks = []
         if background:
+            lag = functools.partial(GroupLagReader, settings.kafka_bootstrap, settings.app_id,
+                                    INPUT_TOPICS, read_tail=settings.embedded)
             tasks = [asyncio.create_task(svc.relay.run(review.relay_interval)),
-                     asyncio.create_task(_sample_forever(svc.queue, review.sample_interval))]
+                     asyncio.create_task(sampler.Sampler(svc.queue, review.sample_interval,
+                                                         lag_reader=lag).run())]
         try:
             yield
         finally:
@@ -116,21 +124,6 @@ def _lifespan(settings: Settings, review: ReviewSettings, clock: Callable[[], fl
             await svc.aclose()
 
     return lifespan
-
-
-async def _sample_forever(queue: ReviewQueue, interval: float) -> None:
-    last_trim = 0.0
-    while True:
-        try:
-            await queue.record_sample()
-            if time.monotonic() - last_trim > 600:
-                await queue.trim_series()
-                last_trim = time.monotonic()
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # Redis away for a moment: the next round catches up
-            log.exception("queue sampling failed")
-        await asyncio.sleep(interval)
 
 
 def _add_security_headers(app: FastAPI) -> None:
@@ -209,13 +202,11 @@ def _add_routes(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint(request: Request) -> Response:
+    async def metrics_endpoint() -> Response:
+        # This process's metrics only, as the sampler left them: a scrape reads no case (it
+        # read every open case before, per scrape and replica).
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-        try:
-            await services(request).queue.record_sample()
-        except Exception:  # serve the last values rather than nothing
-            log.exception("refreshing queue gauges for /metrics failed")
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics.REVIEW), media_type=CONTENT_TYPE_LATEST)
 
 
 def _swagger_dir() -> str:
