@@ -13,6 +13,13 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 # ---- worker: input ---------------------------------------------------------------------------
 EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type"])
 DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters", ["topic", "kind"])
+DEAD_LETTER_SEND_FAILURES = Counter(
+    "vigil_dead_letter_send_failures_total",
+    "Dead letters the producer did not take at once, by what followed: retried (a transient "
+    "error; the record's partition waits), minimal (the letter was refused and replaced by one "
+    "without the original) or undelivered (taken, then not delivered)", ["outcome"])
+for _outcome in ("retried", "minimal", "undelivered"):  # every series exists from the start
+    DEAD_LETTER_SEND_FAILURES.labels(_outcome)
 PROCESSING = Histogram("vigil_event_processing_seconds",
                        "Wall time to process one event (context, decide, apply)",
                        buckets=LATENCY_BUCKETS)

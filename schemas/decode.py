@@ -14,6 +14,8 @@ from schemas.topics import TOPIC_BY_TYPE
 #: Larger events are refused before parsing: a message is 20k characters at most, and nothing
 #: legitimate comes near this, while a huge blob would stall a worker.
 MAX_EVENT_BYTES = 64 * 1024
+#: Longer Kafka keys are refused: a key is the subject id (128 characters at most).
+MAX_KEY_BYTES = 1024
 
 #: Every event model behind its ``type``: one pass of pydantic's Rust parser picks the model
 #: and validates, where a json.loads to read the type first would parse every event twice.
@@ -21,8 +23,9 @@ _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(
     Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")])  # type: ignore[misc]
 
 
-def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
-    """Decode one Kafka value; when ``topic`` is given, the event type must belong on it.
+def decode_event(raw: bytes, *, topic: str | None = None, key: bytes | None = None) -> Envelope:
+    """Decode one Kafka value; when ``topic`` is given, the event type must belong on it, and
+    the record's ``key``, if given, may have :data:`MAX_KEY_BYTES` at most.
 
     >>> decode_event(b'{"type": "nope"}')
     Traceback (most recent call last):
@@ -35,6 +38,9 @@ def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
         raise InvalidEvent(
             "oversized", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES} bytes"
         )
+    if key is not None and len(key) > MAX_KEY_BYTES:
+        raise InvalidEvent("oversized", f"the Kafka key is {len(key)} bytes; the limit is "
+                           f"{MAX_KEY_BYTES} bytes (a key is the subject id)")
     try:
         event = _ANY_EVENT.validate_json(raw)
     except ValidationError:

@@ -7,6 +7,18 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.decode import MAX_EVENT_BYTES, MAX_KEY_BYTES
+
+#: The most a dead letter may take on ``tns.dead_letters``, its Kafka key and value together: a
+#: tenth of the producer's 1 MiB request limit, so a letter is always sent, whatever the input.
+MAX_DEAD_LETTER_BYTES = 128 * 1024
+#: How much of an input a dead letter keeps: the whole value and key up to the largest the
+#: decoder accepts (so the letter of any possibly valid event can be replayed), reasons up to
+#: 2,000 characters.
+KEPT_VALUE_BYTES = MAX_EVENT_BYTES
+KEPT_KEY_BYTES = MAX_KEY_BYTES
+MAX_REASON_CHARS = 2000
+
 
 class Output(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,13 +70,39 @@ class Flag(Output):
 
 
 class DeadLetter(Output):
-    """An input that could not be processed, with everything needed to find and replay it."""
+    """An input that could not be processed, with everything needed to find and replay it.
 
+    A letter always fits on ``tns.dead_letters`` (:data:`MAX_DEAD_LETTER_BYTES`, key and value
+    together), whatever the input: the original value is kept whole up to
+    :data:`KEPT_VALUE_BYTES` (every event that could be valid fits), the key up to
+    :data:`KEPT_KEY_BYTES`, the reason up to :data:`MAX_REASON_CHARS`; beyond that only a
+    prefix is kept, and the letter says so. Letters written before these limits carry none of
+    the fields after ``received_at`` (their defaults say: nothing was cut).
+    """
+
+    #: A short, stable code: ``bad_json``, ``invalid_field``, ``oversized``, ``clock_skew``,
+    #: ``conflicting_duplicate``, ``processing_error``, ...
     kind: str
+    #: Why, in words an engineer can act on (at most :data:`MAX_REASON_CHARS` characters).
     reason: str
+    #: Where the original was read from: its topic, partition and offset.
     topic: str
     partition: int
     offset: int
+    #: The original's Kafka key as UTF-8 text (undecodable bytes replaced), or its first
+    #: :data:`KEPT_KEY_BYTES` bytes when ``key_truncated``.
     key: str | None
+    #: The original value, base64; only its first :data:`KEPT_VALUE_BYTES` bytes when
+    #: ``truncated`` (empty in a minimal letter, sent when a fuller one was refused).
     original_b64: str
     received_at: AwareDatetime
+    #: ``original_b64`` holds only a prefix of the value (or nothing): the value cannot be
+    #: replayed from this letter (``vigil dead-letters replay`` says so and skips it).
+    truncated: bool = False
+    #: The whole value's size in bytes and SHA-256 (hex), whether or not it was cut.
+    original_size: int | None = None
+    original_sha256: str | None = None
+    #: ``key`` holds only a prefix of the original key; its whole size and SHA-256 (hex).
+    key_truncated: bool = False
+    key_size: int | None = None
+    key_sha256: str | None = None

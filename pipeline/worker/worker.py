@@ -88,7 +88,8 @@ class Worker:
         decoded = batch.decoded
         for message in fetched.records:
             try:
-                decoded.append((message, decode_event(message.value, topic=message.topic)))
+                decoded.append((message, decode_event(message.value, topic=message.topic,
+                                                      key=message.key)))
             except InvalidEvent as exc:
                 await self.dead_letters.send(message, exc.kind, exc.reason)
         if decoded:

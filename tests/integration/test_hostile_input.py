@@ -1,0 +1,81 @@
+"""Hostile input drills on the embedded stack: records larger than any dead letter may be,
+events dated far from now, and two different events sharing one event id. Each ends with an
+exact account (processed, or a dead letter naming its origin) and a worker still running."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from kafka import KafkaProducer
+from typer.testing import CliRunner
+
+from detectors.examples import example_event
+from pipeline.cli.main import app
+from schemas.outputs import MAX_DEAD_LETTER_BYTES
+from schemas.topics import Topics
+from tests.support.kafka import read_topic
+from tests.support.stack import Stack
+from tests.support.traffic import wait_caught_up, wait_processed
+
+pytestmark = pytest.mark.integration
+
+
+def large_request_producer(stack: Stack) -> KafkaProducer:
+    """kafka-python, allowed requests of 4 MiB: what another team's producer may well send."""
+    return KafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap, acks="all",
+                         max_request_size=4 * 1024 * 1024)
+
+
+def letters(stack: Stack) -> list[dict]:
+    return [json.loads(r.value) for r in read_topic(stack.settings.kafka_bootstrap,
+                                                    Topics.DEAD_LETTERS, idle=1.0)]
+
+
+def test_records_too_large_for_a_dead_letter_are_dead_lettered_in_part_and_the_partition_moves_on(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack.start_worker()
+    huge_value = json.dumps(example_event("message.sent", {"text": "x" * 800_000})).encode()
+    small_event = example_event("message.sent", {"message_id": "msg_huge_key"})
+    small = json.dumps(small_event).encode()
+    after = example_event("message.sent", {"message_id": "msg_after"})
+    producer = large_request_producer(stack)
+    sent = []
+    for key, value in [(b"u_huge_value", huge_value), (b"k" * (1024 * 1024), small),
+                       (after["subject_id"].encode(), json.dumps(after).encode())]:
+        # One partition for all three: the valid event behind them must be processed and
+        # committed, which it cannot be while the partition is stuck.
+        meta = producer.send(Topics.MESSAGES, key=key, value=value, partition=0).get(30)
+        sent.append((meta.partition, meta.offset))
+    producer.close()
+
+    wait_processed(stack, {after["event_id"]}, timeout=60)
+    wait_caught_up(stack)
+    found = letters(stack)
+    by_origin = {(d["topic"], d["partition"], d["offset"]): d for d in found}
+    assert set(by_origin) == {(Topics.MESSAGES, p, o) for p, o in sent[:2]}
+    for raw in read_topic(stack.settings.kafka_bootstrap, Topics.DEAD_LETTERS, idle=1.0):
+        assert len(raw.value) + len(raw.key or b"") <= MAX_DEAD_LETTER_BYTES
+    value_letter = by_origin[(Topics.MESSAGES, *sent[0])]
+    assert value_letter["kind"] == "oversized"
+    assert value_letter["truncated"] is True
+    assert value_letter["original_size"] == len(huge_value)
+    assert value_letter["original_sha256"] == hashlib.sha256(huge_value).hexdigest()
+    key_letter = by_origin[(Topics.MESSAGES, *sent[1])]
+    assert key_letter["key_size"] == 1024 * 1024 and key_letter["key_truncated"] is True
+    assert key_letter["key_sha256"] == hashlib.sha256(b"k" * (1024 * 1024)).hexdigest()
+    assert all(w.poll() is None for w in stack.workers), "the worker must survive oversized input"
+
+    # Replay: the value cut short cannot be, and the letter says where its original is; the
+    # one with the long key kept its whole value, and is published again keyed by its subject.
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", stack.settings.kafka_bootstrap)
+    monkeypatch.setenv("REDIS_URL", stack.settings.redis_url)
+    replayed = CliRunner().invoke(app, ["dead-letters", "replay", "--kind", "oversized"])
+    assert replayed.exit_code == 2, replayed.output
+    assert "published 1 event(s) again; 1 still invalid" in replayed.output
+    assert (f"truncated: the letter keeps 65536 of the original's {len(huge_value)} bytes"
+            in replayed.output)
+    assert f"{Topics.MESSAGES}/{sent[0][0]}@{sent[0][1]} while the topic retains it" in (
+        " ".join(replayed.output.split()))
+    wait_processed(stack, {small_event["event_id"]})
