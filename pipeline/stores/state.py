@@ -4,14 +4,16 @@
 a consent change or a feature write of event *i* is seen by the reads of event *i+1* exactly as
 if they ran one by one, for the price of one round trip; the batches' scripts are pipelined
 in order (:mod:`pipeline.stores.script_channel`), so a batch also reads what the batches submitted
-before it wrote. :class:`MemoryState` gives the same answers from process memory
+before it wrote. No write trims a feature window past the reader's clock plus ``max_ahead`` (the
+worker dead-letters events dated later, :mod:`schemas.clock`; this holds whoever calls). :class:`MemoryState` gives the same answers from process memory
 (``vigil replay``, backtests).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -56,10 +58,13 @@ class RedisState:
     batches before it wrote), with no batch waiting for the reply to the one before it to be
     sent."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, max_ahead: float = 300.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.features = RedisFeatureStore(redis)
         self.consent = RedisConsentStore(redis)
         self.redis = redis
+        self.max_ahead = max_ahead
+        self.clock = clock
 
     async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
         return await self.submit(self.prepare(events))
@@ -79,7 +84,7 @@ class RedisState:
     def prepare(self, events: Sequence[Envelope]) -> PreparedLoad:
         """Build the batch's script (pure CPU: the worker does it while Redis runs the scripts
         of the batches before)."""
-        args = script_header()
+        args = script_header(self.clock() + self.max_ahead)
         spans = []
         for event, plan in zip(events, plan_batch(events)):
             if isinstance(event, ConsentChanged):
@@ -103,16 +108,19 @@ class RedisState:
 
 
 class MemoryState:
-    def __init__(self) -> None:
+    def __init__(self, *, max_ahead: float = 300.0, clock: Callable[[], float] = time.time) -> None:
         self.features = MemoryFeatureStore()
         self.consent = MemoryConsentStore()
+        self.max_ahead = max_ahead
+        self.clock = clock
 
     async def load(self, events: Sequence[Envelope]) -> list[Loaded]:
         out = []
+        ceiling = self.clock() + self.max_ahead
         for event, plan in zip(events, plan_batch(events)):
             if isinstance(event, ConsentChanged):
                 await self.consent.record(event)
-            raw = self.features.execute_sync(plan)
+            raw = self.features.execute_sync(plan, ceiling)
             out.append(Loaded(raw, await self.consent.as_of(event.subject_id, event.occurred_at),
                               await self.consent.latest(event.subject_id)))
         return out

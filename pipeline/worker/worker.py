@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pipeline import metrics
@@ -37,6 +38,7 @@ from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
 from pipeline.worker.stats import WorkerStats
 from pipeline.worker.writer import BatchWriter
+from schemas.clock import ClockBound
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 from schemas.events import ReviewDecided
@@ -53,7 +55,8 @@ class Worker:
     def __init__(self, *, state: RedisState, processor: Processor, rules: RuleSource,
                  learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
                  flag_log: FlagLog, parking: Parking, stats: WorkerStats,
-                 keep_all_inputs: bool = False) -> None:
+                 keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
+                 clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -64,6 +67,8 @@ class Worker:
         self.parking = parking
         self.stats = stats
         self.keep_all_inputs = keep_all_inputs
+        self.clock_bound = clock_bound
+        self.clock = clock
         self.rules_loaded = False
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
@@ -79,17 +84,20 @@ class Worker:
         await self.stages.put(await self.prepare(fetched))
 
     async def prepare(self, fetched: Fetched) -> Batch:
-        """Decode a batch (invalid events become dead letters) and submit its state script."""
+        """Decode a batch and submit its state script. Invalid events become dead letters, and so
+        do events dated outside ``clock_bound`` around the worker's clock."""
         if not self.rules_loaded:
             # Never judge an event with the packaged rules when a deployed set exists.
             await retrying("deployed rule set", self.rules.refresh)
             self.rules_loaded = True
         batch = Batch(fetched, started=time.perf_counter())
         decoded = batch.decoded
+        check_clock, now = self.clock_bound.check, self.clock()
         for message in fetched.records:
             try:
-                decoded.append((message, decode_event(message.value, topic=message.topic,
-                                                      key=message.key)))
+                event = decode_event(message.value, topic=message.topic, key=message.key)
+                check_clock(event, now)
+                decoded.append((message, event))
             except InvalidEvent as exc:
                 await self.dead_letters.send(message, exc.kind, exc.reason)
         if decoded:

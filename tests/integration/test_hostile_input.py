@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kafka import KafkaProducer
@@ -15,9 +16,10 @@ from detectors.examples import example_event
 from pipeline.cli.main import app
 from schemas.outputs import MAX_DEAD_LETTER_BYTES
 from schemas.topics import Topics
+from tests.support.events import trimming_id
 from tests.support.kafka import read_topic
 from tests.support.stack import Stack
-from tests.support.traffic import wait_caught_up, wait_processed
+from tests.support.traffic import flags_in_redis, publish, wait_caught_up, wait_processed
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +81,33 @@ def test_records_too_large_for_a_dead_letter_are_dead_lettered_in_part_and_the_p
     assert f"{Topics.MESSAGES}/{sent[0][0]}@{sent[0][1]} while the topic retains it" in (
         " ".join(replayed.output.split()))
     wait_processed(stack, {small_event["event_id"]})
+
+
+def proposal(freelancer: str, n: int, at: datetime, event_id: str | None = None) -> dict:
+    return example_event("proposal.submitted", {
+        "freelancer_id": freelancer, "proposal_id": f"prop_{freelancer}_{n}",
+        "job_id": f"job_{n}", "cover_letter": f"Proposal number {n} for your job."},
+        occurred_at=at.isoformat().replace("+00:00", "Z"),
+        **({"event_id": event_id} if event_id else {}))
+
+
+def test_a_far_future_event_is_dead_lettered_and_cannot_erase_the_history_a_burst_needs(
+        stack: Stack) -> None:
+    # Three proposals, one dated year 9999 (whose write trims: all but 1 in 8 do not), two more:
+    # five in ten minutes is a burst. Trimmed at 9999 less the horizon, the first three were
+    # gone and the fifth saw two.
+    freelancer, now = "u_burst", datetime.now(timezone.utc)
+    burst = [proposal(freelancer, n, now - timedelta(seconds=60 - n)) for n in range(5)]
+    future = proposal(freelancer, 99, datetime(9999, 1, 1, tzinfo=timezone.utc),
+                      event_id=trimming_id("future"))
+    stack.start_worker()
+    publish(stack, burst[:3] + [future] + burst[3:])
+    wait_processed(stack, {e["event_id"] for e in burst})
+    wait_caught_up(stack)
+    hits = [f for f in flags_in_redis(stack) if f["detector_id"] == "proposal.burst"]
+    assert [f["event_id"] for f in hits] == [burst[4]["event_id"]]
+    assert "5 proposals in 10 minutes" in hits[0]["reason"]
+    [letter] = letters(stack)
+    assert letter["kind"] == "clock_skew"
+    assert "9999-01-01" in letter["reason"] and "300" in letter["reason"]
+    assert future["event_id"] not in stack.ledger()
