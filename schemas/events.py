@@ -17,6 +17,7 @@ model's ``SUPPORTED_VERSIONS`` and dead-letter the rest, naming the versions the
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -175,6 +176,13 @@ class Envelope(Contract):
         """``event_id`` as text: the form every key, ledger entry and flag id uses (kept once
         made; a worker needs it several times per event)."""
         return str(self.event_id)
+
+    @cached_property
+    def digest(self) -> str:
+        """The first 16 hex digits of the SHA-256 of the event's canonical JSON (the model's
+        field order, UTC times): the same event re-serialised by another producer (or by a
+        replay) has the same digest; a different event under the same id has another."""
+        return hashlib.sha256(self.__pydantic_serializer__.to_json(self)).hexdigest()[:16]
 
     @field_validator("occurred_at")
     @classmethod

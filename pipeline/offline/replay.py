@@ -112,8 +112,8 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                  ) -> Iterator[dict[str, Any] | InvalidLine]:
     """Yield a finding record per valid event and an :class:`InvalidLine` per bad line.
 
-    An event dated outside ``clock_bound`` around the wall clock is a bad line, as the worker
-    dead-letters it (a file of last year's events is in the past, and replays as it is).
+    An event dated outside ``clock_bound`` around the wall clock is a bad line, and so is an
+    event whose id an earlier line had with other content, as the worker dead-letters them (a file of last year's events is in the past, and replays as it is).
 
     ``models`` are scored on every event they apply to (with consent) and learn from inline
     ``review.decided`` events; their learned state is what they hold when this returns.
@@ -133,7 +133,11 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
             except InvalidEvent as exc:
                 yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
                 continue
-            decision = loop.run_until_complete(processor.handle(event))
+            [loaded] = loop.run_until_complete(processor.load([event]))
+            if loaded.conflict is not None:  # the worker dead-letters it: not processed
+                yield InvalidLine(number, f"conflicting_duplicate: {loaded.conflict_reason(event)}")
+                continue
+            [decision] = processor.decide([event], [loaded])
             record: dict[str, Any] = {
                 "line": number,
                 "event_id": str(event.event_id),

@@ -67,6 +67,19 @@ while i <= n do
     if op == 'N' then redis.call('SET', key, ARGV[i + 2], 'EX', ttl, 'NX')
     else redis.call('SET', key, ARGV[i + 2], 'EX', ttl) end
     i = i + 3
+  elseif op == 'D' then
+    -- An event's content digest under its id, kept for a TTL: the same digest again is a
+    -- redelivery; another is a different event under the same id, whose operations (the
+    -- next ARGV[i + 4] arguments) are skipped: it writes nothing and reads nothing.
+    local seen = redis.call('GET', key)
+    if seen and seen ~= ARGV[i + 2] then
+      out[#out + 1] = seen
+      i = i + 5 + ARGV[i + 4]
+    else
+      if not seen then redis.call('SET', key, ARGV[i + 2], 'EX', ARGV[i + 3]) end
+      out[#out + 1] = ''
+      i = i + 5
+    end
   elseif op == 'C' then
     out[#out + 1] = redis.call('ZCOUNT', key, exclusive(ARGV[i + 2]), ARGV[i + 3])
     i = i + 4

@@ -66,7 +66,9 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         app.topic(Topics.DEAD_LETTERS, key_serializer="raw", value_serializer="raw"), stats)
     parking = Parking(dead_letters, functools.partial(ledger.forget, redis))
     clock_bound = ClockBound(ahead=settings.max_clock_skew, behind=settings.max_event_age)
-    state = RedisState(redis, max_ahead=clock_bound.ahead)
+    # Content digests are kept as long as the ledger keeps ids: a conflicting duplicate within
+    # that window is dead-lettered (README, "Delivery guarantees").
+    state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention)
     worker = Worker(
         state=state,
         processor=Processor(state, rules, scorer, policy_version=settings.policy_version),

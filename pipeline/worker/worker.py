@@ -27,7 +27,7 @@ from pipeline.kafka.transport import Fetched
 from pipeline.models.learner import Learner
 from pipeline.rules.source import RuleSource
 from pipeline.stores.outages import retrying
-from pipeline.stores.state import RedisState
+from pipeline.stores.state import Loaded, RedisState
 from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
@@ -41,7 +41,7 @@ from pipeline.worker.writer import BatchWriter
 from schemas.clock import ClockBound
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
-from schemas.events import ReviewDecided
+from schemas.events import Envelope, ReviewDecided
 
 log = logging.getLogger("vigil.worker")
 
@@ -115,6 +115,8 @@ class Worker:
         try:
             assert batch.loading is not None
             loaded = await batch.loading
+            if any(item.conflict is not None for item in loaded):
+                decoded, loaded = await self._drop_conflicts(decoded, loaded)
             decisions: list[Any] = self.processor.decide([event for _, event in decoded], loaded)
         except Exception:  # a bug: go one by one, so one bad event cannot park the others
             log.exception("batch failed; processing its %d events one by one", len(decoded))
@@ -134,6 +136,20 @@ class Worker:
             done.append(Done(message, event, decision, flags,
                              keep_input=bool(decision.findings) or keep_all_inputs))
         return batch
+
+    async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
+                              ) -> tuple[list[tuple[Any, Envelope]], list[Loaded]]:
+        """Dead-letter the conflicting duplicates (another event was seen under their id
+        lately); returns the others with their loads."""
+        kept: tuple[list[tuple[Any, Envelope]], list[Loaded]] = ([], [])
+        for (message, event), item in zip(decoded, loaded):
+            if item.conflict is None:
+                kept[0].append((message, event))
+                kept[1].append(item)
+            else:
+                await self.dead_letters.send(message, "conflicting_duplicate",
+                                             item.conflict_reason(event))
+        return kept
 
     async def _decide_one(self, message: Any, event: Any) -> Any:
         """One event of a batch that failed, on its own; None if it was parked."""

@@ -4,6 +4,7 @@ exact account (processed, or a dead letter naming its origin) and a worker still
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from detectors.examples import example_event
 from pipeline.cli.main import app
+from schemas.decode import decode_event_obj
 from schemas.outputs import MAX_DEAD_LETTER_BYTES
 from schemas.topics import Topics
 from tests.support.events import trimming_id
@@ -111,3 +113,31 @@ def test_a_far_future_event_is_dead_lettered_and_cannot_erase_the_history_a_burs
     assert letter["kind"] == "clock_skew"
     assert "9999-01-01" in letter["reason"] and "300" in letter["reason"]
     assert future["event_id"] not in stack.ledger()
+
+
+def test_a_conflicting_duplicate_is_dead_lettered_with_both_digests_and_a_redelivery_is_not(
+        stack: Stack) -> None:
+    first = example_event("message.sent", {"message_id": "msg_dup", "sender_id": "u_dup",
+                                           "text": "See you tomorrow."}, subject_id="u_dup")
+    # Another event under the same id: different text, another recipient. Merged, it would
+    # flag u_dup for the first event and count a recipient the first never had.
+    other = {**first, "payload": {**first["payload"], "recipient_id": "u_elsewhere",
+                                  "has_active_contract": False,
+                                  "text": "Pay the deposit to my PayPal first."}}
+    later = example_event("message.sent", {"message_id": "msg_dup_after", "sender_id": "u_dup",
+                                           "recipient_id": "u_third"}, subject_id="u_dup")
+    stack.start_worker()
+    # The first, the conflicting one, the first again (a producer's retry: the same content).
+    publish(stack, [first, other, first, later])
+    wait_processed(stack, {first["event_id"], later["event_id"]})
+    wait_caught_up(stack)
+    [letter] = letters(stack)
+    assert letter["kind"] == "conflicting_duplicate"
+    digests = [decode_event_obj(e).digest for e in (first, other)]
+    assert digests[0] != digests[1] and all(d in letter["reason"] for d in digests)
+    assert json.loads(base64.b64decode(letter["original_b64"]))["payload"]["recipient_id"] == (
+        "u_elsewhere")
+    assert [f for f in flags_in_redis(stack) if f["subject_id"] == "u_dup"] == []
+    # The conflicting event wrote nothing: the sender messaged two people, not three.
+    assert stack.client.zcard("vigil:f:sender:u_dup:recipients") == 2
+    assert all(w.poll() is None for w in stack.workers)
