@@ -10,12 +10,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.decode import MAX_EVENT_BYTES, MAX_KEY_BYTES
 
 #: The most a dead letter may take on ``tns.dead_letters``, its Kafka key and value together: a
-#: tenth of the producer's 1 MiB request limit, so a letter is always sent, whatever the input.
-MAX_DEAD_LETTER_BYTES = 128 * 1024
-#: How much of an input a dead letter keeps: the whole value and key up to the largest the
-#: decoder accepts (so the letter of any possibly valid event can be replayed), reasons up to
-#: 2,000 characters.
-KEPT_VALUE_BYTES = MAX_EVENT_BYTES
+#: quarter of the producer's 1 MiB request limit, so a letter is always sent, whatever the input.
+MAX_DEAD_LETTER_BYTES = 256 * 1024
+#: How much of an input a dead letter keeps: the whole value up to twice the largest event the
+#: decoder accepts (the letter of any possibly valid event can be replayed, and a producer's
+#: event just over the limit is there to read), the whole key up to the longest accepted,
+#: reasons up to 2,000 characters.
+KEPT_VALUE_BYTES = 2 * MAX_EVENT_BYTES
 KEPT_KEY_BYTES = MAX_KEY_BYTES
 MAX_REASON_CHARS = 2000
 
@@ -74,7 +75,7 @@ class DeadLetter(Output):
 
     A letter always fits on ``tns.dead_letters`` (:data:`MAX_DEAD_LETTER_BYTES`, key and value
     together), whatever the input: the original value is kept whole up to
-    :data:`KEPT_VALUE_BYTES` (every event that could be valid fits), the key up to
+    :data:`KEPT_VALUE_BYTES` (twice the largest valid event), the key up to
     :data:`KEPT_KEY_BYTES`, the reason up to :data:`MAX_REASON_CHARS`; beyond that only a
     prefix is kept, and the letter says so. Letters written before these limits carry none of
     the fields after ``received_at`` (their defaults say: nothing was cut).

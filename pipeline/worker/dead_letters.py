@@ -39,9 +39,9 @@ def dead_letter(*, kind: str, reason: str, topic: str, partition: int, offset: i
     ``minimal``: keep none of the original (only its size and digest) and a short reason.
 
     >>> letter = dead_letter(kind="oversized", reason="too big", topic="t", partition=0,
-    ...                      offset=7, key=b"u1", value=b"x" * 100_000)
+    ...                      offset=7, key=b"u1", value=b"x" * 800_000)
     >>> letter.truncated, letter.original_size, len(base64.b64decode(letter.original_b64))
-    (True, 100000, 65536)
+    (True, 800000, 131072)
     >>> dead_letter(kind="bad_json", reason="r", topic="t", partition=0, offset=0, key=None,
     ...             value=b"{").truncated
     False

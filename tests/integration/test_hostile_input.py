@@ -78,7 +78,7 @@ def test_records_too_large_for_a_dead_letter_are_dead_lettered_in_part_and_the_p
     replayed = CliRunner().invoke(app, ["dead-letters", "replay", "--kind", "oversized"])
     assert replayed.exit_code == 2, replayed.output
     assert "published 1 event(s) again; 1 still invalid" in replayed.output
-    assert (f"truncated: the letter keeps 65536 of the original's {len(huge_value)} bytes"
+    assert (f"truncated: the letter keeps 131072 of the original's {len(huge_value)} bytes"
             in replayed.output)
     assert f"{Topics.MESSAGES}/{sent[0][0]}@{sent[0][1]} while the topic retains it" in (
         " ".join(replayed.output.split()))
