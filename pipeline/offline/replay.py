@@ -133,11 +133,11 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
             except InvalidEvent as exc:
                 yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
                 continue
-            [loaded] = loop.run_until_complete(processor.load([event]))
-            if loaded.conflict is not None:  # the worker dead-letters it: not processed
-                yield InvalidLine(number, f"conflicting_duplicate: {loaded.conflict_reason(event)}")
+            try:
+                decision = loop.run_until_complete(processor.handle(event))
+            except InvalidEvent as exc:  # a conflicting duplicate: not processed
+                yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
                 continue
-            [decision] = processor.decide([event], [loaded])
             record: dict[str, Any] = {
                 "line": number,
                 "event_id": str(event.event_id),

@@ -4,11 +4,14 @@
 a consent change or a feature write of event *i* is seen by the reads of event *i+1* exactly as
 if they ran one by one, for the price of one round trip; the batches' scripts are pipelined
 in order (:mod:`pipeline.stores.script_channel`), so a batch also reads what the batches submitted
-before it wrote. Each event's content digest is checked under its id first (kept for
-``digest_ttl``, the ledger's retention): another event under an id seen lately writes and reads
-nothing, and its :class:`Loaded` says so (``conflict``). No write trims a feature window past the reader's clock plus ``max_ahead`` (the
-worker dead-letters events dated later, :mod:`schemas.clock`; this holds whoever calls). :class:`MemoryState` gives the same answers from process memory
-(``vigil replay``, backtests).
+before it wrote. :class:`MemoryState` gives the same answers from process memory (``vigil
+replay``, backtests).
+
+Each event's content digest is checked under its id first (kept for ``digest_ttl``, the
+ledger's retention): another event under an id seen lately writes and reads nothing, and its
+:class:`Loaded` says so (``conflict``). No write trims a feature window past the reader's clock
+plus ``max_ahead`` (the worker dead-letters events dated later, :mod:`schemas.clock`; this holds
+whoever calls).
 """
 
 from __future__ import annotations

@@ -13,8 +13,11 @@ from redis.asyncio import Redis
 
 from detectors.examples import example_event
 from detectors.features import assemble
+from detectors.ruleset import RuleSet
 from pipeline.offline.replay import InvalidLine, replay_lines
 from pipeline.stores.state import DIGEST_PREFIX, MemoryState, RedisState
+from pipeline.worker.parking import PARKED, Parking
+from pipeline.worker.processor import Processor
 from schemas.decode import decode_event_obj
 
 FIRST = example_event("message.sent", {"message_id": "m1", "recipient_id": "u_a"})
@@ -59,3 +62,26 @@ def test_replay_refuses_a_conflicting_duplicate_as_the_worker_does() -> None:
     assert [type(item).__name__ for item in out] == ["dict", "InvalidLine", "dict"]
     bad = out[1]
     assert isinstance(bad, InvalidLine) and "conflicting_duplicate" in bad.reason
+
+
+async def test_on_its_own_a_conflicting_duplicate_is_dead_lettered_as_such_not_parked() -> None:
+    # The worker's fallback when a batch fails: each event through Processor.handle and the
+    # parking hook. The conflict keeps its kind, and the ledger entry under the id (the first
+    # event's) is not forgotten.
+    processor = Processor(MemoryState(), lambda: RuleSet((), fingerprint="none"))
+    first, other = decode_event_obj(FIRST), decode_event_obj(OTHER)
+    await processor.handle(first)
+    sent: list[tuple[str, str]] = []
+    forgotten: list[str] = []
+
+    class Letters:
+        async def send(self, message: Any, kind: str, reason: str) -> None:
+            sent.append((kind, reason))
+
+    async def forget(event_id: str) -> None:
+        forgotten.append(event_id)
+
+    result = await Parking(Letters(), forget).attempt(None, other, lambda: processor.handle(other))
+    assert result is PARKED
+    assert [kind for kind, _ in sent] == ["conflicting_duplicate"] and forgotten == []
+    assert first.digest in sent[0][1]
