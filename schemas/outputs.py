@@ -81,29 +81,38 @@ class DeadLetter(Output):
     the fields after ``received_at`` (their defaults say: nothing was cut).
     """
 
-    #: A short, stable code: ``bad_json``, ``invalid_field``, ``oversized``, ``clock_skew``,
-    #: ``conflicting_duplicate``, ``processing_error``, ...
+    # Each field's docstring is its description in the JSON Schema (use_attribute_docstrings).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
     kind: str
-    #: Why, in words an engineer can act on (at most :data:`MAX_REASON_CHARS` characters).
+    """A short, stable code: bad_json, invalid_field, oversized, clock_skew,
+    conflicting_duplicate, processing_error, ..."""
     reason: str
-    #: Where the original was read from: its topic, partition and offset.
+    """Why, in words an engineer can act on (2,000 characters at most)."""
     topic: str
+    """The topic the original was read from."""
     partition: int
+    """The partition the original was read from."""
     offset: int
-    #: The original's Kafka key as UTF-8 text (undecodable bytes replaced), or its first
-    #: :data:`KEPT_KEY_BYTES` bytes when ``key_truncated``.
+    """The original's offset in its partition."""
     key: str | None
-    #: The original value, base64; only its first :data:`KEPT_VALUE_BYTES` bytes when
-    #: ``truncated`` (empty in a minimal letter, sent when a fuller one was refused).
+    """The original's Kafka key as UTF-8 text (undecodable bytes replaced); only its first
+    1,024 bytes when key_truncated."""
     original_b64: str
+    """The original value, base64; only its first 131,072 bytes when truncated (empty in a
+    minimal letter, sent when a fuller one was refused)."""
     received_at: AwareDatetime
-    #: ``original_b64`` holds only a prefix of the value (or nothing): the value cannot be
-    #: replayed from this letter (``vigil dead-letters replay`` says so and skips it).
+    """When the worker dead-lettered it."""
     truncated: bool = False
-    #: The whole value's size in bytes and SHA-256 (hex), whether or not it was cut.
+    """original_b64 holds only a prefix of the value (or nothing): it cannot be replayed from
+    this letter (vigil dead-letters replay says so, and where the original was read from)."""
     original_size: int | None = None
+    """The whole value's size in bytes, whether or not it was cut (absent in older letters)."""
     original_sha256: str | None = None
-    #: ``key`` holds only a prefix of the original key; its whole size and SHA-256 (hex).
+    """The SHA-256 (hex) of the whole value, whether or not it was cut."""
     key_truncated: bool = False
+    """key holds only a prefix of the original key."""
     key_size: int | None = None
+    """The whole key's size in bytes (absent without a key)."""
     key_sha256: str | None = None
+    """The SHA-256 (hex) of the whole key (absent without a key)."""

@@ -99,3 +99,14 @@ def test_every_outcome_series_exists_before_its_first_failure() -> None:
     assert {"retried", "minimal", "undelivered"} <= {
         sample.labels["outcome"] for family in metrics.DEAD_LETTER_SEND_FAILURES.collect()
         for sample in family.samples}
+
+
+def test_the_letters_field_descriptions_state_the_limits_in_force() -> None:
+    from schemas.outputs import KEPT_KEY_BYTES, MAX_REASON_CHARS
+
+    described = {name: field["description"]
+                 for name, field in DeadLetter.model_json_schema()["properties"].items()}
+    assert f"{KEPT_VALUE_BYTES:,} bytes" in described["original_b64"]
+    assert f"{KEPT_KEY_BYTES:,} bytes" in described["key"]
+    assert f"{MAX_REASON_CHARS:,} characters" in described["reason"]
+    assert all(described.values())
