@@ -47,8 +47,9 @@ local function exclusive(t) return string.format('(%.17g', t) end
 local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
 local horizon, ttl, ceiling = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local digest_ttl = ARGV[4]
 local expiring = {}
-i = 4
+i = 5
 while i <= n do
   local op, key = ARGV[i], ARGV[i + 1]
   if op == 'O' or op == 'P' then
@@ -70,15 +71,15 @@ while i <= n do
   elseif op == 'D' then
     -- An event's content digest under its id, kept for a TTL: the same digest again is a
     -- redelivery; another is a different event under the same id, whose operations (the
-    -- next ARGV[i + 4] arguments) are skipped: it writes nothing and reads nothing.
+    -- next ARGV[i + 3] arguments) are skipped: it writes nothing and reads nothing.
     local seen = redis.call('GET', key)
     if seen and seen ~= ARGV[i + 2] then
       out[#out + 1] = seen
-      i = i + 5 + ARGV[i + 4]
+      i = i + 4 + ARGV[i + 3]
     else
-      if not seen then redis.call('SET', key, ARGV[i + 2], 'EX', ARGV[i + 3]) end
+      if not seen then redis.call('SET', key, ARGV[i + 2], 'EX', digest_ttl) end
       out[#out + 1] = ''
-      i = i + 5
+      i = i + 4
     end
   elseif op == 'C' then
     out[#out + 1] = redis.call('ZCOUNT', key, exclusive(ARGV[i + 2]), ARGV[i + 3])
@@ -115,10 +116,11 @@ return cjson.encode(out)
 NO_CEILING = 1e308
 
 
-def script_header(ceiling: float = NO_CEILING) -> list[Any]:
-    """The batch script's first arguments: the horizon, the profile TTL and the ceiling no
-    trimming write passes (a feature window is trimmed at ``min(at, ceiling) - HORIZON``)."""
-    return [HORIZON, int(PROFILE_TTL), ceiling]
+def script_header(ceiling: float = NO_CEILING, digest_ttl: int = 900) -> list[Any]:
+    """The batch script's first arguments: the horizon, the profile TTL, the ceiling no
+    trimming write passes (a feature window is trimmed at ``min(at, ceiling) - HORIZON``) and
+    how long content digests are kept (seconds, :class:`~pipeline.stores.state.RedisState`)."""
+    return [HORIZON, int(PROFILE_TTL), ceiling, digest_ttl]
 
 
 class RedisFeatureStore:

@@ -107,19 +107,19 @@ class RedisState:
     def prepare(self, events: Sequence[Envelope]) -> PreparedLoad:
         """Build the batch's script (pure CPU: the worker does it while Redis runs the scripts
         of the batches before)."""
-        args = script_header(self.clock() + self.max_ahead)
-        spans, ttl = [], self.digest_ttl
+        args = script_header(self.clock() + self.max_ahead, self.digest_ttl)
+        spans = []
         for event, plan in zip(events, plan_batch(events)):
             # First the digest check, told how many arguments the event's operations take: a
             # conflicting duplicate's are skipped.
             start = len(args)
-            args += ["D", DIGEST_PREFIX + event.id, event.digest, ttl, 0]
+            args += ["D", DIGEST_PREFIX + event.id, event.digest, 0]
             if isinstance(event, ConsentChanged):
                 self.consent.queue_record(args, event)
             readers = self.features.queue(args, plan)
             self.consent.queue_lookup(args, event.subject_id, event.occurred_at)
             self.consent.queue_latest(args, event.subject_id)
-            args[start + 4] = len(args) - start - 5
+            args[start + 3] = len(args) - start - 4
             spans.append(readers)
         return PreparedLoad(args, spans)
 
