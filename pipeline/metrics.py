@@ -38,6 +38,14 @@ EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type
                  registry=WORKER)
 DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters",
                        ["topic", "kind"], registry=WORKER)
+DEAD_LETTER_SEND_FAILURES = Counter(
+    "vigil_dead_letter_send_failures_total",
+    "Dead letters the producer did not take at once, by what followed: retried (a transient "
+    "error; the record's partition waits), minimal (the letter was refused and replaced by one "
+    "without the original) or undelivered (taken, then not delivered)", ["outcome"],
+    registry=WORKER)
+for _outcome in ("retried", "minimal", "undelivered"):  # every series exists from the start
+    DEAD_LETTER_SEND_FAILURES.labels(_outcome)
 PROCESSING = Histogram("vigil_event_processing_seconds",
                        "Wall time to process one event (context, decide, apply)",
                        buckets=LATENCY_BUCKETS, registry=WORKER)

@@ -146,6 +146,12 @@ class Settings(_Declared):
     model_inputs: Literal["flagged", "all"] = "flagged"
     """whose model inputs are kept: `flagged` events (what analysts can label) or `all` scored
     events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
+    max_clock_skew: float = Field(300.0, gt=0)
+    """seconds an event's `occurred_at` may be ahead of the worker's clock; later ones are
+    dead-lettered as `clock_skew` (and no write trims feature windows past this)"""
+    max_event_age: float = Field(0.0, ge=0)
+    """seconds an event's `occurred_at` may be behind the worker's clock (0: any age since 2000;
+    backfills and replays are old); older ones are dead-lettered as `clock_skew`"""
     idempotent_producer: bool = False
     """aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it)"""
     embedded: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -14,6 +15,15 @@ from schemas.topics import TOPIC_BY_TYPE
 #: Larger events are refused before parsing: a message is 20k characters at most, and nothing
 #: legitimate comes near this, while a huge blob would stall a worker.
 MAX_EVENT_BYTES = 64 * 1024
+#: Longer Kafka keys are refused: a key is the subject id (128 characters at most).
+MAX_KEY_BYTES = 1024
+#: Longer runs of digits in a number are refused before the JSON is parsed by Python's json
+#: (int() of a long digit string is quadratic, and refused past 4,300 digits with a message
+#: about Python, not the event). int64 has 19 digits; no number of a contract needs more.
+MAX_NUMBER_DIGITS = 100
+#: A JSON string (skipped whole, escapes included) or a number's run of digits, integer part,
+#: fraction or exponent: what is not a string is structure, literals or numbers.
+_STRING_OR_DIGITS = re.compile(rb'"(?:[^"\\]|\\.)*"|[0-9]{%d,}' % (MAX_NUMBER_DIGITS + 1))
 
 #: Every event model behind its ``type``: one pass of pydantic's Rust parser picks the model
 #: and validates, where a json.loads to read the type first would parse every event twice.
@@ -21,8 +31,9 @@ _ANY_EVENT: TypeAdapter[Envelope] = TypeAdapter(
     Annotated[Union[tuple(EVENT_MODELS.values())], Field(discriminator="type")])  # type: ignore[misc]
 
 
-def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
-    """Decode one Kafka value; when ``topic`` is given, the event type must belong on it.
+def decode_event(raw: bytes, *, topic: str | None = None, key: bytes | None = None) -> Envelope:
+    """Decode one Kafka value; when ``topic`` is given, the event type must belong on it, and
+    the record's ``key``, if given, may have :data:`MAX_KEY_BYTES` at most.
 
     >>> decode_event(b'{"type": "nope"}')
     Traceback (most recent call last):
@@ -35,6 +46,9 @@ def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
         raise InvalidEvent(
             "oversized", f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES} bytes"
         )
+    if key is not None and len(key) > MAX_KEY_BYTES:
+        raise InvalidEvent("oversized", f"the Kafka key is {len(key)} bytes; the limit is "
+                           f"{MAX_KEY_BYTES} bytes (a key is the subject id)")
     try:
         event = _ANY_EVENT.validate_json(raw)
     except ValidationError:
@@ -43,6 +57,7 @@ def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
         if topic is not None and TOPIC_BY_TYPE[event.type] != topic:
             _model_for({"type": event.type}, topic)  # raises wrong_topic
         return event
+    _refuse_long_numbers(raw)
     try:
         obj = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -52,6 +67,23 @@ def decode_event(raw: bytes, *, topic: str | None = None) -> Envelope:
     model = _model_for(obj, topic)
     # Validate the original bytes: no second serialisation on the hot path.
     return _validate(model, raw)
+
+
+def _refuse_long_numbers(raw: bytes) -> None:
+    """Refuse a number with more than :data:`MAX_NUMBER_DIGITS` digits in a row (strings are
+    skipped: digits in a text are not a number). Only for events pydantic refused already.
+
+    >>> _refuse_long_numbers(b'{"a": "' + b"1" * 200 + b'", "b": 12}')
+    >>> _refuse_long_numbers(b'{"a": ' + b"1" * 200 + b'}')
+    Traceback (most recent call last):
+    ...
+    schemas.errors.InvalidEvent: invalid_field: a number has 200 digits; numbers have 100 at most
+    """
+    for match in _STRING_OR_DIGITS.finditer(raw):
+        token = match.group()
+        if token[:1] != b'"':
+            raise InvalidEvent("invalid_field", f"a number has {len(token)} digits; numbers "
+                               f"have {MAX_NUMBER_DIGITS} at most")
 
 
 def decode_event_obj(obj: Any, *, topic: str | None = None) -> Envelope:

@@ -17,9 +17,10 @@ model's ``SUPPORTED_VERSIONS`` and dead-letter the rest, naming the versions the
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 from uuid import UUID
 
 from pydantic import (
@@ -35,7 +36,9 @@ from pydantic import (
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 ShortText = Annotated[str, Field(max_length=256)]
 LongText = Annotated[str, Field(max_length=20_000)]
-Money = Annotated[float, Field(ge=0, le=100_000_000)]
+#: Every number has both bounds, within int64 (a test checks): an unbounded one let 10**400
+#: through to the worker's outputs, where it failed as a processing error no replay could fix.
+Money = Annotated[float, Field(ge=0, le=100_000_000, allow_inf_nan=False)]
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 IpAddress = Annotated[str, Field(max_length=45, pattern=r"^[0-9a-fA-F:.]+$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
@@ -60,7 +63,9 @@ class SignedUpPayload(Contract):
     device_id: Id
     country: CountryCode
     user_agent: ShortText
-    signup_duration_ms: Annotated[int, Field(ge=0)]
+    #: From the form's load to its submission: a month at most (a form left open that long is
+    #: already odd).
+    signup_duration_ms: Annotated[int, Field(ge=0, le=30 * 86_400_000)]
     username: Annotated[str, Field(min_length=1, max_length=64)]
     display_name: ShortText
     bio: Annotated[str, Field(max_length=5_000)] = ""
@@ -194,8 +199,18 @@ class DecisionPayload(Contract):
 # ---- envelopes ------------------------------------------------------------------------------
 
 
+def _pin_versions(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """JSON Schema: ``schema_version`` is one of the versions the reader knows, so a producer
+    validating against the schema is refused what the worker would dead-letter."""
+    versions = getattr(model, "SUPPORTED_VERSIONS", None)
+    if versions is not None and "schema_version" in schema.get("properties", {}):
+        schema["properties"]["schema_version"]["enum"] = sorted(versions)
+
+
 class Envelope(Contract):
     """Fields every event carries. ``subject_id`` is the Kafka key: the user whose behaviour it is."""
+
+    model_config = ConfigDict(**Contract.model_config, json_schema_extra=_pin_versions)
 
     #: Which payload field must equal ``subject_id`` (None: not checked).
     SUBJECT_FIELD: ClassVar[str | None] = None
@@ -215,6 +230,13 @@ class Envelope(Contract):
         """``event_id`` as text: the form every key, ledger entry and flag id uses (kept once
         made; a worker needs it several times per event)."""
         return str(self.event_id)
+
+    @cached_property
+    def digest(self) -> str:
+        """The first 16 hex digits of the SHA-256 of the event's canonical JSON (the model's
+        field order, UTC times): the same event re-serialised by another producer (or by a
+        replay) has the same digest; a different event under the same id has another."""
+        return hashlib.sha256(self.__pydantic_serializer__.to_json(self)).hexdigest()[:16]
 
     @field_validator("occurred_at")
     @classmethod

@@ -62,6 +62,8 @@ def _selected(kinds: list[str] | None, topics: list[str] | None, since: str | No
 
 def _about(letter: DeadLetter) -> str:
     """The original's event type and producer, where its bytes still say (for the listing)."""
+    if letter.truncated:
+        return f"(truncated: {letter.original_size} bytes, SHA-256 {letter.original_sha256})"
     try:
         original = json.loads(base64.b64decode(letter.original_b64))
     except ValueError:

@@ -4,8 +4,10 @@ A worker parks what it cannot process with the reason and the original bytes
 (:func:`pipeline.worker.dead_letters.dead_letter`). Once the cause is fixed (a producer's bug, a
 schema change, a Vigil bug behind a ``processing_error``), ``vigil dead-letters replay``
 publishes the originals again through the :class:`~pipeline.kafka.publisher.Publisher`: each is
-validated first, and sent to the topic its type belongs on. Processing is idempotent per event
-id, so replaying an event that was processed meanwhile, or replaying twice, changes nothing.
+validated first, and sent to the topic its type belongs on. A letter whose original was too
+large to keep whole (``truncated``: larger than any valid event) is not replayed: the report
+says where the original was read from, to fetch while the topic retains it. Processing is
+idempotent per event id, so replaying an event that was processed meanwhile, or replaying twice, changes nothing.
 """
 
 from __future__ import annotations
@@ -83,6 +85,21 @@ class ReplayReport:
     repeats: list[DeadLetter] = field(default_factory=list)
 
 
+def not_replayable(letter: DeadLetter) -> str:
+    """Why a truncated letter is not replayed: only a prefix of its original is in it, and an
+    original that large was never a valid event. Where to find the whole one, while retained.
+
+    >>> from pipeline.worker.dead_letters import dead_letter
+    >>> not_replayable(dead_letter(kind="oversized", reason="r", topic="tns.reports",
+    ...     partition=1, offset=9, key=None, value=b"x" * 70_000, minimal=True))[:59]
+    "truncated: the letter keeps 0 of the original's 70000 bytes"
+    """
+    kept = len(base64.b64decode(letter.original_b64))
+    return (f"truncated: the letter keeps {kept} of the original's {letter.original_size} bytes "
+            f"(SHA-256 {letter.original_sha256}), so it cannot be replayed; the original is "
+            f"{letter.topic}/{letter.partition}@{letter.offset} while the topic retains it")
+
+
 def replay(letters: Iterable[DeadLetter], publisher: Publisher | None) -> ReplayReport:
     """Publish the originals of ``letters`` again, each once, if it now decodes as a valid
     event; ``publisher`` None only checks (a dry run). Raises
@@ -94,6 +111,9 @@ def replay(letters: Iterable[DeadLetter], publisher: Publisher | None) -> Replay
             report.repeats.append(letter)
             continue
         seen.add(origin(letter))
+        if letter.truncated:
+            report.still_invalid.append((letter, not_replayable(letter)))
+            continue
         try:
             raw = base64.b64decode(letter.original_b64, validate=True)
             # No topic check: an event sent to the wrong topic goes to its own one now.

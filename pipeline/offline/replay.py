@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from detectors.ruleset import RuleSet, load_rules
 from pipeline.stores.consent import MemoryConsentStore
 from pipeline.stores.state import MemoryState
 from pipeline.worker.processor import Processor
+from schemas.clock import ClockBound
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
 from schemas.events import Envelope, ReviewDecided
@@ -106,8 +108,12 @@ class _Learning:
 
 def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                  models: Sequence[Detector] = (), policy_version: str = "2026-01",
+                 clock_bound: ClockBound = ClockBound(),
                  ) -> Iterator[dict[str, Any] | InvalidLine]:
     """Yield a finding record per valid event and an :class:`InvalidLine` per bad line.
+
+    An event dated outside ``clock_bound`` around the wall clock is a bad line, and so is an
+    event whose id an earlier line had with other content, as the worker dead-letters them (a file of last year's events is in the past, and replays as it is).
 
     ``models`` are scored on every event they apply to (with consent) and learn from inline
     ``review.decided`` events; their learned state is what they hold when this returns.
@@ -123,10 +129,15 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                 continue
             try:
                 event = decode_event(line.encode("utf-8", "surrogatepass"))
+                clock_bound.check(event, time.time())
             except InvalidEvent as exc:
                 yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
                 continue
-            decision = loop.run_until_complete(processor.handle(event))
+            try:
+                decision = loop.run_until_complete(processor.handle(event))
+            except InvalidEvent as exc:  # a conflicting duplicate: not processed
+                yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
+                continue
             record: dict[str, Any] = {
                 "line": number,
                 "event_id": str(event.event_id),

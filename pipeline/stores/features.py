@@ -47,15 +47,18 @@ BATCH_SCRIPT = """
 local function exclusive(t) return string.format('(%.17g', t) end
 local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
-local horizon, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local horizon, ttl, ceiling = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local digest_ttl = ARGV[4]
 local expiring = {}
-i = 3
+i = 5
 while i <= n do
   local op, key = ARGV[i], ARGV[i + 1]
   if op == 'O' or op == 'P' then
     local at = tonumber(ARGV[i + 3])
     redis.call('ZADD', key, at, ARGV[i + 2])
-    if op == 'O' then redis.call('ZREMRANGEBYSCORE', key, '-inf', at - horizon) end
+    -- Trimmed up to the event's time, never past the ceiling (the reader's clock plus the
+    -- skew it accepts): one event dated year 9999 cannot erase a window's history.
+    if op == 'O' then redis.call('ZREMRANGEBYSCORE', key, '-inf', math.min(at, ceiling) - horizon) end
     -- One EXPIRE per key per batch: the batch spans seconds of a 25-hour TTL.
     if not expiring[key] then
       redis.call('EXPIRE', key, math.floor(horizon))
@@ -74,6 +77,19 @@ while i <= n do
       redis.call('SET', key, ARGV[i + 2], 'EX', ttl)
     end
     i = i + 4
+  elseif op == 'D' then
+    -- An event's content digest under its id, kept for a TTL: the same digest again is a
+    -- redelivery; another is a different event under the same id, whose operations (the
+    -- next ARGV[i + 3] arguments) are skipped: it writes nothing and reads nothing.
+    local seen = redis.call('GET', key)
+    if seen and seen ~= ARGV[i + 2] then
+      out[#out + 1] = seen
+      i = i + 4 + ARGV[i + 3]
+    else
+      if not seen then redis.call('SET', key, ARGV[i + 2], 'EX', digest_ttl) end
+      out[#out + 1] = ''
+      i = i + 4
+    end
   elseif op == 'C' then
     out[#out + 1] = redis.call('ZCOUNT', key, exclusive(ARGV[i + 2]), ARGV[i + 3])
     i = i + 4
@@ -106,8 +122,16 @@ return cjson.encode(out)
 """
 
 
-def script_header() -> list[Any]:
-    return [HORIZON, int(PROFILE_TTL)]
+#: No ceiling on trimming (a direct call on an event stream, as the parity tests make): finite,
+#: for JSON and Lua.
+NO_CEILING = 1e308
+
+
+def script_header(ceiling: float = NO_CEILING, digest_ttl: int = 900) -> list[Any]:
+    """The batch script's first arguments: the horizon, the profile TTL, the ceiling no
+    trimming write passes (a feature window is trimmed at ``min(at, ceiling) - HORIZON``) and
+    how long content digests are kept (seconds, :class:`~pipeline.stores.state.RedisState`)."""
+    return [HORIZON, int(PROFILE_TTL), ceiling, digest_ttl]
 
 
 class RedisFeatureStore:
@@ -169,8 +193,8 @@ class RedisFeatureStore:
     async def close(self) -> None:
         await self.channel.close()
 
-    async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
-        args = script_header()
+    async def execute(self, plan: FeaturePlan, ceiling: float = NO_CEILING) -> dict[str, Any]:
+        args = script_header(ceiling)
         readers = self.queue(args, plan)
         return self.parse(readers, await self.run(args))
 
@@ -185,16 +209,17 @@ class MemoryFeatureStore:
         self.trimmed: dict[str, float] = {}
         self.records: dict[str, Any] = {}
 
-    async def execute(self, plan: FeaturePlan) -> dict[str, Any]:
-        return self.execute_sync(plan)
+    async def execute(self, plan: FeaturePlan, ceiling: float = NO_CEILING) -> dict[str, Any]:
+        return self.execute_sync(plan, ceiling)
 
-    def execute_sync(self, plan: FeaturePlan) -> dict[str, Any]:
+    def execute_sync(self, plan: FeaturePlan, ceiling: float = NO_CEILING) -> dict[str, Any]:
         for write in plan.writes:
             if isinstance(write, Observe):
                 members = self.sets.setdefault(write.key, {})
                 horizon = self.trimmed.get(write.key, float("-inf"))
                 if write.trim:
-                    horizon = self.trimmed[write.key] = max(horizon, write.at - HORIZON)
+                    horizon = self.trimmed[write.key] = max(horizon,
+                                                            min(write.at, ceiling) - HORIZON)
                 members[write.member] = write.at
                 if len(members) > 64:  # prune physically now and then; reads filter anyway
                     for member in [m for m, t in members.items() if t <= horizon]:

@@ -41,6 +41,7 @@ from pipeline.worker.stats import WorkerStats
 from pipeline.worker.timers import Timers
 from pipeline.worker.worker import Worker
 from pipeline.worker.writer import BatchWriter
+from schemas.clock import ClockBound
 from schemas.topics import INPUT_TOPICS, Topics
 
 
@@ -63,7 +64,10 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     dead_letters = DeadLetters(
         app.topic(Topics.DEAD_LETTERS, key_serializer="raw", value_serializer="raw"), stats)
     parking = Parking(dead_letters, functools.partial(ledger.forget, redis))
-    state = RedisState(redis)
+    clock_bound = ClockBound(ahead=settings.max_clock_skew, behind=settings.max_event_age)
+    # Content digests are kept as long as the ledger keeps ids: a conflicting duplicate within
+    # that window is dead-lettered (README, "Delivery guarantees").
+    state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention)
     worker = Worker(
         state=state,
         processor=Processor(state, rules, scorer, policy_version=settings.policy_version),
@@ -72,7 +76,7 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         dead_letters=dead_letters, flag_log=FlagLog(app), parking=parking, stats=stats,
         # What the models saw is kept for flagged events (an analyst's decision labels the
         # events of a case's flags), or for every scored event when labels come from elsewhere.
-        keep_all_inputs=settings.model_inputs == "all")
+        keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound)
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,

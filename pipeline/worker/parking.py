@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from pipeline.stores.outages import retrying
+from schemas.errors import InvalidEvent
 from schemas.events import Envelope
 
 log = logging.getLogger("vigil.worker")
@@ -51,6 +52,11 @@ class Parking:
     async def park(self, message: Any, event: Envelope, exc: Exception) -> None:
         """Dead-letter ``event`` (consumed as ``message``) because of ``exc``, so it cannot hold
         up its partition's offsets."""
+        if isinstance(exc, InvalidEvent):
+            # Found invalid while processing (a conflicting duplicate): its own kind, and the
+            # ledger is left alone (an entry under its id is the other event's).
+            await self.dead_letters.send(message, exc.kind, exc.reason)
+            return
         log.error("processing failed for %s", event.event_id, exc_info=exc)
         await self.dead_letters.send(message, "processing_error", f"{type(exc).__name__}: {exc}")
         # A dead letter is not processed: out of the ledger, if its batch was written there.

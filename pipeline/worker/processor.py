@@ -15,6 +15,7 @@ from detectors.features import assemble
 from detectors.results import Decision
 from detectors.ruleset import RuleSet
 from pipeline.stores.state import Loaded, State
+from schemas.errors import InvalidEvent
 from schemas.events import Envelope
 
 
@@ -28,7 +29,12 @@ class Processor:
         self.policy_version = policy_version
 
     async def handle(self, event: Envelope) -> Decision:
-        return (await self.handle_batch([event]))[0]
+        """Load and decide one event; :class:`InvalidEvent` (``conflicting_duplicate``) if
+        another event was seen under its id lately (it wrote nothing)."""
+        [loaded] = await self.load([event])
+        if loaded.conflict is not None:
+            raise InvalidEvent("conflicting_duplicate", loaded.conflict_reason(event))
+        return self.decide([event], [loaded])[0]
 
     async def handle_batch(self, events: Sequence[Envelope]) -> list[Decision]:
         """Decisions for ``events`` in order, as if each were handled after the previous one."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pipeline import metrics
@@ -26,7 +27,7 @@ from pipeline.kafka.transport import Fetched
 from pipeline.models.learner import Learner
 from pipeline.rules.source import RuleSource
 from pipeline.stores.outages import retrying
-from pipeline.stores.state import RedisState
+from pipeline.stores.state import Loaded, RedisState
 from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
@@ -37,9 +38,10 @@ from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
 from pipeline.worker.stats import WorkerStats
 from pipeline.worker.writer import BatchWriter
+from schemas.clock import ClockBound
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
-from schemas.events import ReviewDecided
+from schemas.events import Envelope, ReviewDecided
 
 log = logging.getLogger("vigil.worker")
 
@@ -53,7 +55,8 @@ class Worker:
     def __init__(self, *, state: RedisState, processor: Processor, rules: RuleSource,
                  learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
                  flag_log: FlagLog, parking: Parking, stats: WorkerStats,
-                 keep_all_inputs: bool = False) -> None:
+                 keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
+                 clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -64,6 +67,8 @@ class Worker:
         self.parking = parking
         self.stats = stats
         self.keep_all_inputs = keep_all_inputs
+        self.clock_bound = clock_bound
+        self.clock = clock
         self.rules_loaded = False
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
@@ -79,16 +84,20 @@ class Worker:
         await self.stages.put(await self.prepare(fetched))
 
     async def prepare(self, fetched: Fetched) -> Batch:
-        """Decode a batch (invalid events become dead letters) and submit its state script."""
+        """Decode a batch and submit its state script. Invalid events become dead letters, and so
+        do events dated outside ``clock_bound`` around the worker's clock."""
         if not self.rules_loaded:
             # Never judge an event with the packaged rules when a deployed set exists.
             await retrying("deployed rule set", self.rules.refresh)
             self.rules_loaded = True
         batch = Batch(fetched, started=time.perf_counter())
         decoded = batch.decoded
+        check_clock, now = self.clock_bound.check, self.clock()
         for message in fetched.records:
             try:
-                decoded.append((message, decode_event(message.value, topic=message.topic)))
+                event = decode_event(message.value, topic=message.topic, key=message.key)
+                check_clock(event, now)
+                decoded.append((message, event))
             except InvalidEvent as exc:
                 await self.dead_letters.send(message, exc.kind, exc.reason)
         if decoded:
@@ -106,6 +115,8 @@ class Worker:
         try:
             assert batch.loading is not None
             loaded = await batch.loading
+            if any(item.conflict is not None for item in loaded):
+                decoded, loaded = await self._drop_conflicts(decoded, loaded)
             decisions: list[Any] = self.processor.decide([event for _, event in decoded], loaded)
         except Exception:  # a bug: go one by one, so one bad event cannot park the others
             log.exception("batch failed; processing its %d events one by one", len(decoded))
@@ -125,6 +136,20 @@ class Worker:
             done.append(Done(message, event, decision, flags,
                              keep_input=bool(decision.findings) or keep_all_inputs))
         return batch
+
+    async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
+                              ) -> tuple[list[tuple[Any, Envelope]], list[Loaded]]:
+        """Dead-letter the conflicting duplicates (another event was seen under their id
+        lately); returns the others with their loads."""
+        kept: tuple[list[tuple[Any, Envelope]], list[Loaded]] = ([], [])
+        for (message, event), item in zip(decoded, loaded):
+            if item.conflict is None:
+                kept[0].append((message, event))
+                kept[1].append(item)
+            else:
+                await self.dead_letters.send(message, "conflicting_duplicate",
+                                             item.conflict_reason(event))
+        return kept
 
     async def _decide_one(self, message: Any, event: Any) -> Any:
         """One event of a batch that failed, on its own; None if it was parked."""

@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from detectors.examples import example_event
 from detectors.ruleset import RuleSet
 from pipeline.rules.source import StaticRules
+from pipeline.stores.state import Loaded
 from pipeline.worker.batches import Batch, Done
 from pipeline.worker.parking import PARKED, Parking
 from pipeline.worker.stats import WorkerStats
@@ -106,7 +107,7 @@ def worker(processor: Any = None, learner: Any = None) -> tuple[Worker, Letters,
 
 def batch(events: list[Any]) -> Batch:
     loading: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    loading.set_result([None] * len(events))
+    loading.set_result([Loaded({}, None, None) for _ in events])
     return Batch(fetched=None, started=0.0,  # type: ignore[arg-type]
                  decoded=[(message(i), e) for i, e in enumerate(events)], loading=loading)
 
