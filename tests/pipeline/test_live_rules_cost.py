@@ -8,11 +8,11 @@ import time
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 from redis.asyncio import Redis as AsyncRedis
 
 from detectors.examples import example_event
 from detectors.ruleset import RuleSet, compile_file, default_sources, load_rules
+from pipeline.metrics import WORKER
 from pipeline.rules.live import LiveRules
 from pipeline.rules.store import RuleStore
 from schemas.decode import decode_event_obj
@@ -65,7 +65,7 @@ async def test_an_over_budget_evaluation_is_counted_per_rule_in_prometheus(stack
     live = LiveRules(AsyncRedis.from_url(stack.settings.redis_url), load_rules())
     try:
         # The library's rules are exported at 0 before any slow evaluation.
-        assert REGISTRY.get_sample_value("vigil_rule_over_budget_total",
+        assert WORKER.get_sample_value("vigil_rule_over_budget_total",
                                          {"detector": "message.off_platform_payment"}) is not None
         text = yaml.safe_dump({
             "id": "job_post.skills_check", "version": 1, "owner": "t-s",
@@ -81,8 +81,8 @@ async def test_an_over_budget_evaluation_is_counted_per_rule_in_prometheus(stack
         event = decode_event_obj(example_event("job_post.created", {
             "skills": [f"skill {i}" for i in range(50)], "description": "lorem ipsum " * 1600}))
         labels = {"detector": "job_post.skills_check"}
-        before = REGISTRY.get_sample_value("vigil_rule_over_budget_total", labels) or 0.0
+        before = WORKER.get_sample_value("vigil_rule_over_budget_total", labels) or 0.0
         unchecked.evaluate(event, {})
-        assert REGISTRY.get_sample_value("vigil_rule_over_budget_total", labels) == before + 1
+        assert WORKER.get_sample_value("vigil_rule_over_budget_total", labels) == before + 1
     finally:
         await live.client.aclose()
