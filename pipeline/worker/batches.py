@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from detectors.sampling import Sample
 from pipeline.kafka.transport import Fetched
 from schemas.events import Envelope
 from schemas.outputs import Flag
@@ -25,10 +26,12 @@ class Batch:
 
 @dataclass
 class Done:
-    """An event being applied: decided, its flags built; cases, ledger entry and model input to write."""
+    """An event being applied: decided, its flags built; cases, ledger entry and model input to
+    write, and the labelling sample it belongs to (if any)."""
 
     message: Any
     event: Envelope
     decision: Any
     flags: list[Flag]
     keep_input: bool
+    sample: Sample | None = None

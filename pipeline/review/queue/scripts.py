@@ -38,6 +38,7 @@ class Scripts:
     script itself once if Redis lacks it)."""
 
     add_flags: AsyncScript
+    add_samples: AsyncScript
     claim: AsyncScript
     release: AsyncScript
     decide: AsyncScript

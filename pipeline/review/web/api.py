@@ -23,6 +23,7 @@ from pipeline.review.web.models import (
     DecisionOut,
     EntityType,
     Id,
+    Kind,
     Me,
     NoteIn,
     Problem,
@@ -103,6 +104,7 @@ async def policy_reasons(_who: Reader, svc: Svc) -> list[str]:
 async def list_cases(
     who: Reader, svc: Svc,
     status: Status = "open",
+    kind: Kind = "detection",
     entity_type: EntityType | None = None,
     entity_id: Id | None = None,
     severity: Severity | None = None,
@@ -114,7 +116,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     items, total = await svc.queue.list_cases(
-        status=status, entity_type=entity_type, entity_id=entity_id, severity=severity,
+        status=status, kind=kind, entity_type=entity_type, entity_id=entity_id, severity=severity,
         detector=detector, sla=sla, claimed=claimed, viewer=who.name, sort=sort, offset=offset,
         limit=limit)
     return CasePage(items=[CaseSummary(**present(c, who)) for c in items], total=total,
@@ -210,6 +212,12 @@ async def audit(_who: Lead, svc: Svc, case_id: Id | None = None,
 @router.get("/stats", summary="Queue depth, SLA breaches, suppressed flags and decisions")
 async def stats(_who: Reader, svc: Svc) -> dict[str, Any]:
     return await svc.queue.queue_stats()
+
+
+@router.get("/estimates", summary="Estimated prevalence and recall (random labelling sample, "
+                                  "95 % intervals) and live precision per detector")
+async def estimates(_who: Reader, svc: Svc) -> dict[str, Any]:
+    return await svc.queue.estimates()
 
 
 @router.post("/events", status_code=202, response_model=Published,
