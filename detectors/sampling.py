@@ -100,9 +100,18 @@ def draw(seed: str, event_id: str) -> float:
     return int.from_bytes(digest, "big") / 18446744073709551616.0  # 2 ** 64
 
 
+_DAYS: dict[Any, str] = {}
+
+
 def day_of(event: Envelope) -> str:
     """The day (UTC, of the event time) a budget pick is counted against."""
-    return event.occurred_at.date().isoformat()
+    date = event.occurred_at.date()
+    day = _DAYS.get(date)
+    if day is None:
+        if len(_DAYS) > 1024:
+            _DAYS.clear()
+        day = _DAYS[date] = date.isoformat()
+    return day
 
 
 @dataclass(frozen=True)
@@ -273,8 +282,10 @@ class Sampler:
             window = self.windows[model.id] = ScoreWindow()
         full = len(window) >= COLD_MIN_SCORES
         if model.ready:
-            band = max(self.policy.margin, window.quantile(model, COLD_TOP) if full else 0.0)
-            why = UNCERTAINTY if abs(result.score - model.threshold) <= band else None
+            distance = abs(result.score - model.threshold)
+            nearest = window.quantile(model, COLD_TOP) if full else 0.0
+            near = distance <= self.policy.margin or distance < nearest  # ties: not "nearest"
+            why = UNCERTAINTY if near else None
         elif model.n_negative < model.min_labels_per_class:
             why = COLD_START
         else:
@@ -297,25 +308,26 @@ class Sampler:
         scored = [r for r in decision.results if r.is_ai and r.skipped is None]
         if not scored:
             return None
+        policy, budget, day = self.policy, self.budget, day_of(event)
+        rate = policy.rate_for(event.type)
+        drawn = rate > 0 and draw(policy.seed, event.id) < rate
+        asking = [r for r in scored if r.detector_id in models
+                  and budget.left(r.detector_id, day, policy.daily_budget)]
+        if not (drawn or asking):
+            return None  # the common case, once the day's picks are spent: nothing to ask
         if not learning_gate(consent_at_event, consent_now, policy_version=policy_version,
                              event_time=event.occurred_at).allowed:
             return None
-        policy, budget, day = self.policy, self.budget, day_of(event)
-        wants = {}
-        if policy.daily_budget > 0:
-            for result in scored:
-                model = models.get(result.detector_id)
-                if model is not None and budget.left(model.id, day, policy.daily_budget):
-                    wants[model.id] = self._wants(model, result)
-        rate = policy.rate_for(event.type)
+        # Every model with budget left sees the event (its window), sampled or not.
+        wants = {r.detector_id: self._wants(models[r.detector_id], r) for r in asking}
         scores = {r.detector_id: r.score for r in scored}
         fired = tuple(r.detector_id for r in decision.findings)
-        if rate > 0 and draw(policy.seed, event.id) < rate:
+        if drawn:
             return Sample(event.id, event.type, day, RANDOM, rate, None, scores, fired)
         if fired:
             return None  # a flagged event is in review already
-        for result in scored:
-            why = wants.get(result.detector_id)
+        for result in asking:
+            why = wants[result.detector_id]
             if why and not result.fired:  # a shadow-mode hit is not a label to ask for
                 budget.spend(result.detector_id, day)
                 return Sample(event.id, event.type, day, why, 1.0, result.detector_id, scores)

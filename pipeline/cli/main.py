@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.cli.dead_letters import dead_letters_app
+from pipeline.cli.models import models_app
 from pipeline.cli.output import console, err, fail
 from pipeline.cli.review import review_app
 from pipeline.cli.rules import rules_app
@@ -33,6 +34,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(models_app, name="models")
 
 
 @app.callback()
@@ -234,21 +236,31 @@ def replay_command(
     out: Annotated[Path, typer.Option(help="Where to write one result line per event.")],
     models: Annotated[bool, typer.Option(help="Also run the online models (consent-gated; "
                                                "review.decided lines teach them).")] = True,
+    label_policy: Annotated[str, typer.Option(
+        help="Which review.decided labels teach the models: `all`, or `reviewed`: only those "
+             "of events the product would have sent to review (flag, labelling sample with "
+             "the worker's seed and budget, report).")] = "all",
 ) -> None:
     """Run the detector core offline over a file, in order, with no Kafka or Redis."""
     from detectors.models import default_models
-    from pipeline.offline.replay import replay_file
+    from pipeline.offline.replay import LABEL_POLICIES, ReplaySummary, replay_file
 
+    if label_policy not in LABEL_POLICIES:
+        fail(f"--label-policy must be one of {', '.join(LABEL_POLICIES)}", code=2)
     settings = Settings.from_env()
     detectors = default_models(settings.model_hash_key.encode()) if models else []
+    summary = ReplaySummary()
     started = time.perf_counter()
     with out.open("w") as handle:
         n, bad = replay_file(str(events), handle.write, models=detectors,
-                             policy_version=settings.policy_version,
+                             policy_version=settings.policy_version, label_policy=label_policy,
+                             sampling=settings.sampling_policy(), summary=summary,
                              on_invalid=lambda r: err.print(f"line {r.line}: {r.reason}"))
     took = time.perf_counter() - started
     console.print(f"replayed {n} events in {took:.1f}s ({n / max(took, 1e-9):,.0f}/s); "
                   f"{bad} invalid line(s) skipped; results in {out}")
+    for line in summary.lines():
+        console.print(f"  {line}")
 
 
 @schemas_app.command("export")

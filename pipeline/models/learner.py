@@ -69,6 +69,14 @@ OBSERVE_BATCH = 1_000
 OBSERVED_RETENTION = 2 * 86400
 
 
+def queue_snapshot(pipe: Any, model: OnlineModel, version: int) -> None:
+    """Queue publishing ``model``'s snapshot as ``version`` (inside the caller's MULTI)."""
+    pipe.set(snapshot_key(model.id, version), model.snapshot())
+    pipe.set(version_key(model.id), version)
+    # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
+    pipe.expire(snapshot_key(model.id, version - 1), 3600)
+
+
 @dataclass
 class _Round:
     """One attempt of a learner round. ``pipe`` WATCHes what the round read; ``before`` holds
@@ -272,12 +280,8 @@ class Learner:
         pipe = run.pipe
         new_versions = {}
         for model_id in sorted(changed):
-            model = self.by_id[model_id]
             version = self.versions[model_id] + 1
-            pipe.set(snapshot_key(model_id, version), model.snapshot())
-            pipe.set(version_key(model_id), version)
-            # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
-            pipe.expire(snapshot_key(model_id, version - 1), 3600)
+            queue_snapshot(pipe, self.by_id[model_id], version)
             new_versions[model_id] = version
         await pipe.execute()
         for model_id, version in new_versions.items():

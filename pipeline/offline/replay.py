@@ -87,6 +87,9 @@ class ReplaySummary:
     events: int = 0
     review: Counter[str] = field(default_factory=Counter)
     models: dict[str, ModelSummary] = field(default_factory=dict)
+    #: The span of event time replayed (decisions not counted).
+    first_at: datetime | None = None
+    last_at: datetime | None = None
 
     def model(self, model_id: str) -> ModelSummary:
         return self.models.setdefault(model_id, ModelSummary())
@@ -142,10 +145,14 @@ class _Learning:
 
     def __init__(self, models: Sequence[Detector], consent: ConsentHistory,
                  policy_version: str, review: _Review, label_policy: str,
-                 summary: ReplaySummary, skip_decisions: Callable[[str], bool] | None = None
-                 ) -> None:
+                 summary: ReplaySummary, skip_decisions: Callable[[str], bool] | None = None,
+                 registry: ConsentHistory | None = None) -> None:
         self.models = {m.id: m for m in models if hasattr(m, "learn")}
         self.consent = consent
+        self.registry = registry
+        #: Unsupervised parts learn from every consented event scored (not when bootstrapping:
+        #: a second run would teach them the same history again).
+        self.observe = registry is None
         self.policy_version = policy_version
         self.review = review
         self.reviewed_only = label_policy == "reviewed"
@@ -165,7 +172,7 @@ class _Learning:
             if result.fired and stats.first_fired_line is None:
                 stats.first_fired_line, stats.first_fired_event = line, stats.scored
             kept.append(_Scored(model.id, result.model_input, event.subject_id, event.occurred_at))
-            if getattr(model, "observes_unlabelled", False):
+            if self.observe and getattr(model, "observes_unlabelled", False):
                 then, now = await self._consent(event.subject_id, event.occurred_at)
                 observe_unlabelled(model, result.model_input, consent_at_event=then,
                                    consent_now=now, policy_version=self.policy_version,
@@ -222,14 +229,22 @@ class _Learning:
         return out
 
     async def _consent(self, subject_id: str, at: datetime) -> tuple[Any, Any]:
-        # As of the event, and the latest known now (the store holds every change read so far).
-        return (await self.consent.as_of(subject_id, at), await self.consent.latest(subject_id))
+        # As of the event, and the latest known now (the store holds every change read so far);
+        # a live registry's later record (an opt-out since the history was taken) wins.
+        then, now = await self.consent.as_of(subject_id, at), await self.consent.latest(subject_id)
+        if self.registry is not None:
+            live = await self.registry.latest(subject_id)
+            if live is not None and (now is None or live.changed_at >= now.changed_at):
+                now = live
+            if then is None:
+                then = await self.registry.as_of(subject_id, at)
+        return then, now
 
 
 def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                  models: Sequence[Detector] = (), policy_version: str = "2026-01",
                  label_policy: str = "all", sampling: SamplingPolicy | None = None,
-                 summary: ReplaySummary | None = None, consent: ConsentHistory | None = None,
+                 summary: ReplaySummary | None = None, registry: ConsentHistory | None = None,
                  skip_decisions: Callable[[str], bool] | None = None,
                  ) -> Iterator[dict[str, Any] | InvalidLine]:
     """Yield a finding record per valid event and an :class:`InvalidLine` per bad line.
@@ -238,9 +253,9 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
     ``review.decided`` events (all of them, or with ``label_policy="reviewed"`` only those of
     events sent to review); their learned state is what they hold when this returns.
     ``sampling`` is the labelling sample's policy (default: the worker's defaults); ``summary``
-    is filled in as the replay goes; ``consent`` is asked about learning instead of the replay's
-    own records, and ``skip_decisions(decision_id)`` says a decision was applied before (both:
-    ``vigil models bootstrap``).
+    is filled in as the replay goes. ``vigil models bootstrap`` passes ``registry``, the live
+    consent registry (a later record there wins over the file's; unsupervised parts then
+    observe nothing), and ``skip_decisions(decision_id)``, true for decisions applied before.
     """
     if label_policy not in LABEL_POLICIES:
         raise ValueError(f"label_policy must be one of {', '.join(LABEL_POLICIES)}")
@@ -250,8 +265,8 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                           sampler=Sampler(sampling or SamplingPolicy()))
     summary = summary if summary is not None else ReplaySummary()
     review = _Review()
-    learning = _Learning(models, consent or state.consent, policy_version, review, label_policy,
-                         summary, skip_decisions)
+    learning = _Learning(models, state.consent, policy_version, review, label_policy,
+                         summary, skip_decisions, registry)
     loop = asyncio.new_event_loop()
     try:
         for number, line in enumerate(lines, start=1):
@@ -275,6 +290,10 @@ async def _one(event: Envelope, number: int, processor: Processor, review: _Revi
     decision = processor.decide([event], loaded)[0]
     sample = processor.select([event], loaded, [decision])[0]
     summary.events += 1
+    if not isinstance(event, ReviewDecided):
+        at = event.occurred_at
+        summary.first_at = at if summary.first_at is None else min(summary.first_at, at)
+        summary.last_at = at if summary.last_at is None else max(summary.last_at, at)
     record: dict[str, Any] = {
         "line": number,
         "event_id": str(event.event_id),
