@@ -8,21 +8,19 @@ import signal
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
 from detectors.examples import example_event
-from detectors.models import default_models
 from pipeline.kafka.publisher import Publisher
 from pipeline.models.keys import (
     cursor_key,
     input_key,
     observed_key,
-    snapshot_key,
     unlabelled_key,
     version_key,
 )
+from tests.support.labelling import published_model
 from tests.support.stack import Stack, with_settings
 from tests.support.traffic import flags_in_redis, wait_caught_up
 from tests.support.waiting import wait_until
@@ -169,17 +167,6 @@ def signup(user: str) -> dict:
                                             "email": f"{user}@example.com", "device_id": f"d_{user}"},
                          event_id=str(uuid.uuid4()),
                          occurred_at=datetime.now(timezone.utc).isoformat())
-
-
-def published_model(stack: Stack, model_id: str) -> Any:
-    """The model as the learner last published it (a fresh one before any snapshot)."""
-    client = stack.client
-    model = next(m for m in default_models(stack.settings.model_hash_key.encode())
-                 if m.id == model_id)
-    version = int(client.get(version_key(model_id)) or 0)
-    if version:
-        model.restore(client.get(snapshot_key(model_id, version)))
-    return model
 
 
 def test_the_learner_teaches_the_signup_model_each_consented_unlabelled_signup_once(

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 #: The fragments each script needs, prepended in this order.
-_NEEDS = {"add_flags": ("priority",)}
+_NEEDS = {"add_flags": ("priority", "each"), "add_samples": ("each",)}
 
 
 @functools.cache

@@ -57,10 +57,4 @@ redis.call('INCR', 'vigil:stats:labelling_cases_opened')
 return {1, candidate, 'opened', spent}
 end
 
-local out = {}
-for i, args in ipairs(cjson.decode(ARGV[1])) do
-  local ok, result = pcall(add, args)
-  if ok then out[i] = result
-  else out[i] = {-1, type(result) == 'table' and tostring(result.err) or tostring(result)} end
-end
-return out
+return each(add)
