@@ -338,6 +338,9 @@ def demo_command(
                                                      help="Stop after this many seconds.")] = None,
     rate: Annotated[float, typer.Option(help="Events per second.")] = 100.0,
     fraud_rate: Annotated[float, typer.Option(help="Share of fraud events.")] = 0.08,
+    warm: Annotated[bool, typer.Option(help="First train the models from a simulated history "
+                                            "(vigil models bootstrap), as a platform would "
+                                            "from its own.")] = True,
 ) -> None:
     """Start the stack, stream simulated traffic, show flags arriving; Ctrl-C stops everything."""
     settings = Settings.from_env()
@@ -346,6 +349,11 @@ def demo_command(
     if started_here:
         up_command(workers=1, wait=True)
     settings = settings_with_stack(settings)
+    if warm and settings.models_enabled:
+        from pipeline.cli.models import warm_start_demo
+
+        with console.status("training the models from a simulated history..."):
+            warm_start_demo(settings.redis_url, settings.model_hash_key, settings.policy_version)
     console.print(f"streaming marketplace traffic at {rate:g} events/s "
                   + (f"for {seconds:g}s" if seconds else "until Ctrl-C"))
     try:
@@ -367,12 +375,22 @@ def demo_command(
         console.print("interrupted")
     finally:
         _print_queue(settings, table=False)
+        _print_models(settings)
         state = StackState.load(settings.state_dir)
         if state:
             _print_console_login(state)
         if started_here:
             console.print("stopping the stack...")
             down(Settings.from_env())
+
+
+def _print_models(settings: Settings) -> None:
+    from pipeline.cli.models import print_model_flags
+
+    try:
+        print_model_flags(settings.redis_url)
+    except Exception as exc:  # noqa: BLE001 - the demo's summary reports, it does not crash
+        err.print(f"cannot read the model flags at {settings.redis_url}: {exc}")
 
 
 def main() -> None:  # pragma: no cover - console entry point
