@@ -143,3 +143,13 @@ def test_a_command_with_a_bad_variable_stops_before_starting_anything(
     said = " ".join(result.output.split())  # rich wraps long lines
     assert "VIGIL_REVIEW_LEASE: Value error, 'whenever' is not a duration" in said
     assert not any(tmp_path.iterdir())  # nothing was started or written
+
+
+def test_the_labelling_sample_settings_make_the_samplers_policy() -> None:
+    settings = Settings(sample_rates="message.sent=0.02, user.signed_up=0.5", sample_budget=7)
+    policy = settings.sampling_policy()
+    assert policy.rate_for("message.sent") == 0.02 and policy.rate_for("job_post.created") == 0.01
+    assert policy.daily_budget == 7 and policy.seed == Settings().sample_seed
+    assert Settings().sample_rate > 0 and Settings().sample_budget > 0  # on by default
+    with pytest.raises(ValueError):
+        Settings(sample_rates="message.sent=2")

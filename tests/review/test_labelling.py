@@ -174,3 +174,34 @@ def test_the_api_filters_labelling_cases_and_the_console_has_their_tab(redis_url
         case_page = client.get(f"/cases/{case_id}")
         assert "Sampled for labelling, not a detection" in case_page.text
         assert "Honest estimates" in client.get("/overview").text
+
+
+def test_the_demo_says_how_many_flags_came_from_models_and_shows_one_explained(
+        redis_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from pipeline.cli.models import print_model_flags
+
+    print_model_flags(redis_url)
+    assert "flags from models: 0 of 0" in capsys.readouterr().out  # and says why none
+
+    event = message_event("u5", "pay the deposit by whatsapp first")
+    model_flag = flag_for(event, detector="message.scam_model", reason="scam message score 0.97",
+                          evidence={"mode": "supervised", "state_version": "1.40",
+                                    "top_features": [{"feature": "w:deposit", "value": 1.0,
+                                                      "contribution": 2.5}]})
+
+    async def add() -> None:
+        redis = Redis.from_url(redis_url)
+        try:
+            await ReviewQueue(redis).add_flag(model_flag, event)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(add())
+    print_model_flags(redis_url)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "flags from models: 1 of 1 (message.scam_model 1)" in said
+    assert "scam message score 0.97" in said and "w:deposit" in said
