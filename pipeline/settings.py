@@ -133,10 +133,10 @@ class Settings(_Declared):
     model_inputs: Literal["flagged", "all"] = "flagged"
     """whose model inputs are kept: `flagged` and sampled events (what analysts can label) or
     `all` scored events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
-    model_report_window: int = Field(7 * 86400, ge=0)
+    model_report_window: int = Field(3 * 86400, ge=0)
     """seconds what a model saw of every scored message, proposal and job post is kept for a
-    user report to label it, when neither flagged nor sampled (0: off; ~0.6-1.5 KB per consented
-    scored message, proposal or job post)"""
+    user report to label it, when neither flagged nor sampled (0: off; ~1.3 KB per consented
+    scored message, ~4 KB per proposal or job post)"""
     sample_seed: str = Field(sampling.DEFAULT_SEED, min_length=1)
     """seed of the labelling sample's random draw (a keyed hash of it and the event id: worker,
     restarted worker and replay draw the same events); a new seed draws a new sample"""
