@@ -8,8 +8,9 @@ The data set (``../shared/datasets/twitter_fake_profiles_cresci2015/profiles.csv
 place; see its PROVENANCE.md) holds 1,481 genuine Twitter accounts and 1,337 bought fake
 followers, their identifiers removed. Each row becomes two valid events of one synthetic user
 (``cr<row>``): the signup (an account Vigil saw being created: the identifiers are synthetic and
-distinct per row, so they carry no signal) and, 30 seconds later, the profile the account
-shows. The label is the account's: :data:`LABELLED` says which event carries it (the profile:
+distinct per row, each IP in its own /24, and the signup's duration and user agent the same
+plausible values for every row, so they carry no signal and set off no signup rule) and, 30
+seconds later, the profile the account shows. The label is the account's: :data:`LABELLED` says which event carries it (the profile:
 the signup holds nothing of the row).
 
 How the columns map (:data:`MAPPING` is the same table, for the README):
@@ -96,8 +97,8 @@ def row_events(i: int, row: dict[str, str]) -> list[dict[str, Any]]:
     photo = not _flag(row, "default_profile_image")
     signup = _envelope("user.signed_up", user, signed_up, {
         "user_id": user, "account_type": "freelancer", "email": f"{user}@example.com",
-        "ip": f"198.18.{i // 250}.{i % 250}", "device_id": f"crdev{i}", "country": "ZZ",
-        "user_agent": "unknown", "signup_duration_ms": 0, "username": user,
+        "ip": f"10.{i >> 8 & 255}.{i & 255}.7", "device_id": f"crdev{i}", "country": "ZZ",
+        "user_agent": "Mozilla/5.0", "signup_duration_ms": 90_000, "username": user,
         "display_name": user, "has_photo": photo})
     profile = _envelope("profile.updated", user, signed_up + PROFILE_DELAY, {
         "user_id": user, "account_type": "freelancer", "display_name": user,

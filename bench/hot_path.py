@@ -4,7 +4,9 @@
 
 Runs the worker's own steps on simulator traffic in micro-batches against an embedded Redis:
 decode, the state script (its arguments built, the round trip, the replies parsed), the pure
-``decide`` for every event, flags for the findings and the metrics. Each figure is the best of
+``decide`` for every event, the labelling sampler (``sample``: the random draw, the consent
+gate and the models' picks, with the worker's default policy), flags for the findings and the
+metrics. Each figure is the best of
 ``--repeat`` passes over fresh Redis state, in microseconds of this process's CPU per event (the
 Redis line is wall time, which includes redis-server's own CPU). bench/e2e.py measures the same
 path through Kafka.
@@ -28,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from detectors.models import default_models  # noqa: E402
 from detectors.ruleset import RuleSet, load_rules  # noqa: E402
+from detectors.sampling import Sampler  # noqa: E402
 from pipeline.local.embedded import start_redis  # noqa: E402
 from pipeline.models.scorer import Scorer  # noqa: E402
 from pipeline.sim import generate  # noqa: E402
@@ -57,7 +60,7 @@ async def one_pass(raw: list[tuple[str, bytes]], redis: Redis, batch: int,
                    rules: RuleSet) -> Stages:
     await redis.flushdb()
     scorer = Scorer(redis, default_models(b"bench-hash-key-of-16-bytes"))
-    processor = Processor(RedisState(redis), lambda: rules, scorer)
+    processor = Processor(RedisState(redis), lambda: rules, scorer, sampler=Sampler())
     stages = Stages()
     for start in range(0, len(raw), batch):
         chunk = raw[start:start + batch]
@@ -67,6 +70,7 @@ async def one_pass(raw: list[tuple[str, bytes]], redis: Redis, batch: int,
         stages.cpu["state script (client)"] += time.process_time() - t0
         stages.cpu["state script (wall)"] += time.perf_counter() - w0
         decisions = stages.timed("decide", processor.decide, events, loaded)
+        stages.timed("sample", processor.select, events, loaded, decisions)
         stages.timed("flags", lambda: [flags_for(e, d) for e, d in zip(events, decisions)
                                        if d.findings])
         stages.timed("metrics", record_decisions, [("t", d) for d in decisions])

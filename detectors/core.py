@@ -22,8 +22,8 @@ from detectors.consent import (
     CURRENT_POLICY_VERSION,
     ConsentRecord,
     ConsentUnavailable,
-    GateResult,
     consent_gate,
+    learning_gate,
 )
 from detectors.normalize import detection_view
 from detectors.results import Decision, DetectorResult
@@ -123,48 +123,6 @@ class LearnOutcome:
         if self.state_version is not None:
             out["state_version"] = self.state_version
         return out
-
-
-def learning_gate(
-    consent_at_event: ConsentRecord | ConsentUnavailable | None,
-    consent_now: ConsentRecord | ConsentUnavailable | None,
-    *,
-    policy_version: str = CURRENT_POLICY_VERSION,
-    event_time: datetime,
-) -> GateResult:
-    """May a model learn from an event that happened at ``event_time``?
-
-    Only if the subject had opted in under the current policy when the event happened
-    (``consent_at_event``: the record in force then) *and* that is still their latest consent
-    record (``consent_now``): an opt-out since, a new policy, or any other change since
-    (even a renewed opt-in: it says nothing about the events before it) means no, as does a
-    state that cannot be read. Fails closed, like :func:`detectors.consent.consent_gate`.
-
-    >>> from datetime import timezone
-    >>> t = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    >>> yes = ConsentRecord("opted_in", "2026-01", datetime(2026, 2, 1, tzinfo=timezone.utc), "c1")
-    >>> no = ConsentRecord("opted_out", "2026-01", datetime(2026, 3, 2, tzinfo=timezone.utc), "c2")
-    >>> learning_gate(yes, yes, event_time=t).allowed
-    True
-    >>> learning_gate(yes, no, event_time=t).reason
-    'no_consent: opted out since the event'
-    """
-    then = consent_gate(consent_at_event, policy_version=policy_version, at=event_time)
-    if not then.allowed:
-        return GateResult(False, f"{then.reason} (at the event)", then.record)
-    allowed_by = then.record
-    assert allowed_by is not None  # consent_gate allows only with a record
-    if isinstance(consent_now, ConsentUnavailable) or consent_now is None:
-        return GateResult(False, "no_consent: current consent state unavailable", allowed_by)
-    if consent_now.state != "opted_in":
-        return GateResult(False, "no_consent: opted out since the event", allowed_by)
-    if consent_now.policy_version != policy_version:
-        return GateResult(False, f"no_consent: consent now under policy "
-                                 f"{consent_now.policy_version}, current is {policy_version}",
-                          allowed_by)
-    if consent_now != allowed_by:
-        return GateResult(False, "no_consent: consent changed since the event", allowed_by)
-    return GateResult(True, "opted_in", allowed_by)
 
 
 def learn_from_label(

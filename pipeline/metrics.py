@@ -107,6 +107,11 @@ MODEL_OBSERVED = Counter("vigil_model_observed_total",
                          ["detector", "result"], registry=WORKER)
 MODEL_VERSION = Gauge("vigil_model_version", "Model snapshot version in use", ["detector"],
                       registry=WORKER)
+MODEL_LABEL_SOURCES = Counter(
+    "vigil_model_label_sources_total",
+    "Labels models learned, by where the label came from: flag (a flag's case), sample (a "
+    "labelling case), report (a decision on a user report about the content), bootstrap",
+    ["detector", "source"], registry=WORKER)
 MODEL_PUBLISH_CONFLICTS = Counter(
     "vigil_model_publish_conflicts_total",
     "Learner rounds started over because another learner published first (a rebalance)",
@@ -116,6 +121,10 @@ MODEL_PUBLISH_CONFLICTS = Counter(
 QUEUE_FLAGS = Counter("vigil_queue_flags_total",
                       "Flags offered to the review queue, by what happened to them",
                       ["detector", "result"], registry=WORKER)
+SAMPLES = Counter("vigil_samples_total",
+                  "Events the labelling sampler sent to review, by reason (random, uncertainty, "
+                  "cold_start) and what the queue did (opened, linked, duplicate, flagged, "
+                  "budget, error)", ["type", "reason", "result"], registry=WORKER)
 FLAG_TO_CASE = Histogram("vigil_flag_to_case_seconds", "From a flag's creation to its case write",
                          buckets=LATENCY_BUCKETS, registry=WORKER)
 
@@ -136,3 +145,24 @@ GROUP_LAG_SAMPLES = Counter("vigil_consumer_group_lag_samples_total",
                             "Reads of the group's committed offsets and partition ends, by result "
                             "(ok, failed: the lag series are dropped until a read succeeds)",
                             ["result"], registry=REVIEW)
+
+DETECTOR_DECISIONS = Counter(
+    "vigil_detector_decisions_total",
+    "Final decisions (confirmed_fraud or legitimate) on detection cases, per detector that "
+    "flagged the case: live precision is confirmed over both", ["detector", "outcome"], registry=REVIEW)
+LABELLING_DECISIONS = Counter("vigil_labelling_decisions_total",
+                              "Decisions on labelling cases (sampled, not detections)",
+                              ["outcome"], registry=REVIEW)
+# From the random labelling sample's decisions (review service; detectors.estimates).
+PREVALENCE = Gauge("vigil_fraud_prevalence_estimate",
+                   "Estimated share of fraud among consented events of a type (random sample, "
+                   "Horvitz-Thompson weights), with its 95 % Wilson interval's bounds",
+                   ["type", "bound"], registry=REVIEW)
+RECALL = Gauge("vigil_detector_recall_estimate",
+               "Estimated share of a type's fraud a detector flags (random sample), with its "
+               "95 % Wilson interval's bounds; detector \"any\": every detector together",
+               ["detector", "type", "bound"], registry=REVIEW)
+SAMPLE_DECIDED = Gauge("vigil_random_sample_decided",
+                       "Decided events of the random labelling sample, per type (the "
+                       "estimates' sample size)", ["type"], registry=REVIEW)
+LABELLING_OPEN = Gauge("vigil_labelling_cases_open", "Open labelling cases (not detections)", registry=REVIEW)

@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from detectors import sampling
 from detectors.results import SEVERITY_RANK
 from detectors.rule import parse_duration
 from schemas.errors import VigilError
@@ -144,8 +145,25 @@ class Settings(_Declared):
     model_input_ttl: int = Field(30 * 86400, ge=1)
     """seconds what a model saw of an event waits for its label"""
     model_inputs: Literal["flagged", "all"] = "flagged"
-    """whose model inputs are kept: `flagged` events (what analysts can label) or `all` scored
-    events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
+    """whose model inputs are kept: `flagged` and sampled events (what analysts can label) or
+    `all` scored events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
+    model_report_window: int = Field(3 * 86400, ge=0)
+    """seconds what a model saw of every scored message, proposal and job post is kept for a
+    user report to label it, when neither flagged nor sampled (0: off; ~1.3 KB per consented
+    scored message, ~4 KB per proposal or job post)"""
+    sample_seed: str = Field(sampling.DEFAULT_SEED, min_length=1)
+    """seed of the labelling sample's random draw (a keyed hash of it and the event id: worker,
+    restarted worker and replay draw the same events); a new seed draws a new sample"""
+    sample_rate: float = Field(sampling.DEFAULT_RATE, ge=0, le=1)
+    """share of consented events of each model-scored type drawn at random for labelling cases
+    (the random stratum behind the prevalence and recall estimates); 0: none"""
+    sample_rates: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    """per-event-type overrides of the sample rate (`message.sent=0.02,user.signed_up=0.05`)"""
+    sample_margin: float = Field(sampling.DEFAULT_MARGIN, ge=0, le=1)
+    """a ready model's quiet score this close to its threshold is an uncertainty pick"""
+    sample_budget: int = Field(sampling.DEFAULT_DAILY_BUDGET, ge=0)
+    """uncertainty and cold-start picks per model per day of event time (0: random stratum
+    only)"""
     max_clock_skew: float = Field(300.0, gt=0)
     """seconds an event's `occurred_at` may be ahead of the worker's clock; later ones are
     dead-lettered as `clock_skew` (and no write trims feature windows past this)"""
@@ -180,6 +198,25 @@ class Settings(_Declared):
         raise MissingSecret(
             "VIGIL_MODEL_HASH_KEY is not set (or is the public development key): identifiers "
             f"would be hashed under a key printed in the repository; {_MAKE_A_KEY}")
+
+    @field_validator("sample_rates", mode="before")
+    @classmethod
+    def _rates(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        rates: dict[str, float] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            name, _, rate = item.partition("=")
+            rates[name.strip()] = float(rate)
+            if not 0.0 <= rates[name.strip()] <= 1.0:
+                raise ValueError(f"the rate of {name.strip()} must be a share in [0, 1]")
+        return rates
+
+    def sampling_policy(self) -> sampling.SamplingPolicy:
+        """The labelling sample these settings describe."""
+        return sampling.SamplingPolicy(seed=self.sample_seed, rate=self.sample_rate,
+                                       rates=dict(self.sample_rates), margin=self.sample_margin,
+                                       daily_budget=self.sample_budget)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from bench.cresci import LABELLED, MAPPING, cresci_events
-from bench.evaluate_models import BENCH_KEY, Row, load_cresci, stream
+from bench.evaluate_models import BENCH_KEY, DataSet, Row, load_cresci, run
 from detectors.models import FakeSignupModel
 from schemas import decode_event_obj
 
@@ -52,11 +52,18 @@ def test_each_row_is_a_signup_then_a_profile_of_one_user(tmp_path: Path) -> None
 
 def test_the_evaluation_feeds_the_model_only_through_the_catalogue(tmp_path: Path) -> None:
     rows = load_cresci(tiny(tmp_path / "profiles.csv"))
-    assert "features" not in Row.__dataclass_fields__
-    assert all(r.event.type == "profile.updated" and [c.type for c in r.context] == ["user.signed_up"]
+    assert "features" not in Row.__dataclass_fields__  # no path hands a model features
+    assert all(r.event_type == "profile.updated" and [t for t, _ in r.context] == ["user.signed_up"]
                for r in rows)
-    model = FakeSignupModel(BENCH_KEY, min_labels_per_class=5)
-    labels, fired, scores = stream(model, rows)
-    assert len(labels) == 60 and model.n_labels == 60
-    assert model.n_observed == 120  # each row's signup and profile, as the worker observes them
-    assert sum(f and y for f, y in zip(fired, labels)) > 15  # it learns the separable toy set
+    models: list[FakeSignupModel] = []
+
+    def model() -> FakeSignupModel:
+        models.append(FakeSignupModel(BENCH_KEY))
+        return models[-1]
+
+    # Through vigil replay, every label revealed: the worker's path (rules, catalogue, gate).
+    done = run(DataSet("tiny cresci", "signups", model, rows, [None]), None, "all", 0.0)
+    (trained,) = models
+    assert len(done.labels) == 60 and trained.n_labels == 60
+    assert trained.n_observed == 120  # each row's signup and profile, as the worker observes them
+    assert sum(f and y for f, y in zip(done.fired, done.labels)) > 15  # it learns the toy set

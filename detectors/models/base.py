@@ -16,6 +16,9 @@ pure steps the pipeline can run in different places:
   :func:`detectors.core.observe_unlabelled` check consent first.
 - :meth:`OnlineModel.snapshot` / :meth:`OnlineModel.restore` carry the learned state between
   processes (pickle with a format version; the hashing key is never part of a snapshot).
+- :meth:`OnlineModel.cold_rank` is how much a model not yet ready wants an input labelled
+  (:mod:`detectors.sampling` sends its highest ranks to analysts, within a daily budget): its
+  score, or, before any fraud label, how much of the input no label has touched yet.
 
 ``version`` names the model's code and features and stays fixed while it learns, so a flag's
 id (``sha256(event id | detector id | detector version)``) is the same when a redelivered
@@ -65,6 +68,9 @@ class OnlineModel(Detector):
     short_name: ClassVar[str] = "model"
     #: True if :meth:`observe` learns from unlabelled inputs (an unsupervised part).
     observes_unlabelled: ClassVar[bool] = False
+    #: Set when the model was trained from history before go-live (``vigil models bootstrap``):
+    #: when, from which span of events, how many labels. Every explanation then says so.
+    warm_start: dict[str, Any] | None = None
 
     def __init__(self, hash_key: bytes, *, threshold: float = 0.5, mode: Mode = "enforce",
                  min_labels_per_class: int = 5, drift_delta: float = 0.002) -> None:
@@ -150,6 +156,8 @@ class OnlineModel(Detector):
         mode = explanation.setdefault("mode", self.current_mode)
         explanation.update(model=self.id, state_version=self.state_version,
                            score=round(score, 6), threshold=round(self.threshold_for(mode), 6))
+        if self.warm_start is not None:
+            explanation["warm_start"] = self.warm_start
         return score, explanation
 
     def learn(self, x: ModelInput, label: bool) -> None:
@@ -165,6 +173,18 @@ class OnlineModel(Detector):
         self._learn(x, bool(label))
         self.n_labels += 1
         self.n_positive += int(bool(label))
+
+    # ---- what to ask analysts about (labelling) ----------------------------------------------
+
+    def cold_rank(self, x: ModelInput) -> float:
+        """How much a model not yet ready wants ``x`` labelled (higher: more): its supervised
+        score (:class:`LogisticModel` ranks by novelty before its first fraud label)."""
+        return self.supervised_score(x)
+
+    def supervised_score(self, x: ModelInput) -> float:
+        """The score of the supervised part (the one labels teach): :meth:`_score`, unless the
+        model scores with something else before it is ready."""
+        return self._score(x)
 
     def detect(self, event: Envelope, features: Mapping[str, Any]) -> DetectorResult:
         """Featurize and score ``event``; explain the score only if it fires.
@@ -193,8 +213,11 @@ class OnlineModel(Detector):
 
     def _quiet_evidence(self, score: float, mode: str) -> dict[str, Any]:
         """The evidence of a result that did not fire: what scored it, and against what."""
-        return {"mode": mode, "model": self.id, "state_version": self.state_version,
-                "score": round(score, 6), "threshold": round(self.threshold_for(mode), 6)}
+        out = {"mode": mode, "model": self.id, "state_version": self.state_version,
+               "score": round(score, 6), "threshold": round(self.threshold_for(mode), 6)}
+        if self.warm_start is not None:
+            out["warm_start"] = self.warm_start
+        return out
 
     # ---- snapshots -------------------------------------------------------------------------
 
@@ -270,6 +293,26 @@ class LogisticModel(OnlineModel):
 
     def _score(self, x: ModelInput) -> float:
         return _sigmoid(self._lr.intercept + sum(self._contributions(x)))
+
+    def supervised_score(self, x: ModelInput) -> float:
+        return LogisticModel._score(self, x)  # not a subclass's other score (an anomaly part)
+
+    def cold_rank(self, x: ModelInput) -> float:
+        """Before its first fraud label, the share of ``x``'s features no label has touched:
+        taught only legitimate examples, the weights say "less like those" of anything long or
+        wordy (every feature they had was pushed down), so the score ranks fraud lowest, while
+        what no legitimate example had is where the first fraud is. Then its score.
+
+        >>> from detectors.models import ScamMessageModel
+        >>> model = ScamMessageModel(b"doctest-key-0123456789")
+        >>> model._weights = {"w:hello": -0.4}
+        >>> model.cold_rank({"w:hello": 1.0, "w:prize": 1.0})
+        0.5
+        """
+        if self.n_positive:
+            return self.supervised_score(x)
+        weights = self._weights
+        return sum(1 for k in x if k not in weights) / max(len(x), 1)
 
     def _explain(self, x: ModelInput) -> tuple[float, dict[str, Any]]:
         contributions = self._contributions(x)

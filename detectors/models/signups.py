@@ -174,8 +174,8 @@ class FakeSignupModel(LogisticModel):
 
     def __init__(self, hash_key: bytes, *, anomaly_alert_rate: float = 0.02,
                  window_size: int = 250, n_trees: int = 15, height: int = 8, seed: int = 7,
-                 min_labels_per_class: int = 20, **kwargs: Any) -> None:
-        super().__init__(hash_key, min_labels_per_class=min_labels_per_class, **kwargs)
+                 **kwargs: Any) -> None:
+        super().__init__(hash_key, **kwargs)
         self.anomaly_alert_rate = anomaly_alert_rate
         self.window_size = window_size
         options = dict(alert_rate=anomaly_alert_rate, window_size=window_size, n_trees=n_trees,

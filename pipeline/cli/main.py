@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.cli.dead_letters import dead_letters_app
+from pipeline.cli.models import models_app
 from pipeline.cli.output import console, err, fail
 from pipeline.cli.review import review_app
 from pipeline.cli.rules import rules_app
@@ -33,6 +34,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(models_app, name="models")
 
 
 @app.callback()
@@ -242,23 +244,33 @@ def replay_command(
     out: Annotated[Path, typer.Option(help="Where to write one result line per event.")],
     models: Annotated[bool, typer.Option(help="Also run the online models (consent-gated; "
                                                "review.decided lines teach them).")] = True,
+    label_policy: Annotated[str, typer.Option(
+        help="Which review.decided labels teach the models: `all`, or `reviewed`: only those "
+             "of events the product would have sent to review (flag, labelling sample with "
+             "the worker's seed and budget, report).")] = "all",
 ) -> None:
     """Run the detector core offline over a file, in order, with no Kafka or Redis."""
     from detectors.models import default_models
-    from pipeline.offline.replay import replay_file
+    from pipeline.offline.replay import LABEL_POLICIES, ReplaySummary, replay_file
 
+    if label_policy not in LABEL_POLICIES:
+        fail(f"--label-policy must be one of {', '.join(LABEL_POLICIES)}", code=2)
     # Offline, on files: the development key will do when none is set (no model leaves here).
     settings = Settings.from_env()
     settings = settings if settings.model_hash_key else settings.replace(embedded=True)
     detectors = default_models(settings.model_key()) if models else []
+    summary = ReplaySummary()
     started = time.perf_counter()
     with out.open("w") as handle:
         n, bad = replay_file(str(events), handle.write, models=detectors,
-                             policy_version=settings.policy_version,
+                             policy_version=settings.policy_version, label_policy=label_policy,
+                             sampling=settings.sampling_policy(), summary=summary,
                              on_invalid=lambda r: err.print(f"line {r.line}: {r.reason}"))
     took = time.perf_counter() - started
     console.print(f"replayed {n} events in {took:.1f}s ({n / max(took, 1e-9):,.0f}/s); "
                   f"{bad} invalid line(s) skipped; results in {out}")
+    for line in summary.lines():
+        console.print(f"  {line}")
 
 
 @schemas_app.command("export")
@@ -337,6 +349,9 @@ def demo_command(
                                                      help="Stop after this many seconds.")] = None,
     rate: Annotated[float, typer.Option(help="Events per second.")] = 100.0,
     fraud_rate: Annotated[float, typer.Option(help="Share of fraud events.")] = 0.08,
+    warm: Annotated[bool, typer.Option(help="First train the models from a simulated history "
+                                            "(vigil models bootstrap), as a platform would "
+                                            "from its own.")] = True,
 ) -> None:
     """Start the stack, stream simulated traffic, show flags arriving; Ctrl-C stops everything."""
     settings = Settings.from_env()
@@ -345,6 +360,11 @@ def demo_command(
     if started_here:
         up_command(workers=1, wait=True)
     settings = settings_with_stack(settings)
+    if warm and settings.models_enabled:
+        from pipeline.cli.models import warm_start_demo
+
+        with console.status("training the models from a simulated history..."):
+            warm_start_demo(settings.redis_url, settings.model_hash_key, settings.policy_version)
     console.print(f"streaming marketplace traffic at {rate:g} events/s "
                   + (f"for {seconds:g}s" if seconds else "until Ctrl-C"))
     try:
@@ -366,12 +386,22 @@ def demo_command(
         console.print("interrupted")
     finally:
         _print_queue(settings, table=False)
+        _print_models(settings)
         state = StackState.load(settings.state_dir)
         if state:
             _print_console_login(state)
         if started_here:
             console.print("stopping the stack...")
             down(Settings.from_env())
+
+
+def _print_models(settings: Settings) -> None:
+    from pipeline.cli.models import print_model_flags
+
+    try:
+        print_model_flags(settings.redis_url)
+    except Exception as exc:  # noqa: BLE001 - the demo's summary reports, it does not crash
+        err.print(f"cannot read the model flags at {settings.redis_url}: {exc}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -33,6 +33,15 @@ def input_key(event_id: str, model_id: str) -> str:
     return f"{PREFIX}input:{event_id}:{model_id}"
 
 
+def content_key(target_type: str, target_id: str) -> str:
+    """The event that carried a message, proposal or job post (a report names the content's id).
+
+    >>> content_key("message", "m9")
+    'vigil:model:content:message:m9'
+    """
+    return f"{PREFIX}content:{target_type}:{target_id}"
+
+
 def version_key(model_id: str) -> str:
     return f"{PREFIX}{model_id}:version"
 

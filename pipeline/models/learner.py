@@ -40,9 +40,11 @@ from redis.exceptions import WatchError
 
 from detectors.core import LABEL_OF_OUTCOME, learn_from_label, observe_unlabelled
 from detectors.models.base import OnlineModel
+from detectors.sampling import CONTENT_TYPES
 from pipeline import metrics
 from pipeline.models.keys import (
     APPLIED,
+    content_key,
     cursor_key,
     input_key,
     observed_key,
@@ -51,6 +53,7 @@ from pipeline.models.keys import (
     version_key,
 )
 from pipeline.models.scorer import Scorer
+from pipeline.review.queue.keys import sample_key
 from pipeline.stores.consent import ConsentHistory
 from schemas.events import ReviewDecided
 
@@ -64,6 +67,14 @@ ROUND_ATTEMPTS = 5
 OBSERVE_BATCH = 1_000
 #: How long the learner remembers which events a model observed (redeliveries come sooner).
 OBSERVED_RETENTION = 2 * 86400
+
+
+def queue_snapshot(pipe: Any, model: OnlineModel, version: int) -> None:
+    """Queue publishing ``model``'s snapshot as ``version`` (inside the caller's MULTI)."""
+    pipe.set(snapshot_key(model.id, version), model.snapshot())
+    pipe.set(version_key(model.id), version)
+    # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
+    pipe.expire(snapshot_key(model.id, version - 1), 3600)
 
 
 @dataclass
@@ -176,7 +187,7 @@ class Learner:
         changed: set[str] = set()
         outcomes = []
         if label is not None:
-            for event_id in dict.fromkeys(str(e) for e in decision.payload.event_ids):
+            for event_id, source in (await self._labelled(pipe, decision)).items():
                 keys = [input_key(event_id, m) for m in self.by_id]
                 for model_id, raw in zip(self.by_id, await pipe.mget(keys)):
                     if raw is None:
@@ -191,14 +202,33 @@ class Learner:
                         event_time=at)
                     result = "learned" if outcome.learned else outcome.reason.split(":")[0]
                     run.tally(metrics.MODEL_LABELS, model_id, result)
-                    outcomes.append({"event_id": event_id, **outcome.as_dict()})
+                    outcomes.append({"event_id": event_id, **outcome.as_dict(), "source": source})
                     if outcome.learned:
+                        run.tally(metrics.MODEL_LABEL_SOURCES, model_id, source)
                         changed.add(model_id)
         await self._before_publish("label")
         pipe.multi()
         pipe.sadd(APPLIED, decision_id)
         await self._publish(changed, run)
         return {"learned": sorted(changed), "outcomes": outcomes}
+
+    @staticmethod
+    async def _labelled(pipe: Pipeline, decision: ReviewDecided) -> dict[str, str]:
+        """The events a decision labels, each with its label's source: the events of the
+        case's flags (``flag``) or its sample (``sample``), and, for a case about a message,
+        proposal or job post (a user report's target), the event that carried it (``report``),
+        found through the content index the scorers keep."""
+        payload = decision.payload
+        named = list(dict.fromkeys(str(e) for e in payload.event_ids))
+        out = {}
+        for event_id in named:
+            kind = await pipe.hget(sample_key(event_id), "kind")
+            out[event_id] = "sample" if kind == b"labelling" else "flag"
+        if payload.entity_type in CONTENT_TYPES:
+            found = await pipe.get(content_key(payload.entity_type, payload.entity_id))
+            if found is not None and found.decode() not in out:
+                out[found.decode()] = "report"
+        return out
 
     async def _before_publish(self, kind: str) -> None:
         """Called after a round has read and learned, just before it publishes: a seam for
@@ -250,12 +280,8 @@ class Learner:
         pipe = run.pipe
         new_versions = {}
         for model_id in sorted(changed):
-            model = self.by_id[model_id]
             version = self.versions[model_id] + 1
-            pipe.set(snapshot_key(model_id, version), model.snapshot())
-            pipe.set(version_key(model_id), version)
-            # Keep the previous snapshot a while for scorers mid-restore; older ones expire.
-            pipe.expire(snapshot_key(model_id, version - 1), 3600)
+            queue_snapshot(pipe, self.by_id[model_id], version)
             new_versions[model_id] = version
         await pipe.execute()
         for model_id, version in new_versions.items():

@@ -20,8 +20,15 @@ from redis.asyncio import Redis
 
 from detectors.models.base import OnlineModel
 from detectors.results import Decision
+from detectors.sampling import content_of
 from pipeline import metrics
-from pipeline.models.keys import input_key, snapshot_key, unlabelled_key, version_key
+from pipeline.models.keys import (
+    content_key,
+    input_key,
+    snapshot_key,
+    unlabelled_key,
+    version_key,
+)
 from schemas.events import Envelope
 
 #: Unlabelled inputs waiting for the learner, per model; it reads them every couple of seconds.
@@ -33,13 +40,16 @@ class Scorer:
     """The models this worker scores with (calling it returns them, without I/O)."""
 
     def __init__(self, redis: Redis, models: Sequence[OnlineModel], *,
-                 input_ttl_seconds: int = 30 * 86400) -> None:
+                 input_ttl_seconds: int = 30 * 86400, report_ttl_seconds: int = 0) -> None:
         self.redis = redis
         self.models = list(models)
         self.by_id = {m.id: m for m in self.models}
         #: The snapshot version each model runs (the learner advances it when it publishes).
         self.versions: dict[str, int] = {m.id: 0 for m in self.models}
         self.input_ttl = input_ttl_seconds
+        #: How long the input of a message, proposal or job post neither flagged nor sampled is
+        #: kept for a user report to label it (0: not kept).
+        self.report_ttl = report_ttl_seconds
         #: Models with an unsupervised part: they learn from every input they scored.
         self.observers = {m.id for m in self.models if getattr(m, "observes_unlabelled", False)}
         # Learning, observing and restoring change the models in place: one at a time.
@@ -78,17 +88,28 @@ class Scorer:
         metrics.MODEL_VERSION.labels(model.id).set(self.versions[model.id])
         metrics.MODEL_ERROR_RATE.labels(model.id).set(model.error_rate)
 
-    def queue_inputs(self, pipe: Any, event: Envelope, decision: Decision) -> int:
-        """Remember what each AI detector saw, so a label however late can teach exactly it."""
+    def queue_inputs(self, pipe: Any, event: Envelope, decision: Decision,
+                     keep: bool = True) -> int:
+        """Remember what each AI detector saw, so a label however late can teach exactly it.
+
+        ``keep``: the event may get an analyst's label (flagged or sampled): kept for the input
+        TTL. Otherwise only content a user report can name (a message, proposal or job post),
+        for the report window. Content also gets its index entry (content id -> event id), so a
+        decision on a report about it finds what the models saw."""
+        ttl = self.input_ttl if keep else self.report_ttl
+        content = content_of(event) if ttl else None
+        if not keep and content is None:
+            return 0
         kept = 0
         for result in decision.results:
             if result.model_input is None or result.detector_id not in self.by_id:
                 continue
             record = {"x": result.model_input, "subject_id": event.subject_id,
                       "occurred_at": event.occurred_at.isoformat()}
-            pipe.set(input_key(event.id, result.detector_id),
-                     orjson.dumps(record), ex=self.input_ttl)
+            pipe.set(input_key(event.id, result.detector_id), orjson.dumps(record), ex=ttl)
             kept += 1
+        if kept and content is not None:
+            pipe.set(content_key(*content), event.id, ex=ttl)
         return kept
 
     def queue_unlabelled(self, pipe: Any, event: Envelope, decision: Decision) -> int:

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from detectors.models import default_models
 from detectors.models.base import OnlineModel
 from detectors.ruleset import load_rules
+from detectors.sampling import Sampler
 from pipeline.kafka.transport import broker_urls
 from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
@@ -58,7 +59,11 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         rules = LiveRules(redis, load_rules())
     if models is None:
         models = default_models(settings.model_key()) if settings.models_enabled else []
-    scorer = Scorer(redis, models, input_ttl_seconds=settings.model_input_ttl)
+    scorer = Scorer(redis, models, input_ttl_seconds=settings.model_input_ttl,
+                    report_ttl_seconds=settings.model_report_window)
+    # The labelling sample: its random stratum and the models' picks (budget counted in Redis
+    # by the write stage's script; the sampler keeps a cache of those counts).
+    sampler = Sampler(settings.sampling_policy()) if models else None
     learner = Learner(redis, scorer, RedisConsentStore(redis))
     stats = WorkerStats()
     dead_letters = DeadLetters(
@@ -70,12 +75,15 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention)
     worker = Worker(
         state=state,
-        processor=Processor(state, rules, scorer, policy_version=settings.policy_version),
+        processor=Processor(state, rules, scorer, policy_version=settings.policy_version,
+                            sampler=sampler),
         rules=rules, learner=learner,
-        writer=BatchWriter(RedisOutputs(redis, ReviewQueue(redis), scorer), parking, stats),
+        writer=BatchWriter(RedisOutputs(redis, ReviewQueue(redis), scorer, sampler=sampler),
+                           parking, stats),
         dead_letters=dead_letters, flag_log=FlagLog(app), parking=parking, stats=stats,
-        # What the models saw is kept for flagged events (an analyst's decision labels the
-        # events of a case's flags), or for every scored event when labels come from elsewhere.
+        # What the models saw is kept for flagged and sampled events (an analyst's decision
+        # labels the events of a case), or for every scored event when labels come from
+        # elsewhere; a message, proposal or job post's for the report window in any case.
         keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound)
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from detectors.sampling import Sample
 from pipeline.kafka.transport import Fetched
 from pipeline.review.queue import AddResult
 from schemas.events import Envelope
@@ -27,13 +28,15 @@ class Batch:
 
 @dataclass
 class Done:
-    """An event being applied: decided, its flags built; cases, ledger entry and model input to write."""
+    """An event being applied: decided, its flags built; cases, ledger entry and model input to
+    write, and the labelling sample it belongs to (if any)."""
 
     message: Any
     event: Envelope
     decision: Any
     flags: list[Flag]
     keep_input: bool
+    sample: Sample | None = None
     #: What the review queue did with each flag (its case), once written.
     added: list[AddResult] = field(default_factory=list)
 

@@ -3,7 +3,9 @@
 :class:`OutputStore` is the port the :class:`~pipeline.worker.writer.BatchWriter` writes through
 (its failure policy lives there, not here); :class:`RedisOutputs` is the Redis implementation:
 one pipelined round trip that adds the flags to the review queue (each opens or joins its
-entity's case), keeps what the models saw, and marks the events processed in the ledger.
+entity's case), then the labelling samples (a case of their own, or the flag's case they are
+in; a model's pick spends its budget there), keeps what the models saw, and marks the events
+processed in the ledger.
 
 Cases are written here, not by a consumer of ``tns.flags``: that second Kafka hop was most of
 the time from event to case. Every write is idempotent (flags by flag id, the rest by event id),
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
+from detectors.sampling import Sampler
 from pipeline.models.scorer import Scorer
-from pipeline.review.queue import AddResult, ReviewQueue
+from pipeline.review.queue import AddResult, ReviewQueue, SampleResult
 from pipeline.stores import ledger
 from pipeline.stores.outages import is_outage
 from pipeline.worker.batches import Done, flagged
@@ -66,46 +69,57 @@ class RedisOutputs:
     the ledger's script, pipelined (not a transaction: each write is idempotent on its own)."""
 
     def __init__(self, redis: Redis, queue: ReviewQueue, scorer: Scorer, *,
+                 sampler: Sampler | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self.queue = queue
         self.scorer = scorer
+        #: The decide stage's sampler: its budget counts follow what Redis counted.
+        self.sampler = sampler
         self.clock = clock
 
     async def write(self, flags: Sequence[Flag], done: Sequence[Done]) -> Written:
         events = flagged(done)[1]  # the envelope each flag's case keeps
 
-        def build(pipe: Any) -> Callable[[Any], list[AddResult]] | None:
+        def build(pipe: Any) -> tuple[Callable[[Any], list[AddResult]] | None, _Finish]:
             read = self.queue.add_flags_to(pipe, flags, events) if flags else None
-            self._queue_finish(pipe, done)
-            return read
+            return read, self._queue_finish(pipe, done)
 
         done_writing = round_trip_timer("write")
-        replies, read = await self._run(build)
+        replies, (read, finish) = await self._run(build)
         done_writing()
+        finish_errors = finish.errors(replies)
         if read is None:
-            return Written(finish_errors=_errors(replies))
+            return Written(finish_errors=finish_errors)
         if isinstance(replies[0], Exception):
-            return Written(flag_error=replies[0], finish_errors=_errors(replies[1:]))
-        return Written(read(replies[0]), finish_errors=_errors(replies[1:]))
+            return Written(flag_error=replies[0], finish_errors=finish_errors)
+        return Written(read(replies[0]), finish_errors=finish_errors)
 
     async def add_flags(self, flags: Sequence[Flag], events: Sequence[Envelope]) -> list[AddResult]:
         return await self.queue.add_flags(flags, events)
 
     async def finish(self, done: Sequence[Done]) -> None:
-        replies, _ = await self._run(lambda pipe: self._queue_finish(pipe, done))
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        replies, finish = await self._run(lambda pipe: self._queue_finish(pipe, done))
+        for error in finish.errors(replies):
+            raise error
 
-    def _queue_finish(self, pipe: Any, done: Sequence[Done]) -> None:
+    def _queue_finish(self, pipe: Any, done: Sequence[Done]) -> _Finish:
         scorer = self.scorer
+        start = len(pipe.command_stack)
         for one in done:
-            if one.keep_input:
-                scorer.queue_inputs(pipe, one.event, one.decision)
+            scorer.queue_inputs(pipe, one.event, one.decision, keep=one.keep_input)
             if scorer.observers:
                 scorer.queue_unlabelled(pipe, one.event, one.decision)
+        samples = [(one.event, one.sample, [flag.flag_id for flag in one.flags])
+                   for one in done if one.sample is not None]
+        finish = _Finish(self, start)
+        if samples and self.sampler is not None:
+            finish.samples_at = len(pipe.command_stack)
+            finish.read_samples = self.queue.add_samples_to(
+                pipe, samples, self.sampler.policy.daily_budget)
+            finish.samples = [sample for _, sample, _ in samples]
         ledger.queue_mark(pipe, (one.event.id for one in done), self.clock())
+        return finish
 
     async def _run(self, build: Callable[[Any], R]) -> tuple[list[Any], R]:
         """Run the commands ``build`` queues in one round trip; the replies, errors included,
@@ -127,5 +141,32 @@ class RedisOutputs:
         return replies, built
 
 
-def _errors(replies: list[Any]) -> list[Exception]:
-    return [reply for reply in replies if isinstance(reply, Exception)]
+class _Finish:
+    """Reads a round trip's replies to the finishing commands (model inputs, samples, ledger):
+    their errors, with any sample Redis refused; the samples' budget counts go to the sampler's
+    cache. ``start`` is where those commands begin in the round trip (after the flags')."""
+
+    def __init__(self, outputs: RedisOutputs, start: int) -> None:
+        self.outputs = outputs
+        self.start = start
+        self.samples_at: int | None = None
+        self.read_samples: Callable[[Any], list[SampleResult]] | None = None
+        self.samples: list[Any] = []
+
+    def errors(self, replies: list[Any]) -> list[Exception]:
+        errors = [reply for reply in replies[self.start:] if isinstance(reply, Exception)]
+        if self.samples_at is None or self.read_samples is None:
+            return errors
+        reply = replies[self.samples_at]
+        if isinstance(reply, Exception):
+            return errors  # counted above
+        sampler = self.outputs.sampler
+        for sample, result in zip(self.samples, self.read_samples(reply)):
+            if result.error is not None:
+                error = ResponseError(result.error)
+                if is_outage(error):
+                    raise error  # Redis refuses writes: the round trip is retried whole
+                errors.append(error)
+            elif result.spent is not None and sampler is not None and sample.model_id:
+                sampler.budget.observe(sample.model_id, sample.day, result.spent)
+        return errors

@@ -14,6 +14,7 @@ from detectors.core import Context, decide
 from detectors.features import assemble
 from detectors.results import Decision
 from detectors.ruleset import RuleSet
+from detectors.sampling import Sample, Sampler
 from pipeline.stores.state import Loaded, State
 from schemas.errors import InvalidEvent
 from schemas.events import Envelope
@@ -22,11 +23,13 @@ from schemas.events import Envelope
 class Processor:
     def __init__(self, state: State, rules: Callable[[], RuleSet],
                  models: Callable[[], Sequence[Detector]] = lambda: (),
-                 policy_version: str = "2026-01") -> None:
+                 policy_version: str = "2026-01", sampler: Sampler | None = None) -> None:
         self.state = state
         self.rules = rules  # callables, so a hot-reloaded rule set or model is picked up
         self.models = models
         self.policy_version = policy_version
+        #: Picks events for labelling (None: nothing goes to review but flags).
+        self.sampler = sampler
 
     async def handle(self, event: Envelope) -> Decision:
         """Load and decide one event; :class:`InvalidEvent` (``conflicting_duplicate``) if
@@ -55,3 +58,16 @@ class Processor:
             ), rules, models)
             for event, item in zip(events, loaded)
         ]
+
+    def select(self, events: Sequence[Envelope], loaded: Sequence[Loaded],
+               decisions: Sequence[Decision]) -> list[Sample | None]:
+        """The labelling sample each decided event belongs to (pure, in event order: budget
+        picks are spent as they are made), judged on the consent records that were loaded."""
+        sampler = self.sampler
+        if sampler is None:
+            return [None] * len(decisions)
+        models = {m.id: m for m in self.models()}
+        version = self.policy_version
+        return [sampler.select(event, decision, item.consent_at_event, item.consent_now,
+                               models, version)
+                for event, item, decision in zip(events, loaded, decisions)]

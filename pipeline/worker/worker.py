@@ -6,7 +6,8 @@ agent path cost more CPU than deciding an event. Each fetch reads as the core's 
     take:    event = decode(raw)                 # schemas/: bytes -> typed event, or a dead letter
              loading = state.submit(state.prepare(events))  # a Redis script: features, consent
     decide:  decisions = processor.decide(events, await loading)   # the pure decide()
-    write:   cases, labels, flags, ledger, metrics; then acknowledge the fetch
+             samples = processor.select(events, loaded, decisions)  # labelling sample, pure
+    write:   cases (flags, then samples), labels, flags, ledger, metrics; then acknowledge
 
 Each stage is its own task (:mod:`pipeline.worker.stages`), so while batch N waits on Redis to be
 written, batch N+1 is decided and N+2's script runs. A fetch is acknowledged only once written;
@@ -49,8 +50,8 @@ log = logging.getLogger("vigil.worker")
 class Worker:
     """Takes fetches in hand (:meth:`take`) and runs them through :meth:`decide` and
     :meth:`write`. ``keep_all_inputs``: keep what the models saw of every scored event, not
-    only of flagged ones (an analyst's decision labels the events of a case's flags; labels
-    from elsewhere can name any event)."""
+    only of flagged and sampled ones (an analyst's decision labels the events of a case's flags
+    or samples; labels from elsewhere can name any event)."""
 
     def __init__(self, *, state: RedisState, processor: Processor, rules: RuleSource,
                  learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
@@ -117,14 +118,18 @@ class Worker:
             loaded = await batch.loading
             if any(item.conflict is not None for item in loaded):
                 decoded, loaded = await self._drop_conflicts(decoded, loaded)
-            decisions: list[Any] = self.processor.decide([event for _, event in decoded], loaded)
+            events = [event for _, event in decoded]
+            decisions: list[Any] = self.processor.decide(events, loaded)
         except Exception:  # a bug: go one by one, so one bad event cannot park the others
             log.exception("batch failed; processing its %d events one by one", len(decoded))
             decisions = [await self._decide_one(message, event) for message, event in decoded]
+            samples: list[Any] = [None] * len(decisions)
+        else:
+            samples = self._select(events, loaded, decisions)
         version = self.rules.version
         source_version = f"rules-v{version}" if version else None
         done, keep_all_inputs = batch.done, self.keep_all_inputs
-        for (message, event), decision in zip(decoded, decisions):
+        for (message, event), decision, sample in zip(decoded, decisions, samples):
             if decision is None:  # parked
                 continue
             try:
@@ -133,8 +138,10 @@ class Worker:
             except Exception as exc:  # a bug: park this event only
                 await self.parking.park(message, event, exc)
                 continue
-            done.append(Done(message, event, decision, flags,
-                             keep_input=bool(decision.findings) or keep_all_inputs))
+            # What the models saw is kept for a label: of flagged and of sampled events.
+            done.append(Done(message, event, decision, flags, sample=sample,
+                             keep_input=bool(decision.findings) or sample is not None
+                             or keep_all_inputs))
         return batch
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
@@ -150,6 +157,16 @@ class Worker:
                 await self.dead_letters.send(message, "conflicting_duplicate",
                                              item.conflict_reason(event))
         return kept
+
+    def _select(self, events: list[Any], loaded: Any, decisions: list[Any]) -> list[Any]:
+        """The labelling sample of a decided batch: pure, in event order, the models' picks
+        spending the budget against the cache of Redis's counts (the write stage's script has
+        the last word). A failing sampler (a bug) costs the batch its samples, not its events."""
+        try:
+            return self.processor.select(events, loaded, decisions)
+        except Exception:
+            log.exception("the labelling sampler failed; %d events not sampled", len(events))
+            return [None] * len(decisions)
 
     async def _decide_one(self, message: Any, event: Any) -> Any:
         """One event of a batch that failed, on its own; None if it was parked."""

@@ -8,21 +8,19 @@ import signal
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
 from detectors.examples import example_event
-from detectors.models import default_models
 from pipeline.kafka.publisher import Publisher
 from pipeline.models.keys import (
     cursor_key,
     input_key,
     observed_key,
-    snapshot_key,
     unlabelled_key,
     version_key,
 )
+from tests.support.labelling import published_model
 from tests.support.stack import Stack, with_settings
 from tests.support.traffic import flags_in_redis, wait_caught_up
 from tests.support.waiting import wait_until
@@ -136,8 +134,11 @@ def test_analyst_labels_teach_the_model_every_worker_scores_with(stack: Stack) -
     assert not any(users[0] in json.dumps(feature) for feature in flag["evidence"]["top_features"])
 
 
-def test_by_default_only_flagged_events_keep_what_the_model_saw(stack: Stack) -> None:
-    """Analysts' decisions label the events of flags, so only those inputs wait for a label."""
+def test_by_default_flagged_events_keep_what_the_model_saw_for_a_label_others_for_a_report(
+        stack: Stack) -> None:
+    """Analysts' decisions label the events of flags (and of samples): those inputs wait for a
+    label for the input TTL. A message neither flagged nor sampled keeps its input only for the
+    report window, for a decision on a user report about it."""
     publisher = Publisher(stack.settings.kafka_bootstrap, consent_registry=stack.settings.redis_url)
     stack.start_worker()
     publisher.publish(consent("u_k", "opted_in", NOW - timedelta(hours=1)))
@@ -150,7 +151,12 @@ def test_by_default_only_flagged_events_keep_what_the_model_saw(stack: Stack) ->
                message="both messages processed")
     wait_caught_up(stack)
     assert {f["event_id"] for f in flags_in_redis(stack)} == {flagged["event_id"]}
-    assert scored(stack, [flagged, quiet]) == {flagged["event_id"]}
+    client = stack.client
+    ttl = {e["event_id"]: client.ttl(input_key(e["event_id"], MODEL)) for e in (flagged, quiet)}
+    assert ttl[flagged["event_id"]] > stack.settings.model_report_window
+    sampled = client.exists(f"vigil:sample:{quiet['event_id']}")
+    assert sampled or 0 < ttl[quiet["event_id"]] <= stack.settings.model_report_window
+    assert client.get("vigil:model:content:message:m2").decode() == quiet["event_id"]
 
 
 SIGNUP_MODEL = "signup.fake_account_model"
@@ -161,17 +167,6 @@ def signup(user: str) -> dict:
                                             "email": f"{user}@example.com", "device_id": f"d_{user}"},
                          event_id=str(uuid.uuid4()),
                          occurred_at=datetime.now(timezone.utc).isoformat())
-
-
-def published_model(stack: Stack, model_id: str) -> Any:
-    """The model as the learner last published it (a fresh one before any snapshot)."""
-    client = stack.client
-    model = next(m for m in default_models(stack.settings.model_key())
-                 if m.id == model_id)
-    version = int(client.get(version_key(model_id)) or 0)
-    if version:
-        model.restore(client.get(snapshot_key(model_id, version)))
-    return model
 
 
 def test_the_learner_teaches_the_signup_model_each_consented_unlabelled_signup_once(

@@ -158,3 +158,13 @@ def test_a_service_with_a_bad_variable_exits_naming_it(module: str, tmp_path: Pa
     assert done.returncode == 1
     assert "VIGIL_BATCH_SIZE: Input should be a valid integer" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_labelling_sample_settings_make_the_samplers_policy() -> None:
+    settings = Settings(sample_rates="message.sent=0.02, user.signed_up=0.5", sample_budget=7)
+    policy = settings.sampling_policy()
+    assert policy.rate_for("message.sent") == 0.02 and policy.rate_for("job_post.created") == 0.01
+    assert policy.daily_budget == 7 and policy.seed == Settings().sample_seed
+    assert Settings().sample_rate > 0 and Settings().sample_budget > 0  # on by default
+    with pytest.raises(ValueError):
+        Settings(sample_rates="message.sent=2")

@@ -65,7 +65,7 @@ def assert_cases_consistent(stack: Stack) -> None:
     seen: list[str] = []
     for key in client.scan_iter("vigil:case:*"):
         name = key.decode()
-        if name.endswith(":flags"):
+        if name.endswith((":flags", ":samples")):
             continue
         case = {k.decode(): v.decode() for k, v in client.hgetall(name).items()}
         members = [m.decode() for m in client.lrange(name + ":flags", 0, -1)]

@@ -71,11 +71,23 @@ def _refused(reply: list[Any], case_id: str, now: float) -> NoReturn:
     raise ReviewError(f"unexpected reply {code!r} for case {case_id}")
 
 
+def _count(case: Mapping[str, Any], outcome: str) -> None:
+    """Count a decision: every one, and a final one on a detection case per detector that
+    flagged it (live precision), or as a labelling decision."""
+    metrics.DECISIONS.labels(outcome).inc()
+    if case.get("kind") == "labelling":
+        metrics.LABELLING_DECISIONS.labels(outcome).inc()
+    elif outcome != "escalate":
+        for detector in case["detectors"]:
+            metrics.DETECTOR_DECISIONS.labels(detector, outcome).inc()
+
+
 def _decision(case_id: str, case: Mapping[str, Any], decision_id: str, analyst: str,
               outcome: str, policy_reason: str, notes: str, subject: str,
               now: float) -> tuple[dict[str, Any], ReviewDecided]:
-    """The decision record a case keeps and the ``review.decided`` event it publishes."""
-    event_ids = list(dict.fromkeys(f["event_id"] for f in case["flags"]))[:MAX_EVENT_IDS]
+    """The decision record a case keeps and the ``review.decided`` event it publishes (a
+    labelling case's events are its samples')."""
+    event_ids = case_event_ids(case)[:MAX_EVENT_IDS]
     event = ReviewDecided.model_validate({
         "event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"vigil-decision:{decision_id}"),
         "type": "review.decided", "schema_version": "1.0",
@@ -94,9 +106,16 @@ def _decision(case_id: str, case: Mapping[str, Any], decision_id: str, analyst: 
         "subject_id": subject, "outcome": outcome, "policy_reason": policy_reason,
         "notes": notes, "analyst_id": analyst, "decided_at": iso(now),
         "event_id": str(event.event_id), "event_ids": event_ids,
-        "flag_count": case["flag_count"], "sla_breached": case["due_at"] <= now,
+        "flag_count": case["flag_count"],
+        "sla_breached": case["due_at"] is not None and case["due_at"] <= now,
     }
     return decision, event
+
+
+def case_event_ids(case: Mapping[str, Any]) -> list[str]:
+    """The events behind a case: its flags' and its samples', once each, in order."""
+    return list(dict.fromkeys([*(f["event_id"] for f in case["flags"]),
+                               *(x["event_id"] for x in case.get("samples", []))]))
 
 
 class Actions(CaseViews):
@@ -150,11 +169,11 @@ class Actions(CaseViews):
             reply = await self.scripts.decide(args=[
                 case_id, decision_id, analyst, "1" if lead else "0", repr(now), case["flag_count"],
                 outcome, json.dumps(decision, sort_keys=True), event.model_dump_json(), subject,
-                minute_of(now),
+                minute_of(now), json.dumps(decision["event_ids"]),
             ])
             code = as_str(reply[0])
             if code == "ok":
-                metrics.DECISIONS.labels(outcome).inc()
+                _count(case, outcome)
                 return DecisionResult(decision, replayed=False)
             if code == "dup":
                 return self._replayed(json.loads(reply[1]), case_id)

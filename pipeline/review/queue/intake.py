@@ -93,7 +93,9 @@ class Intake(QueueBase):
         return lambda replies: self._add_results(flags, replies, now)
 
     async def load_scripts(self) -> None:
+        """Load the scripts the worker sends by hash (flags and labelling samples)."""
         await self.redis.script_load(source("add_flags"))
+        await self.redis.script_load(source("add_samples"))
 
     def _flags_argument(self, flags: Sequence[Flag], events: Sequence[Envelope] | None,
                         now: float) -> bytes:

@@ -9,7 +9,10 @@ id), ``event:<event_id>`` (the flagged event's envelope), ``case:<id>`` (hash) a
 ``queue`` / ``escalated`` (priority), ``closed`` (by decision time), ``sla`` and ``sla:pending``
 (due times), ``snooze:<entity>``, ``decision:<id>``, ``entity_decisions:<entity>``,
 ``subject_decisions:<user>``, ``audit`` (stream), ``outbox:pending`` / ``outbox:published``,
-``stats:*`` and per-minute series ``ts:*``.
+``stats:*`` and per-minute series ``ts:*``. Labelling (:mod:`.labelling`): ``sample:<event_id>``,
+``case:<id>:samples``, ``labelling`` / ``labelling:escalated`` / ``labelling:closed``,
+``sample_budget:<model>:<day>``; the estimates' sums ``est:<type>``, ``est_caught:<type>``,
+``est:types``, ``stats:detector_decisions``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ from __future__ import annotations
 K = "vigil:"
 #: The sorted set (by priority or decision time) that holds the cases of each status.
 STATUS_SET = {"open": K + "queue", "escalated": K + "escalated", "closed": K + "closed"}
+
+
+def sample_key(event_id: str) -> str:
+    """What the labelling sampler recorded about an event (a hash: the sample, its case, its
+    kind: ``labelling`` or ``flag``, and whether a decision counted it).
+
+    >>> sample_key("e1")
+    'vigil:sample:e1'
+    """
+    return f"{K}sample:{event_id}"
 
 
 def case_key(case_id: str) -> str:

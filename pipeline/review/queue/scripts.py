@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 #: The fragments each script needs, prepended in this order.
-_NEEDS = {"add_flags": ("priority",)}
+_NEEDS = {"add_flags": ("priority", "each"), "add_samples": ("each",)}
 
 
 @functools.cache
@@ -38,6 +38,7 @@ class Scripts:
     script itself once if Redis lacks it)."""
 
     add_flags: AsyncScript
+    add_samples: AsyncScript
     claim: AsyncScript
     release: AsyncScript
     decide: AsyncScript

@@ -9,13 +9,15 @@ from typing import Any
 
 from detectors.results import SEVERITY_RANK
 from pipeline import metrics
-from pipeline.review.queue.base import QueueBase, as_float, as_str
+from pipeline.review.queue.base import as_float, as_str
+from pipeline.review.queue.estimates import Estimates
 from pipeline.review.queue.keys import K, case_key
 from pipeline.review.queue.policy import OUTCOMES, SEVERITY_NAME, minute_of
 
 
-class Stats(QueueBase):
-    """Counts and series over the whole queue."""
+class Stats(Estimates):
+    """Counts and series over the whole queue (detection cases; labelling cases have their own
+    figures, :class:`~pipeline.review.queue.estimates.Estimates`)."""
 
     async def flag_counts_by_detector(self) -> dict[str, int]:
         raw = await self.redis.hgetall(K + "stats:flags_by_detector")
@@ -61,8 +63,10 @@ class Stats(QueueBase):
                               (await self.redis.hgetall(K + "stats:decisions")).items()}}
 
     async def record_sample(self) -> dict[str, Any]:
-        """Mark breaches, update the Prometheus gauges and write this minute's samples."""
+        """Mark breaches, update the Prometheus gauges (the estimates' too) and write this
+        minute's samples."""
         await self.mark_breaches()
+        await self.export_estimates()
         stats = await self.queue_stats()
         for severity in SEVERITY_RANK:
             metrics.QUEUE_DEPTH.labels(severity).set(stats["depth"][severity])

@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.review.queue.base import QueueBase, as_float, as_str
 from pipeline.review.queue.keys import STATUS_SET, K, case_key
+from pipeline.review.queue.labelling import LABELLING_SET
 from pipeline.review.queue.policy import (
     REPORT_DETECTOR,
     REPORT_EVENT,
@@ -22,11 +23,15 @@ _SUMMARY_FIELDS = ("case_id", "entity", "entity_type", "entity_id", "subject_id"
                    "created_at", "updated_at", "severity", "max_score", "flag_count",
                    "report_count", "suppressed_count", "detectors", "due_at", "breached_at",
                    "claimed_by", "lease_until", "priority_base", "top_reason", "top_detector",
-                   "outcome", "decision_id", "decided_by", "decided_at", "escalated_at")
+                   "outcome", "decision_id", "decided_by", "decided_at", "escalated_at", "kind",
+                   "sample_count")
+#: The case kinds and the sorted sets that hold each kind's cases by status.
+KINDS = ("detection", "labelling")
+_SETS = {"detection": STATUS_SET, "labelling": LABELLING_SET}
 #: How :meth:`CaseViews.list_cases` sorts open and escalated cases.
 _ORDER: dict[str, Callable[[dict[str, Any]], tuple]] = {
     "priority": lambda c: (-c["priority"], c["created_at"]),
-    "sla": lambda c: (c["due_at"], -c["priority"]),
+    "sla": lambda c: (c["due_at"] or c["created_at"], -c["priority"]),
     "age": lambda c: (c["created_at"], -c["priority"]),
     "updated": lambda c: (-(c["decided_at"] or c["updated_at"]), -c["priority"]),
 }
@@ -65,13 +70,17 @@ class CaseViews(QueueBase):
         status = c.get("status", "open")
         breached_at = as_float(c.get("breached_at")) or None
         holder = c.get("claimed_by") or None
-        if status == "closed":
-            state = "breached" if breached_at else "met"
+        kind = c.get("kind") or "detection"
+        if kind == "labelling":  # not a detection: no SLA
+            state, due_at = "none", None
+        elif status == "closed":
+            state, due_at = ("breached" if breached_at else "met"), due
         else:
-            state = sla_state(self.config, due, severity, now)
+            state, due_at = sla_state(self.config, due, severity, now), due
         base = as_float(c.get("priority_base"))
         return {
             "case_id": c.get("case_id", ""),
+            "kind": kind,
             "entity": c.get("entity", ""),
             "entity_type": c.get("entity_type") or c.get("entity", ":").split(":", 1)[0],
             "entity_id": c.get("entity_id") or c.get("entity", ":").split(":", 1)[-1],
@@ -90,8 +99,9 @@ class CaseViews(QueueBase):
             "age_seconds": max(0.0, (as_float(c.get("decided_at")) or now) - created),
             "priority": round(priority(self.config, base, created, now)
                               if status != "closed" else base, 1),
-            "due_at": due,
+            "due_at": due_at,
             "sla_state": state,
+            "sample_count": int(as_float(c.get("sample_count"))),
             "breached_at": breached_at,
             "claimed_by": holder if holder and lease_until > now else None,
             "lease_until": lease_until if holder and lease_until > now else None,
@@ -114,7 +124,18 @@ class CaseViews(QueueBase):
         if summary is None:
             return None
         summary["flags"] = await self._flags(f"{case_key(case_id)}:flags")
+        summary["samples"] = await self._samples(f"{case_key(case_id)}:samples")
         return summary
+
+    async def _samples(self, list_key: str) -> list[dict[str, Any]]:
+        """A labelling case's samples: why each event was sampled, with what probability."""
+        ids = [as_str(e) for e in await self.redis.lrange(list_key, 0, -1)]
+        out = []
+        for event_id in ids:
+            raw = await self.redis.hget(f"{K}sample:{event_id}", "sample")
+            if raw:
+                out.append(json.loads(raw))
+        return out
 
     async def _flags(self, list_key: str) -> list[dict[str, Any]]:
         ids = [as_str(f) for f in await self.redis.lrange(list_key, 0, -1)]
@@ -129,7 +150,8 @@ class CaseViews(QueueBase):
         case = await self.case(case_id)
         if case is None:
             return None
-        event_ids = list(dict.fromkeys(f["event_id"] for f in case["flags"]))
+        event_ids = list(dict.fromkeys([*(f["event_id"] for f in case["flags"]),
+                                        *(x["event_id"] for x in case["samples"])]))
         stored = await self.redis.mget([f"{K}event:{e}" for e in event_ids]) if event_ids else []
         case["events"] = [
             json.loads(raw) if raw else {"event_id": e, "stored": False}
@@ -193,7 +215,8 @@ class CaseViews(QueueBase):
     async def queue_depth(self) -> int:
         return await self.redis.zcard(K + "queue")
 
-    async def list_cases(self, *, status: str = "open", entity_type: str | None = None,
+    async def list_cases(self, *, status: str = "open", kind: str = "detection",
+                         entity_type: str | None = None,
                          severity: str | None = None, detector: str | None = None,
                          sla: str | None = None, claimed: str | None = None,
                          viewer: str | None = None, entity_id: str | None = None,
@@ -202,15 +225,17 @@ class CaseViews(QueueBase):
         """One page of case summaries and the number of matches.
 
         Open and escalated cases are read whole (a review queue holds thousands, not millions)
-        and filtered here; closed cases are read newest first in chunks.
+        and filtered here; closed cases are read newest first in chunks. ``kind``: detection
+        cases (flags and reports) or labelling cases (sampled events), each in its own index.
         """
+        index = _SETS[kind][status]
         now = self.clock()
         matched: list[dict[str, Any]] = []
         chunk = 500
         start = 0
         while True:
             ids = [as_str(i) for i in
-                   await self.redis.zrevrange(STATUS_SET[status], start, start + chunk - 1)]
+                   await self.redis.zrevrange(index, start, start + chunk - 1)]
             if not ids:
                 break
             pipe = self.redis.pipeline(transaction=False)

@@ -23,6 +23,7 @@ from pipeline.review.web.models import (
     DetectorId,
     EntityType,
     Id,
+    Kind,
     Me,
     NoteIn,
     Problem,
@@ -126,6 +127,7 @@ async def policy_reasons(_who: Reader, svc: Svc) -> list[str]:
 async def list_cases(
     who: Reader, svc: Svc,
     status: Status = "open",
+    kind: Kind = "detection",
     entity_type: EntityType | None = None,
     entity_id: Id | None = None,
     severity: Severity | None = None,
@@ -137,7 +139,7 @@ async def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     items, total = await svc.queue.list_cases(
-        status=status, entity_type=entity_type, entity_id=entity_id, severity=severity,
+        status=status, kind=kind, entity_type=entity_type, entity_id=entity_id, severity=severity,
         detector=detector, sla=sla, claimed=claimed, viewer=who.name, sort=sort, offset=offset,
         limit=limit)
     names = await names_for_cases(svc.redis, items) if who.masked else {}
@@ -245,3 +247,9 @@ async def audit(_who: Lead, svc: Svc, case_id: Id | None = None,
 @router.get("/stats", responses=responses(401, 403), summary="Queue depth, SLA breaches, suppressed flags and decisions")
 async def stats(_who: Reader, svc: Svc) -> dict[str, Any]:
     return await svc.queue.queue_stats()
+
+
+@router.get("/estimates", summary="Estimated prevalence and recall (random labelling sample, "
+                                  "95 % intervals) and live precision per detector")
+async def estimates(_who: Reader, svc: Svc) -> dict[str, Any]:
+    return await svc.queue.estimates()

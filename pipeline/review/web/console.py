@@ -21,7 +21,7 @@ from markupsafe import Markup, escape
 
 from detectors.normalize import reveal
 
-from pipeline.review.queue import OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
+from pipeline.review.queue import KINDS, OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
 from pipeline.review.web.deps import TEMPLATES, Services, services
@@ -207,9 +207,10 @@ async def queue_page(request: Request) -> Response:
         return _error(request, session, 403, f"Role {who.role} cannot read cases.")
     q = request.query_params
     filters = {k: (q.get(k) or None) for k in ("status", "entity_type", "severity", "detector",
-                                                "sla", "claimed", "sort")}
+                                                "sla", "claimed", "sort", "kind")}
     allowed = {"status": STATUSES, "entity_type": ENTITY_TYPES, "severity": tuple(SEVERITY_RANK),
-               "sla": SLA_STATES, "claimed": ("mine", "claimed", "unclaimed"), "sort": SORTS}
+               "sla": SLA_STATES, "claimed": ("mine", "claimed", "unclaimed"), "sort": SORTS,
+               "kind": KINDS}
     for key, values in allowed.items():
         if filters[key] is not None and filters[key] not in values:
             return _error(request, session, 400,
@@ -222,8 +223,9 @@ async def queue_page(request: Request) -> Response:
         return _error(request, session, 400, "page must be a number.")
     svc = services(request)
     status = filters["status"] or "open"
+    kind = filters["kind"] or "detection"
     items, total = await svc.queue.list_cases(
-        status=status, entity_type=filters["entity_type"], severity=filters["severity"],
+        status=status, kind=kind, entity_type=filters["entity_type"], severity=filters["severity"],
         detector=filters["detector"], sla=filters["sla"], claimed=filters["claimed"],
         viewer=who.name, sort=filters["sort"] or "priority", offset=(page - 1) * PAGE_SIZE,
         limit=PAGE_SIZE)
@@ -233,7 +235,7 @@ async def queue_page(request: Request) -> Response:
     return _render(
         request, "queue.html", session,
         cases=await _present_all(svc, items, who.masked), total=total, page=page,
-        pages=max(1, -(-total // PAGE_SIZE)), filters=filters, status=status,
+        pages=max(1, -(-total // PAGE_SIZE)), filters=filters, status=status, kind=kind,
         detectors=await svc.queue.known_detectors(), entity_types=ENTITY_TYPES,
         severities=tuple(SEVERITY_RANK), sla_states=SLA_STATES, sorts=SORTS, statuses=STATUSES,
         prev_url="/queue?" + urlencode({**base, "page": page - 1}) if page > 1 else None,
@@ -378,7 +380,7 @@ async def overview(request: Request) -> Response:
     ]
     stats = await svc.queue.queue_stats()
     return _render(request, "overview.html", session, charts=charts, stats=stats, window=window,
-                   windows=tuple(WINDOWS), step=step)
+                   windows=tuple(WINDOWS), step=step, estimates=await svc.queue.estimates())
 
 
 @router.get("/audit")

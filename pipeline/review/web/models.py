@@ -12,6 +12,8 @@ DetectorId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[a-z0
 EntityType = Literal["user", "job_post", "message", "proposal"]
 Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["open", "escalated", "closed"]
+#: ``detection``: flags and reports; ``labelling``: events sampled for a label, not detections.
+Kind = Literal["detection", "labelling"]
 SlaState = Literal["ok", "due_soon", "breached"]
 Sort = Literal["priority", "sla", "age", "updated"]
 Outcome = Literal["confirmed_fraud", "legitimate", "escalate"]
@@ -77,6 +79,8 @@ class SnoozeIn(Body):
 
 class CaseSummary(BaseModel):
     case_id: str
+    #: ``labelling``: sampled for labelling, not a detection (no SLA, not in the queue's figures).
+    kind: Kind = "detection"
     entity: str
     entity_type: str
     entity_id: str
@@ -94,8 +98,10 @@ class CaseSummary(BaseModel):
     created_at: str
     updated_at: str
     age_seconds: float
-    due_at: str
-    sla_state: Literal["ok", "due_soon", "breached", "met"]
+    #: None for a labelling case (no SLA).
+    due_at: str | None
+    sla_state: Literal["ok", "due_soon", "breached", "met", "none"]
+    sample_count: int = 0
     breached_at: str | None
     claimed_by: str | None
     lease_until: str | None
@@ -116,6 +122,8 @@ class CasePage(BaseModel):
 
 class CaseDetail(CaseSummary):
     flags: list[dict[str, Any]]
+    #: A labelling case's sampled event: why (``reason``), with what inclusion probability.
+    samples: list[dict[str, Any]] = []
     suppressed_flags: list[dict[str, Any]]
     events: list[dict[str, Any]]
     notes: list[dict[str, Any]]

@@ -92,12 +92,5 @@ redis.call('XADD', 'vigil:flags:recent', 'MAXLEN', '~', 10000, '*', 'flag_id', f
 return {1, case_id, '', 1}
 end
 
--- Each flag on its own: a flag Redis refuses (an error reply) wrote nothing, since its reads
--- run before its first write, so the flags after it go on, and the caller learns which failed.
-local out = {}
-for i, args in ipairs(cjson.decode(ARGV[1])) do
-  local ok, result = pcall(add, args)
-  if ok then out[i] = result
-  else out[i] = {-1, type(result) == 'table' and tostring(result.err) or tostring(result)} end
-end
-return out
+-- Each flag on its own (each.lua): a flag Redis refuses wrote nothing, the others go on.
+return each(add)
