@@ -7,10 +7,11 @@ REDIS_URL, or else from the stack ``vigil up`` started (recorded under ``.vigil/
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -204,38 +205,62 @@ def simulate_live(settings: Settings, *, rate: float, count: int | None, duratio
     """Publish generated traffic live, ``rate`` events per wall-clock second.
 
     The simulated marketplace keeps its own clock, the one ``vigil simulate --count`` files
-    have (a 2 s mean gap between events), starting now: live traffic is the same traffic as a
-    file of the same seed, so rules and models see the same per-user rates (a freelancer's
-    proposals per 10 minutes, signups per device per hour) and flag at the backtest's rates.
-    Event time therefore runs ``2 x rate`` times faster than the wall clock (a 60 s demo at
-    100 events/s covers ~3.3 hours of marketplace time). Squeezing the marketplace into wall
-    time instead would make every user ``2 x rate`` times busier than any real one: at
-    100 events/s half of all benign proposals looked like a spam burst.
+    have (a 2 s mean gap between events): live traffic is the same traffic as a file of the
+    same seed, so rules and models see the same per-user rates (a freelancer's proposals per 10
+    minutes, signups per device per hour) and flag at the backtest's rates. At 100 events/s
+    that clock runs 200 times faster than the wall clock, so it starts in the past
+    (:func:`live_start`) and never runs ahead of now: the worker refuses events dated later
+    than its clock allows (``VIGIL_MAX_CLOCK_SKEW``), as it must for real traffic. A run with
+    no count or duration goes in rounds of an hour, each a new marketplace (seed + round).
     """
     from pipeline.kafka.publisher import Publisher
     from pipeline.sim import generate
 
-    limit = count if count is not None else (int(rate * duration) if duration else 10**12)
-    start = datetime.now(timezone.utc)
-    began = time.monotonic()
     publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-simulator",
                           consent_registry=settings.redis_url)
-    sent = 0
+    began, sent = time.monotonic(), 0
+    bounded = count is not None or duration is not None
+    planned = count if count is not None else int(rate * (duration or LIVE_ROUND_SECONDS)) + 1
     try:
-        for sim in generate(seed=seed, count=limit, fraud_rate=fraud_rate, start=start):
-            delay = sent / rate - (time.monotonic() - began)
-            if delay > 0:
-                publisher.flush()
-                if callable(on_tick):
-                    on_tick()
-                time.sleep(delay)
-            if duration is not None and time.monotonic() - began > duration:
-                break
-            publisher.publish(sim.envelope)
-            sent += 1
+        for round_ in itertools.count():
+            round_began, round_sent = time.monotonic(), 0
+            start = live_start(datetime.now(timezone.utc), planned, rate)
+            for sim in generate(seed=seed + round_, count=planned, fraud_rate=fraud_rate,
+                                start=start):
+                delay = round_sent / rate - (time.monotonic() - round_began)
+                if delay > 0:
+                    publisher.flush()
+                    if callable(on_tick):
+                        on_tick()
+                    time.sleep(delay)
+                if duration is not None and time.monotonic() - began > duration:
+                    return sent
+                publisher.publish(sim.envelope)
+                sent, round_sent = sent + 1, round_sent + 1
+            if bounded:
+                return sent
     finally:
         publisher.flush()
     return sent
+
+
+#: An unbounded live run's round: a new marketplace every hour of wall time.
+LIVE_ROUND_SECONDS = 3600.0
+
+
+def live_start(now: datetime, count: int, rate: float, mean_gap: float = 2.0) -> datetime:
+    """Where a live run's marketplace clock starts so that none of its ``count`` events, sent
+    ``rate`` per second from ``now``, is dated after the moment it is sent: the stream spans
+    about ``count x mean_gap`` seconds of marketplace time (10 % and a minute of margin for the
+    random gaps) and takes ``count / rate`` seconds to send.
+
+    >>> now = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    >>> str(live_start(now, 6000, 100.0))
+    '2026-12-01 20:20:00+00:00'
+    """
+    span = timedelta(seconds=count * mean_gap * 1.1)
+    sending = timedelta(seconds=count / rate)
+    return min(now, now + sending - span) - timedelta(minutes=1)
 
 
 @app.command("replay")
@@ -364,7 +389,7 @@ def demo_command(
         from pipeline.cli.models import warm_start_demo
 
         with console.status("training the models from a simulated history..."):
-            warm_start_demo(settings.redis_url, settings.model_hash_key, settings.policy_version)
+            warm_start_demo(settings.redis_url, settings.model_key(), settings.policy_version)
     console.print(f"streaming marketplace traffic at {rate:g} events/s "
                   + (f"for {seconds:g}s" if seconds else "until Ctrl-C"))
     try:

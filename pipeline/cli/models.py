@@ -9,6 +9,7 @@ import typer
 
 from pipeline.cli.output import console, err, fail
 from pipeline.local.stack import settings_with_stack
+from pipeline.settings import MissingSecret
 
 models_app = typer.Typer(help="The online models: train them from history before go-live.",
                          no_args_is_help=True)
@@ -32,7 +33,10 @@ def bootstrap_command(
 
     settings = settings_with_stack()
     client = redis.Redis.from_url(settings.redis_url)
-    models = default_models(settings.model_hash_key.encode())
+    try:
+        models = default_models(settings.model_key())
+    except MissingSecret as exc:  # the workers' key: snapshots must match what they hash
+        fail(str(exc), code=2)
     try:
         result = bootstrap(client, read_lines(str(events)), read_lines(str(labels)),
                            models=models, policy_version=settings.policy_version)
@@ -90,7 +94,7 @@ def print_model_flags(redis_url: str) -> None:
                       "warm_start") else ""))
 
 
-def warm_start_demo(redis_url: str, hash_key: str, policy_version: str, *,
+def warm_start_demo(redis_url: str, hash_key: bytes, policy_version: str, *,
                     count: int = 20_000) -> None:
     """Bootstrap the models from a simulated day of history and its ground truth, as a platform
     would from its own (what ``make demo`` does first, so its models start warm): every
@@ -124,7 +128,7 @@ def warm_start_demo(redis_url: str, hash_key: str, policy_version: str, *,
                 "policy_reason": "other_policy_violation" if sim.scenario else "",
                 "event_ids": [envelope["event_id"]], "analyst_id": "demo-history"}}))
     result = bootstrap(redis.Redis.from_url(redis_url), events, labels,
-                       models=default_models(hash_key.encode()), policy_version=policy_version)
+                       models=default_models(hash_key), policy_version=policy_version)
     learned = ", ".join(f"{m} {n}" for m, n in sorted(result.learned.items()) if n) or "none"
     console.print(f"models warm-started from {result.events} simulated history events and "
                   f"{result.decisions} past decisions (vigil models bootstrap): labels learned: "
