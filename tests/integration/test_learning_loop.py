@@ -192,7 +192,7 @@ def test_the_worker_samples_what_replay_samples(single_partition_stack: Stack) -
     wait_caught_up(stack)
     lines = [json.dumps(e) for e in consents + events]
     offline = {r["event_id"]: r["review"]["reasons"] for r in replay_lines(
-        lines, models=default_models(stack.settings.model_hash_key.encode()),
+        lines, models=default_models(stack.settings.model_key()),
         sampling=stack.settings.sampling_policy())}
     expected = {e: reasons[-1] for e, reasons in offline.items()
                 if reasons and reasons[-1] != "flag"}

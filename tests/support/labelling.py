@@ -116,7 +116,7 @@ def estimates(stack: Stack) -> dict[str, Any]:
 def published_model(stack: Stack, model_id: str) -> Any:
     """The model as the learner last published it (a fresh one before any snapshot)."""
     client = stack.client
-    model = next(m for m in default_models(stack.settings.model_hash_key.encode())
+    model = next(m for m in default_models(stack.settings.model_key())
                  if m.id == model_id)
     version = int(client.get(version_key(model_id)) or 0)
     if version:
