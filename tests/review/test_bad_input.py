@@ -164,6 +164,12 @@ def test_the_openapi_declares_the_4xx_each_route_answers(
     for (method, path), codes in expected.items():
         declared = set(paths[path][method]["responses"])
         assert codes <= declared, (method, path, declared)
+    # Every authenticated route can refuse a missing token; every one but /me is role-gated.
+    for path, item in paths.items():
+        for method, op in item.items():
+            if op.get("security"):
+                wanted = {"401"} if path == "/api/me" else {"401", "403"}
+                assert wanted <= set(op["responses"]), (method, path, sorted(op["responses"]))
     problem_schema = paths["/api/events"]["post"]["responses"]["429"]["content"][
         "application/json"]["schema"]
     assert problem_schema["$ref"].endswith("/Problem")

@@ -249,7 +249,8 @@ async def stats(_who: Reader, svc: Svc) -> dict[str, Any]:
     return await svc.queue.queue_stats()
 
 
-@router.get("/estimates", summary="Estimated prevalence and recall (random labelling sample, "
-                                  "95 % intervals) and live precision per detector")
+@router.get("/estimates", responses=responses(401, 403),
+            summary="Estimated prevalence and recall (random labelling sample, 95 % intervals) "
+                    "and live precision per detector")
 async def estimates(_who: Reader, svc: Svc) -> dict[str, Any]:
     return await svc.queue.estimates()
