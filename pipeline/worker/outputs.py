@@ -118,6 +118,9 @@ class RedisOutputs:
             finish.read_samples = self.queue.add_samples_to(
                 pipe, samples, self.sampler.policy.daily_budget)
             finish.samples = [sample for _, sample, _ in samples]
+        # Every event's history entry, and who wrote each message or proposal (a user report
+        # about it joins the author's case): review queue's history, bounded there.
+        self.queue.record_to(pipe, (one.event for one in done), self.clock())
         ledger.queue_mark(pipe, (one.event.id for one in done), self.clock())
         return finish
 

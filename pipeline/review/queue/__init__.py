@@ -53,6 +53,7 @@ from pipeline.review.queue.policy import (
     iso,
     minute_of,
 )
+from pipeline.review.queue.search import Search
 from pipeline.review.queue.stats import Stats
 from pipeline.review.queue.views import KINDS, CaseViews
 
@@ -67,6 +68,7 @@ __all__ = [
     "SEVERITY_NAME",
     "SEVERITY_RANK",
     "SLA_STATES",
+    "Search",
     "STATUSES",
     "Actions",
     "AddResult",
@@ -97,6 +99,6 @@ __all__ = [
 ]
 
 
-class ReviewQueue(Intake, Labelling, Actions, Stats, Outbox):
+class ReviewQueue(Intake, Labelling, Actions, Search, Stats, Outbox):
     """Cases in Redis, all parts: ``ReviewQueue(redis, config, clock)``. ``clock`` returns epoch
     seconds (tests pass a fake one). A caller that only adds flags can use :class:`Intake`."""

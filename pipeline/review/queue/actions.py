@@ -113,9 +113,11 @@ def _decision(case_id: str, case: Mapping[str, Any], decision_id: str, analyst: 
 
 
 def case_event_ids(case: Mapping[str, Any]) -> list[str]:
-    """The events behind a case: its flags' and its samples', once each, in order."""
+    """The events behind a case: its flags', its samples' and the content its reports named
+    (so a decision labels what the models saw of a reported message), once each, in order."""
     return list(dict.fromkeys([*(f["event_id"] for f in case["flags"]),
-                               *(x["event_id"] for x in case.get("samples", []))]))
+                               *(x["event_id"] for x in case.get("samples", [])),
+                               *(c["event_id"] for c in case.get("reported_content", []))]))
 
 
 class Actions(CaseViews):
@@ -129,6 +131,18 @@ class Actions(CaseViews):
         if as_str(reply[0]) != "ok":
             _refused(reply, case_id, self.clock())
         return ClaimResult(case_id, analyst, float(as_str(reply[1])), as_str(reply[2]))
+
+    async def claim_next(self, analyst: str, *, lead: bool = False,
+                         scan: int = 1000) -> ClaimResult | None:
+        """Claim the highest-priority case nobody holds (escalated ones first for a lead), in
+        one script: two analysts asking at once get different cases. None: there is none
+        among the first ``scan``."""
+        reply = await self.scripts.claim_next(args=[analyst, repr(self.clock()),
+                                                    self.config.lease_seconds,
+                                                    "1" if lead else "0", scan])
+        if as_str(reply[0]) != "ok":
+            return None
+        return ClaimResult(as_str(reply[1]), analyst, float(as_str(reply[2])), "claim")
 
     async def reassign(self, case_id: str, to: str, *, by: str) -> ClaimResult:
         """A lead hands the case (and a fresh lease) to another analyst, whoever held it."""

@@ -18,9 +18,11 @@ from redis.exceptions import ResponseError
 
 from detectors.results import SEVERITY_RANK
 from pipeline import metrics
-from pipeline.review.queue.base import QueueBase, as_str
+from pipeline.review.queue.base import as_str
+from pipeline.review.queue.history import History
 from pipeline.review.queue.policy import is_report, minute_of, priority_weights
 from pipeline.review.queue.scripts import source
+from pipeline.review.queue.search import terms_of
 from pipeline.stores.outages import is_outage
 from schemas.outputs import Flag
 
@@ -58,8 +60,10 @@ def _script_error(message: str) -> str:
     return re.sub(r"^(?:@user_script:? ?\d+: )*-?", "", message).strip()
 
 
-class Intake(QueueBase):
-    """Adding flags: all the worker needs of the queue."""
+class Intake(History):
+    """Adding flags and recording events' history: all the worker needs of the queue. A user
+    report about a message or proposal whose author :class:`History` recorded joins the
+    author's case (``lua/add_flags.lua``)."""
 
     async def add_flag(self, flag: Flag, event: Envelope = None) -> AddResult:
         """Add one flag (idempotent by flag id). ``event`` is the flagged event's envelope (a dict
@@ -127,7 +131,7 @@ class Intake(QueueBase):
     def _flag_args(self, flag: Flag, event: Envelope, now: float) -> list[str]:
         """One flag's arguments to ``lua/add_flags.lua``, in its order."""
         entity = f"{flag.entity_type}:{flag.entity_id}"
-        event_json = ""
+        event_json, data = "", None
         if event is not None:
             data = event.model_dump(mode="json") if hasattr(event, "model_dump") else dict(event)
             event_json = orjson.dumps(data, option=orjson.OPT_SORT_KEYS, default=str).decode()
@@ -148,4 +152,5 @@ class Intake(QueueBase):
             repr(flag.occurred_at.timestamp()), str(flag.dedup_seconds), "1" if report else "0",
             subject, flag.event_id, event_json, str(self.config.sla_seconds[flag.severity]),
             minute_of(now), flag.reason[:500], *map(repr, priority_weights(self.config)),
+            orjson.dumps(terms_of(data)).decode(), str(self.config.search_entries),
         ]

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 #: The fragments each script needs, prepended in this order.
-_NEEDS = {"add_flags": ("priority", "each"), "add_samples": ("each",)}
+_NEEDS = {"add_flags": ("priority", "search", "each"), "add_samples": ("each",)}
 
 
 @functools.cache
@@ -40,6 +40,7 @@ class Scripts:
     add_flags: AsyncScript
     add_samples: AsyncScript
     claim: AsyncScript
+    claim_next: AsyncScript
     release: AsyncScript
     decide: AsyncScript
     mark_breaches: AsyncScript

@@ -125,6 +125,9 @@ class CaseViews(QueueBase):
             return None
         summary["flags"] = await self._flags(f"{case_key(case_id)}:flags")
         summary["samples"] = await self._samples(f"{case_key(case_id)}:samples")
+        # Messages and proposals users reported, joined to their author's case (add_flags.lua).
+        summary["reported_content"] = [
+            json.loads(r) for r in await self.redis.lrange(f"{case_key(case_id)}:content", 0, -1)]
         return summary
 
     async def _samples(self, list_key: str) -> list[dict[str, Any]]:
@@ -151,7 +154,8 @@ class CaseViews(QueueBase):
         if case is None:
             return None
         event_ids = list(dict.fromkeys([*(f["event_id"] for f in case["flags"]),
-                                        *(x["event_id"] for x in case["samples"])]))
+                                        *(x["event_id"] for x in case["samples"]),
+                                        *(c["event_id"] for c in case["reported_content"])]))
         stored = await self.redis.mget([f"{K}event:{e}" for e in event_ids]) if event_ids else []
         case["events"] = [
             json.loads(raw) if raw else {"event_id": e, "stored": False}

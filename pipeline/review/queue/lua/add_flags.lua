@@ -10,6 +10,21 @@ local dedup, is_report, subject = tonumber(ARGV[12]), ARGV[13] == '1', ARGV[14]
 local event_id, event_json, sla, minute, reason = ARGV[15], ARGV[16], tonumber(ARGV[17]), ARGV[18], ARGV[19]
 local w = {}
 for i = 20, 26 do w[#w + 1] = tonumber(ARGV[i]) end
+local search, search_cap = ARGV[27], tonumber(ARGV[28])
+
+-- A report about a message or proposal whose author the worker recorded (history.py) joins the
+-- author's case: its subject is the author, and the case keeps the reported content.
+local content = nil
+if is_report and (entity_type == 'message' or entity_type == 'proposal') then
+  local author, content_event, envelope = unpack(redis.call(
+    'HMGET', 'vigil:content:' .. entity_type .. ':' .. entity_id, 'author', 'event_id', 'envelope'))
+  if author then
+    content = {cjson.encode({target_type = entity_type, target_id = entity_id,
+                             event_id = content_event, author = author}), content_event, envelope}
+    entity_type, entity_id, subject = 'user', author, author
+    entity = 'user:' .. author
+  end
+end
 
 -- Every read that can fail (a key of the wrong type, a snooze that is not JSON) runs before
 -- the first write: Redis does not roll a failed script back, and a flag key left behind by a
@@ -87,6 +102,13 @@ redis.call('ZADD', 'vigil:sla', due_now, case_id)
 if breached == false or breached == '' then redis.call('ZADD', 'vigil:sla:pending', due_now, case_id) end
 redis.call('RPUSH', key .. ':flags', flag_id)
 redis.call('HSET', 'vigil:flag_case', flag_id, case_id)
+if content then
+  if content[3] then redis.call('SET', 'vigil:event:' .. content[2], content[3], 'NX') end
+  if redis.call('HSETNX', key .. ':content_seen', content[2], 1) == 1 then
+    redis.call('RPUSH', key .. ':content', content[1])
+  end
+end
+index_case(case_id, entity_type, entity_id, subject, cjson.decode(search), search_cap, now)
 redis.call('XADD', 'vigil:flags:recent', 'MAXLEN', '~', 10000, '*', 'flag_id', flag_id,
            'detector', detector, 'case_id', case_id)
 return {1, case_id, '', 1}
