@@ -167,7 +167,8 @@ def test_a_decision_on_a_user_report_labels_the_reported_message(stack: Stack) -
     publish(stack, [report])
     wait_processed(stack, {report["event_id"]})
     wait_caught_up(stack)
-    assert decide(stack, lambda case: "confirmed_fraud" if case["entity_type"] == "message"
+    # The report joins the author's case (issue 19), which names the reported message.
+    assert decide(stack, lambda case: "confirmed_fraud" if case["reported_content"]
                   else None, kind="detection") == 1
     assert relay(stack) == 1
     wait_until(lambda: published_model(stack, MODEL).n_positive == 1, 60,

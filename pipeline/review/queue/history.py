@@ -20,7 +20,7 @@ Two things are kept per event, both bounded, both written in the worker's write 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -34,7 +34,7 @@ CONTENT_EVENTS = {"message.sent": ("message", "message_id"),
                   "proposal.submitted": ("proposal", "proposal_id")}
 #: The payload fields a history entry keeps, by event type: ids, states and reasons only.
 SUMMARY_FIELDS: dict[str, tuple[str, ...]] = {
-    "account.signed_up": ("account_type", "country"),
+    "user.signed_up": ("account_type", "country"),
     "job_post.created": ("job_id", "budget_type", "genai_restricted"),
     "message.sent": ("message_id", "thread_id", "recipient_id", "has_active_contract"),
     "proposal.submitted": ("proposal_id", "job_id", "ai_assisted"),

@@ -7,7 +7,7 @@ IP address or device id is indexed only as a keyed digest of its normalised valu
 holds no raw personal data beyond what the case's stored events already hold; those match
 exactly (an IP address also by its /24 or /16 network, also digested).
 
->>> terms_of({"type": "account.signed_up", "payload": {"email": "A@x.io", "ip": "1.2.3.4"}})[0]
+>>> terms_of({"type": "user.signed_up", "payload": {"email": "A@x.io", "ip": "1.2.3.4"}})[0]
 'email:25da2e778acba6575a373e13dc413303'
 >>> guess_kinds("a@b.co"), guess_kinds("10.0.0.1"), guess_kinds("case_1")
 (('email',), ('ip',), ('case', 'user', 'job', 'device'))

@@ -196,13 +196,20 @@ class CaseViews(QueueBase):
         return {"user_id": user_id, "current": history[0] if history else None, "history": history}
 
     async def _subject_for(self, case: Mapping[str, Any]) -> str:
-        """The user a case is about when no flag said: a job post's client (from the feature
-        store's job profile), else the entity id."""
+        """The user a case is about when no flag said: a reported message's or proposal's
+        author once the worker has seen it, a job post's client (from the feature store's job
+        profile), else the entity id."""
         if case["entity_type"] == "user":
             return str(case["entity_id"])
         for f in case.get("flags", []):
             if f.get("event_type") != REPORT_EVENT and f.get("detector_id") != REPORT_DETECTOR:
                 return str(f["subject_id"])
+        if case["entity_type"] in ("message", "proposal"):
+            # A report that came before the content: its author, once the worker saw it.
+            author = await self.redis.hget(
+                f"{K}content:{case['entity_type']}:{case['entity_id']}", "author")
+            if author:
+                return as_str(author)
         if case["entity_type"] == "job_post":
             raw = await self.redis.get(f"{K}f:job:{case['entity_id']}")
             if raw:

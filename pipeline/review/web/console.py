@@ -20,7 +20,6 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from detectors.normalize import reveal
-
 from pipeline.review.queue import KINDS, OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
