@@ -23,7 +23,8 @@ from detectors.normalize import reveal
 from pipeline.review.queue import KINDS, OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
-from pipeline.review.web.deps import TEMPLATES, Services, services
+from pipeline.review.web.deps import TEMPLATES, ApiError, Services, services
+from pipeline.review.web.finding import MAX_FILTERS, clean_query, filters_key, timeline_of
 from pipeline.review.web.masking import mask
 from pipeline.review.web.models import stream_id_problem
 from pipeline.review.web.names import names_for_cases
@@ -41,7 +42,9 @@ SLA_STATES = ("ok", "due_soon", "breached")
 SORTS = ("priority", "sla", "age", "updated")
 SNOOZE_CHOICES = {"3600": "1 hour", "86400": "1 day", "604800": "7 days", "2592000": "30 days"}
 PAGE_SIZE = 25
-DONE = {"decided": "Decision recorded", "released": "Case released", "logged_out": "Logged out"}
+DONE = {"decided": "Decision recorded", "released": "Case released", "logged_out": "Logged out",
+        "none_left": "No unclaimed case is waiting"}
+FILTER_NAME = re.compile(r"^[\w .:-]{1,64}$")
 
 
 def _when(value: str | float | None) -> str:
@@ -239,7 +242,9 @@ async def queue_page(request: Request) -> Response:
         severities=tuple(SEVERITY_RANK), sla_states=SLA_STATES, sorts=SORTS, statuses=STATUSES,
         prev_url="/queue?" + urlencode({**base, "page": page - 1}) if page > 1 else None,
         next_url="/queue?" + urlencode({**base, "page": page + 1}) if page * PAGE_SIZE < total else None,
-        done=done, done_case=done_case,
+        done=done, done_case=done_case, query=urlencode(base),
+        saved=sorted((k.decode(), v.decode()) for k, v in
+                     (await svc.redis.hgetall(filters_key(who.name))).items()),
     )
 
 
@@ -255,7 +260,11 @@ async def _case_page(request: Request, session: Session, case_id: str, *, status
     if case is None:
         return _error(request, session, 404, "There is no such case.")
     shown, = await _present_all(svc, [case], who.masked)
-    return _render(request, "case.html", session, code=status, case=shown,
+    timeline = await timeline_of(svc, case, who.masked)
+    # What the analyst typed survives a refusal (a decision without its policy reason, ...).
+    kept = getattr(request.state, "kept", {})
+    return _render(request, "case.html", session, code=status, case=shown, timeline=timeline,
+                   kept=kept,
                    error=error, notice=notice, outcomes=OUTCOMES,
                    policy_reasons=svc.queue.config.policy_reasons,
                    decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
@@ -285,6 +294,8 @@ async def _case_action(request: Request, case_id: str, action: str) -> Response:
         return _error(request, session, 404, "There is no such case.")
     queue = services(request).queue
     back = f"/cases/{case_id}"
+    request.state.kept = {k: str(v)[:5000] for k, v in form.items()
+                          if k in ("notes", "text", "policy_reason")}
     try:
         if action == "claim":
             result = await queue.claim(case_id, who.name, lead=who.is_lead)
@@ -350,6 +361,60 @@ async def case_action(request: Request, case_id: str, action: str) -> Response:
     if action not in ("claim", "release", "decide", "notes", "snooze", "reassign"):
         return _error(request, await _session(request), 404, "There is no such action.")
     return await _case_action(request, case_id, action)
+
+
+@router.get("/search")
+async def search_page(request: Request) -> Response:
+    """Cases found by case id, user id, job id, e-mail, IP address or device."""
+    session = await _session(request)
+    if session is None:
+        return _login_redirect(request)
+    who = session.principal
+    if not who.can("read_cases"):
+        return _error(request, session, 403, f"Role {who.role} cannot read cases.")
+    query = (request.query_params.get("q") or "").strip()[:254]
+    svc = services(request)
+    found = await svc.queue.search(query, limit=PAGE_SIZE) if query else []
+    return _render(request, "search.html", session, query=query,
+                   cases=await _present_all(svc, found, who.masked))
+
+
+@router.post("/claim-next")
+async def claim_next_page(request: Request) -> Response:
+    """Claim the highest-priority case nobody holds and open it."""
+    session, _form, refused = await _form_session(request)
+    if refused:
+        return refused
+    assert session is not None
+    who = session.principal
+    if not who.can("work_cases"):
+        return _error(request, session, 403, f"Role {who.role} may not claim cases.")
+    result = await services(request).queue.claim_next(who.name, lead=who.is_lead)
+    if result is None:
+        return RedirectResponse("/queue?done=none_left", status_code=303)
+    return RedirectResponse(f"/cases/{result.case_id}?done=claimed", status_code=303)
+
+
+@router.post("/filters")
+async def save_filter_page(request: Request) -> Response:
+    """Save the queue page's current filters under a name (per analyst)."""
+    session, form, refused = await _form_session(request)
+    if refused:
+        return refused
+    assert session is not None
+    name = str(form.get("name") or "").strip()
+    if not FILTER_NAME.match(name):
+        return _error(request, session, 422, "A filter name has 1 to 64 letters, digits, spaces, '.', ':' or '-'.")
+    try:
+        query = clean_query(str(form.get("query") or "")[:1000])
+    except ApiError as exc:
+        return _error(request, session, 422, exc.message)
+    key = filters_key(session.principal.name)
+    redis = services(request).redis
+    if not await redis.hexists(key, name) and await redis.hlen(key) >= MAX_FILTERS:
+        return _error(request, session, 422, f"At most {MAX_FILTERS} saved filters.")
+    await redis.hset(key, name, query)
+    return RedirectResponse("/queue?" + query, status_code=303)
 
 
 @router.get("/overview")
