@@ -268,14 +268,16 @@ class QueueSettings(_Declared):
     """how long the overview's per-minute series are kept"""
     history_events: int = Field(200, ge=1, le=10_000)
     """events kept per user in the subject history the case page shows (the oldest go first;
-    ~250 bytes each)"""
+    ~330 bytes each: ~66 KB for a user at the bound)"""
     history_retention_seconds: int = Field(30 * 86400, ge=60)
     """how long a user's history keeps an event (and the history itself after its last event)"""
     report_content_seconds: int = Field(3 * 86400, ge=0)
     """how long a message's or proposal's author and envelope are kept for a user report about
-    it to join the author's case and show it (0: off; ~1.5 KB per message)"""
-    search_entries: int = Field(500_000, ge=1)
-    """identifiers the case search index keeps (the oldest go first; ~150 bytes each)"""
+    it to join the author's case and show it (0: off; ~0.9 KB for a 150-character message,
+    plus its text)"""
+    search_entries: int = Field(200_000, ge=1)
+    """identifiers the case search index keeps (the oldest go first; ~290 bytes each: ~58 MB
+    at the bound, ~4-8 entries per case)"""
 
     @field_validator("sla_seconds", mode="before")
     @classmethod
