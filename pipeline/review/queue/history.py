@@ -19,14 +19,18 @@ Two things are kept per event, both bounded, both written in the worker's write 
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from pipeline.review.queue.base import QueueBase, as_str
 from pipeline.review.queue.keys import K
+from pipeline.stores.consent import PREFIX as CONSENT_PREFIX
+from pipeline.stores.consent import RedisConsentStore
 from schemas.events import Envelope
 
 #: The content a user report can name whose author the worker records, by event type.
@@ -98,14 +102,21 @@ class History(QueueBase):
             pipe.expire(key, retention)
 
     async def timeline(self, subject_id: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The subject's recorded events, newest first, consent state as of each."""
+        """The subject's recorded events, newest first, each with the AI-features consent in
+        force when it happened, from the consent registry (which keeps every change, so an
+        event older than the history's first consent change still gets its state)."""
         raw = await self.redis.zrange(history_key(subject_id), 0, -1)
         entries = [json.loads(as_str(r)) for r in raw]
-        state = None  # consent as of each event: the last consent.changed before it
+        changes = await self.redis.zrange(CONSENT_PREFIX + subject_id, 0, -1, withscores=True)
+        times, states = [], []
+        for member, at in changes:
+            record = RedisConsentStore.parse([member])
+            times.append(at)
+            states.append(getattr(record, "state", "unreadable"))
         for entry in entries:
-            if entry["type"] == "consent.changed":
-                state = entry["payload"].get("ai_features")
-            entry["consent"] = state
+            at = datetime.fromisoformat(entry["occurred_at"]).timestamp()
+            i = bisect.bisect_right(times, at)
+            entry["consent"] = states[i - 1] if i else None
         return list(reversed(entries))[:limit]
 
     async def reported_content(self, case_id: str) -> list[dict[str, Any]]:
