@@ -118,13 +118,3 @@ class History(QueueBase):
             i = bisect.bisect_right(times, at)
             entry["consent"] = states[i - 1] if i else None
         return list(reversed(entries))[:limit]
-
-    async def reported_content(self, case_id: str) -> list[dict[str, Any]]:
-        """The content the case's reports named (joined to the author's case), each with the
-        envelope the case keeps of it."""
-        refs = [json.loads(as_str(r)) for r in
-                await self.redis.lrange(f"{K}case:{case_id}:content", 0, -1)]
-        stored = (await self.redis.mget([f"{K}event:{r['event_id']}" for r in refs])
-                  if refs else [])
-        return [{**ref, "envelope": json.loads(raw) if raw else None}
-                for ref, raw in zip(refs, stored)]

@@ -4,12 +4,14 @@ The Lua scripts in ``lua/`` spell the same names out (``'vigil:case:' .. case_id
 
 Keys: ``flag:<id>`` (every flag, JSON), ``flag_case`` and ``flag_suppressed`` (hashes by flag
 id), ``event:<event_id>`` (the flagged event's envelope), ``case:<id>`` (hash) and
-``case:<id>:flags`` (list), ``case_suppressed:``, ``case_dedup:``, ``case_notes:``,
+``case:<id>:flags`` (list), ``case_suppressed:``, ``case_dedup:``, ``case_notes:``, ``case_content:<id>`` (the reported
+content joined to the case, a list) and ``case_content_seen:<id>``,
 ``case_decisions:<id>``, ``entity:<entity>:open_case``, ``entity_cases:<entity>``,
 ``queue`` / ``escalated`` (priority), ``closed`` (by decision time), ``sla`` and ``sla:pending``
 (due times), ``snooze:<entity>``, ``decision:<id>``, ``entity_decisions:<entity>``,
 ``subject_decisions:<user>``, ``audit`` (stream), ``outbox:pending`` / ``outbox:published``,
-``stats:*`` and per-minute series ``ts:*``. Labelling (:mod:`.labelling`): ``sample:<event_id>``,
+``stats:*`` and per-minute series ``ts:*``. History (:mod:`.history`): ``history:<user>``,
+``content:<type>:<id>``; search (:mod:`.search`): ``search``, ``search:at``. Labelling (:mod:`.labelling`): ``sample:<event_id>``,
 ``case:<id>:samples``, ``labelling`` / ``labelling:escalated`` / ``labelling:closed``,
 ``sample_budget:<model>:<day>``; the estimates' sums ``est:<type>``, ``est_caught:<type>``,
 ``est:types``, ``stats:detector_decisions``.

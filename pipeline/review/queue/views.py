@@ -127,7 +127,7 @@ class CaseViews(QueueBase):
         summary["samples"] = await self._samples(f"{case_key(case_id)}:samples")
         # Messages and proposals users reported, joined to their author's case (add_flags.lua).
         summary["reported_content"] = [
-            json.loads(r) for r in await self.redis.lrange(f"{case_key(case_id)}:content", 0, -1)]
+            json.loads(r) for r in await self.redis.lrange(f"{K}case_content:{case_id}", 0, -1)]
         return summary
 
     async def _samples(self, list_key: str) -> list[dict[str, Any]]:

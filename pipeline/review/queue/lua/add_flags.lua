@@ -104,8 +104,8 @@ redis.call('RPUSH', key .. ':flags', flag_id)
 redis.call('HSET', 'vigil:flag_case', flag_id, case_id)
 if content then
   if content[3] then redis.call('SET', 'vigil:event:' .. content[2], content[3], 'NX') end
-  if redis.call('HSETNX', key .. ':content_seen', content[2], 1) == 1 then
-    redis.call('RPUSH', key .. ':content', content[1])
+  if redis.call('SADD', 'vigil:case_content_seen:' .. case_id, content[2]) == 1 then
+    redis.call('RPUSH', 'vigil:case_content:' .. case_id, content[1])
   end
 end
 index_case(case_id, entity_type, entity_id, subject, cjson.decode(search), search_cap, now)
