@@ -48,7 +48,8 @@ _JOB = Owner("job", frozenset({"job_post.created", "proposal.submitted"}),
 _USER = Owner("user", frozenset({"user.signed_up", "job_post.created", "message.sent",
                                  "proposal.submitted", "consent.changed", "user_report.filed",
                                  "profile.updated"}),
-              "the subject's own events share its key: Kafka already orders them")
+              "the subject's own events on one topic share its key and partition: Kafka orders "
+              "them; across topics it does not (see JOINS)")
 
 #: Every cross-entity feature or join and its owner; a feature not named is owned by the
 #: event's subject (``user``), whose events Kafka already orders per partition.
@@ -57,6 +58,32 @@ OWNERSHIP: dict[str, Owner] = {
     "ip24_accounts_1h": _IP24, "ip24_accounts_24h": _IP24,
     "job_known": _JOB, "job_genai_restricted": _JOB, "job_client_id": _JOB,
 }
+
+
+@dataclass(frozen=True)
+class Join:
+    """An event type that reads a record another event type writes, possibly on another topic
+    (so arriving in either order): the waiting side is held (:class:`JoinBook`) until the
+    record's event arrives, or its window ends."""
+
+    waiting: str
+    partner: str
+    #: The partner's key, from the waiting event: what both sides are re-keyed by.
+    key: Callable[[Any], str]
+    features: tuple[str, ...]
+
+
+#: The joins the catalogue reads. The first two change decisions today: 1 partition with topics
+#: interleaved already loses ``job_post.new_client_large_budget`` (a job post before its client's
+#: signup reads no account age), 4 partitions also ``proposal.genai_restricted_job``.
+JOINS: tuple[Join, ...] = (
+    Join("proposal.submitted", "job_post.created", lambda e: f"job:{e.payload.job_id}",
+         ("job_known", "job_genai_restricted", "job_client_id")),
+    Join("job_post.created", "user.signed_up", lambda e: f"user:{e.subject_id}",
+         ("account_age_seconds", "subject_phone_verified", "subject_id_verified")),
+    Join("user_report.filed", "message.sent",
+         lambda e: f"{e.payload.target_type}:{e.payload.target_id}", ()),
+)
 
 
 def owner_of(feature: str) -> Owner:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.features import CATALOGUE, EXAMPLE_SIGNUP
-from detectors.ordering import OWNERSHIP, JoinBook, hops, lateness, owner_of
+from detectors.ordering import JOINS, OWNERSHIP, JoinBook, hops, lateness, owner_of
 from schemas import decode_event_obj
 
 
@@ -17,6 +17,13 @@ def test_every_owned_feature_is_in_the_catalogue_and_fed_by_its_hops():
         types = next(f.event_types for f in CATALOGUE if f.name == feature)
         # The owner sees every event type the feature is computed for.
         assert types <= owner.event_types, feature
+
+
+def test_every_join_reads_catalogue_features_of_its_waiting_type():
+    by_name = {f.name: f for f in CATALOGUE}
+    for join in JOINS:
+        for feature in join.features:
+            assert join.waiting in by_name[feature].event_types, (join.waiting, feature)
 
 
 def test_signup_is_rekeyed_to_its_device_and_its_24():
