@@ -18,8 +18,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/vigil demo
 
+# Two processes (CI has 2 cores): the integration tests mostly wait on servers, so the suite
+# takes about half as long; a module's tests stay in one process (they share its fixtures).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 2 --dist loadfile
 
 # The tests that need no server (everything not marked integration; tests/support/integration.py
 # marks them): under a minute, for the edit-test loop.

@@ -197,9 +197,12 @@ def stream(rows: Sequence[Row], seed: int | None) -> Iterator[tuple[str, Row | N
         yield _envelope("consent.changed", subject, {
             "user_id": subject, "ai_features": "opted_in", "policy_version": CURRENT_POLICY_VERSION,
             "changed_at": given.isoformat()}, given, f"consent:{i}"), None
+        context_ids = []
         for k, (event_type, payload) in enumerate(row.context):
-            yield _envelope(event_type, subject, payload, at - timedelta(seconds=30),
-                            f"context:{i}:{k}"), None
+            context = _envelope(event_type, subject, payload, at - timedelta(seconds=30),
+                                f"context:{i}:{k}")
+            context_ids.append(json.loads(context)["event_id"])
+            yield context, None
         line = _envelope(row.event_type, subject, row.payload, at, f"row:{i}")
         yield line, row
         event_id = json.loads(line)["event_id"]
@@ -213,7 +216,8 @@ def stream(rows: Sequence[Row], seed: int | None) -> Iterator[tuple[str, Row | N
                 "decision_id": f"d{i}", "case_id": f"c{i}", "entity_type": entity,
                 "entity_id": _fill(entity_id, subject),
                 "outcome": "confirmed_fraud" if row.label else "legitimate",
-                "policy_reason": "spam" if row.label else "", "event_ids": [event_id],
+                "policy_reason": "spam" if row.label else "",
+                "event_ids": [*context_ids, event_id],
                 "analyst_id": "bench"}}), None
 
 

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from detectors import sampling
 from detectors.results import SEVERITY_RANK
 from detectors.rule import parse_duration
+from schemas.clock import ClockBound
 from schemas.errors import VigilError
 
 __all__ = ["DEVELOPMENT_HASH_KEY", "MissingSecret", "QueueSettings", "ReviewSettings", "Settings",
@@ -176,6 +177,15 @@ class Settings(_Declared):
     """set by `vigil up` for the processes it starts: the public development hash key is
     accepted, and partition ends are read past the embedded broker's wrong high watermarks;
     never set it in a deployment"""
+
+    def clock_bound(self) -> ClockBound:
+        """How far from now an event may be dated: what workers dead-letter as ``clock_skew``
+        and what the publisher refuses before sending.
+
+        >>> Settings(embedded=True, max_clock_skew=60).clock_bound().ahead
+        60.0
+        """
+        return ClockBound(ahead=self.max_clock_skew, behind=self.max_event_age)
 
     def model_key(self) -> bytes:
         """The key models hash identifiers under: ``VIGIL_MODEL_HASH_KEY``; unset, the public

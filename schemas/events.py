@@ -295,6 +295,16 @@ class ConsentChanged(Envelope):
     type: Literal["consent.changed"]
     payload: ConsentPayload
 
+    @model_validator(mode="after")
+    def _changed_before_published(self) -> ConsentChanged:
+        # The gate orders a subject's records by changed_at: one dated after its own event
+        # (a wrong clock, a forged year 9999) would outrank every real change made later.
+        if self.payload.changed_at > self.occurred_at:
+            raise ValueError(
+                f"payload.changed_at {self.payload.changed_at.isoformat()} is after the event's "
+                f"occurred_at {self.occurred_at.isoformat()}: a change is published after it is made")
+        return self
+
 
 class UserReportFiled(Envelope):
     SUBJECT_FIELD = "reporter_id"

@@ -64,6 +64,7 @@ def test_the_evaluation_feeds_the_model_only_through_the_catalogue(tmp_path: Pat
     # Through vigil replay, every label revealed: the worker's path (rules, catalogue, gate).
     done = run(DataSet("tiny cresci", "signups", model, rows, [None]), None, "all", 0.0)
     (trained,) = models
-    assert len(done.labels) == 60 and trained.n_labels == 60
+    # A row's decision is about the account: it labels the signup and the profile.
+    assert len(done.labels) == 60 and trained.n_labels == 120
     assert trained.n_observed == 120  # each row's signup and profile, as the worker observes them
     assert sum(f and y for f, y in zip(done.fired, done.labels)) > 15  # it learns the toy set

@@ -120,7 +120,8 @@ def replay_command(
     if not dry_run:
         settings = settings_with_stack()
         publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-dead-letter-replay",
-                              consent_registry=settings.redis_url)
+                              consent_registry=settings.redis_url,
+                              clock_bound=settings.clock_bound())
     try:
         report = replay(selected, publisher)
     except PublishError as exc:

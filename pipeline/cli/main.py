@@ -151,7 +151,8 @@ def publish_command(file: Annotated[Path, typer.Argument(exists=True, dir_okay=F
     with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as progress:
         task = progress.add_task("publish", total=len([ln for ln in lines if ln.strip()]))
-        publisher = Publisher(settings.kafka_bootstrap, consent_registry=settings.redis_url)
+        publisher = Publisher(settings.kafka_bootstrap, consent_registry=settings.redis_url,
+                              clock_bound=settings.clock_bound())
         for number, obj in read_jsonl(lines):
             try:
                 if isinstance(obj, Exception):
@@ -217,7 +218,7 @@ def simulate_live(settings: Settings, *, rate: float, count: int | None, duratio
     from pipeline.sim import generate
 
     publisher = Publisher(settings.kafka_bootstrap, client_id="vigil-simulator",
-                          consent_registry=settings.redis_url)
+                          consent_registry=settings.redis_url, clock_bound=settings.clock_bound())
     began, sent = time.monotonic(), 0
     bounded = count is not None or duration is not None
     planned = count if count is not None else int(rate * (duration or LIVE_ROUND_SECONDS)) + 1

@@ -12,12 +12,14 @@ behind it on other topics. The Kafka copy keeps the history and feeds other cons
 
     with Publisher("kafka:9092") as publisher:
         publisher.publish(event_dict)      # validates; raises InvalidEvent on a bad event
+                                           # (or one dated past the workers' clock bound)
     # leaving the block flushes; any failed delivery raises PublishError
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +27,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pipeline.stores.consent import PREFIX as CONSENT_PREFIX
 from pipeline.stores.consent import consent_member
+from schemas.clock import ClockBound
 from schemas.decode import MAX_EVENT_BYTES, decode_event_obj
 from schemas.errors import VigilError
 from schemas.events import ConsentChanged, Envelope
@@ -44,9 +47,15 @@ class PublishError(VigilError):
 class Publisher:
     def __init__(self, bootstrap_servers: str, *, client_id: str = "vigil-publisher",
                  delivery_timeout_ms: int = 30_000, config: dict[str, Any] | None = None,
-                 consent_registry: str | None = None) -> None:
+                 consent_registry: str | None = None,
+                 clock_bound: ClockBound | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         """``config`` adds or overrides librdkafka settings (``{"linger.ms": 20}``);
-        ``consent_registry`` is the Redis URL consent changes are written through to."""
+        ``consent_registry`` is the Redis URL consent changes are written through to;
+        ``clock_bound`` is the workers' (``VIGIL_MAX_CLOCK_SKEW``): an event they would
+        dead-letter as ``clock_skew`` is refused here, before the registry or Kafka sees it."""
+        self._clock_bound = clock_bound if clock_bound is not None else ClockBound()
+        self._clock = clock
         self._registry = None
         if consent_registry:
             import redis
@@ -76,6 +85,7 @@ class Publisher:
         if len(value) > MAX_EVENT_BYTES:
             from schemas.errors import InvalidEvent
             raise InvalidEvent("oversized", f"event is {len(value)} bytes; the limit is {MAX_EVENT_BYTES}")
+        self._clock_bound.check(model, self._clock())
         event_id = str(model.event_id)
         if self._registry is not None and isinstance(model, ConsentChanged):
             # Before Kafka: if this raises, nothing was sent and the caller retries.

@@ -42,7 +42,6 @@ from pipeline.worker.stats import WorkerStats
 from pipeline.worker.timers import Timers
 from pipeline.worker.worker import Worker
 from pipeline.worker.writer import BatchWriter
-from schemas.clock import ClockBound
 from schemas.topics import INPUT_TOPICS, Topics
 
 
@@ -69,7 +68,7 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     dead_letters = DeadLetters(
         app.topic(Topics.DEAD_LETTERS, key_serializer="raw", value_serializer="raw"), stats)
     parking = Parking(dead_letters, functools.partial(ledger.forget, redis))
-    clock_bound = ClockBound(ahead=settings.max_clock_skew, behind=settings.max_event_age)
+    clock_bound = settings.clock_bound()
     # Content digests are kept as long as the ledger keeps ids: a conflicting duplicate within
     # that window is dead-lettered (README, "Delivery guarantees").
     state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention)

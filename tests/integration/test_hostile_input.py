@@ -103,7 +103,13 @@ def test_a_far_future_event_is_dead_lettered_and_cannot_erase_the_history_a_burs
     future = proposal(freelancer, 99, datetime(9999, 1, 1, tzinfo=timezone.utc),
                       event_id=trimming_id("future"))
     stack.start_worker()
-    publish(stack, burst[:3] + [future] + burst[3:])
+    publish(stack, burst[:3])
+    # Vigil's publisher refuses it (tests/pipeline/test_publisher_clock.py); a service with its
+    # own Kafka client does not.
+    with large_request_producer(stack) as other:
+        other.send(Topics.PROPOSALS, key=freelancer.encode(), value=json.dumps(future).encode())
+        other.flush()
+    publish(stack, burst[3:])
     wait_processed(stack, {e["event_id"] for e in burst})
     wait_caught_up(stack)
     hits = [f for f in flags_in_redis(stack) if f["detector_id"] == "proposal.burst"]

@@ -84,6 +84,18 @@ def test_only_a_token_with_the_consent_scope_publishes_consent_changes(stack: St
         # The consent scope is consent.changed only: it is not a master key.
         other = c.post("/api/events", headers=bearer(consent), json=REPORT)
         assert other.status_code == 403
+        # Even the consent scope cannot date a change past the workers' clock bound: it would
+        # outrank every real change made before its date.
+        future = {**CONSENT, "event_id": "9b1c2d3e-0000-4000-8000-00000000f00d",
+                  "occurred_at": "9999-01-01T00:00:00+00:00",
+                  "payload": {**CONSENT["payload"], "changed_at": "9999-01-01T00:00:00+00:00"}}
+        skewed = c.post("/api/events", headers=bearer(consent), json=future)
+        assert skewed.status_code == 422 and skewed.json()["error"] == "clock_skew", skewed.text
+        assert registry.zcard("vigil:consent:u_victim") == 1
+        lead = add_users(redis_url, {"lena2": "lead"})["lena2"]
+        [last, *_] = c.get("/api/ingest-log", headers=bearer(lead)).json()["items"]
+        assert (last["event_id"], last["outcome"]) == (future["event_id"], "refused")
+        assert "clock_skew" in last["reason"]
 
 
 def test_tokens_made_before_scopes_keep_every_type_but_the_restricted_ones(

@@ -21,7 +21,7 @@ import pytest
 
 from pipeline.local import embedded
 
-#: Fixtures that start the embedded servers (``redis_server``: tests/review/conftest.py).
+#: Fixtures that start the embedded servers (``redis_server``: tests/support/fixtures.py).
 SERVER_FIXTURES = frozenset({"stack", "single_partition_stack", "redis_server"})
 
 #: What a doctest that starts a server says (no fixtures there to go by).

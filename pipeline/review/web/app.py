@@ -82,7 +82,8 @@ def _default_publisher(settings: Settings) -> Callable[[], Publisher]:
     # Consent changes that services send through the ingest endpoint are written through to
     # the registry before Kafka, so an opt-out is in force at once (pipeline.kafka.publisher).
     return lambda: Publisher(settings.kafka_bootstrap, client_id="vigil-review",
-                             consent_registry=settings.redis_url)
+                             consent_registry=settings.redis_url,
+                             clock_bound=settings.clock_bound())
 
 
 def _services(settings: Settings, review: ReviewSettings, clock: Callable[[], float],

@@ -79,7 +79,9 @@ async def ingest(request: Request, who: Service, svc: Svc) -> Published:
         await log.record(at=svc.clock(), publisher=who.name, event=event, outcome="failed",
                          reason=str(exc))
         raise ApiError(503, "unavailable", str(exc)) from None
-    except InvalidEvent as exc:  # larger once serialised than an event may be
+    except InvalidEvent as exc:  # dated past the workers' clock bound, or too large serialised
+        await log.record(at=svc.clock(), publisher=who.name, event=event, outcome="refused",
+                         reason=str(exc))
         raise ApiError(422, exc.kind, exc.reason) from None
     await log.record(at=svc.clock(), publisher=who.name, event=event, outcome="published")
     return Published(event_id=str(event.event_id), topic=TOPIC_BY_TYPE[event.type])

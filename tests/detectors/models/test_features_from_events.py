@@ -43,6 +43,10 @@ RARE = [
     example_event("profile.updated", {"user_id": "u_top", "badge": "top_rated_plus",
                                       "job_success_score": 100, "has_video_intro": True},
                   occurred_at="2026-01-05T11:00:03Z"),
+    # Contact details in the overview: the cresci descriptions have some, the simulator none.
+    example_event("profile.updated", {"user_id": "u_contact", "overview":
+                                      "Fast delivery. Write me at joe@example.com or https://t.me/joe"},
+                  occurred_at="2026-01-05T11:00:04Z"),
 ]
 
 
