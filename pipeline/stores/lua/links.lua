@@ -1,0 +1,34 @@
+-- Record which link keys each user showed, and report the shared devices with a ring's size.
+-- ARGV[1]: JSON [[user, at, [link_key, ...]], ...]; ARGV[2]: most accounts kept per key (one
+-- more is kept, to tell a value too common to link); ARGV[3]: most keys kept per user;
+-- ARGV[4]: retention, seconds; ARGV[5]: the worker's clock; ARGV[6]: accounts on a device
+-- that make a ring. Idempotent: a redelivered event adds nothing (ZADD GT keeps the latest).
+local items = cjson.decode(ARGV[1])
+local max_group, max_keys = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ttl, now, ring_min = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local cutoff = '(' .. tostring(now - ttl)
+local rings, seen = {}, {}
+for _, item in ipairs(items) do
+  local user, at = item[1], item[2]
+  local ukey = 'vigil:links:user:' .. user
+  for _, k in ipairs(item[3]) do
+    local gkey = 'vigil:links:key:' .. k
+    redis.call('ZADD', gkey, 'GT', at, user)
+    redis.call('ZREMRANGEBYSCORE', gkey, '-inf', cutoff)
+    redis.call('ZREMRANGEBYRANK', gkey, 0, -(max_group + 2))
+    redis.call('EXPIRE', gkey, ttl)
+    redis.call('ZADD', ukey, 'GT', at, k)
+    if string.sub(k, 1, 7) == 'device:' and not seen[k] then
+      local n = redis.call('ZCARD', gkey)
+      if n >= ring_min and n <= max_group then
+        seen[k] = true
+        table.insert(rings, {k, redis.call('ZRANGE', gkey, 0, -1)})
+      end
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', ukey, '-inf', cutoff)
+  redis.call('ZREMRANGEBYRANK', ukey, 0, -(max_keys + 1))
+  redis.call('EXPIRE', ukey, ttl)
+end
+if #rings == 0 then return '[]' end
+return cjson.encode(rings)
