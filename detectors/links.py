@@ -36,6 +36,9 @@ KINDS: dict[str, str] = {
     "domain": "same rare e-mail domain",
     "text": "near-duplicate text",
 }
+#: The flag that opens a ring's case (on its oldest account), and the flag a bulk decision adds
+#: to each other member so that each has a case of its own to decide.
+RING_DETECTOR, RING_MEMBER_DETECTOR, RING_VERSION = "link.shared_device_ring", "link.ring_member", "1"
 #: Texts shorter than this many characters are not linked: "thanks!" is no fingerprint.
 MIN_TEXT = 40
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from detectors.links import link_kind
+from pipeline.settings import Settings
 
 USER, KEY = "vigil:links:user:", "vigil:links:key:"
 #: One event's user, its time and its link keys.
@@ -57,6 +58,10 @@ class LinkIndex(Protocol):
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
         """``user``'s linked accounts up to ``hops`` away, at most ``max_nodes`` of them."""
+        ...
+
+    async def members(self, key: str) -> list[str]:
+        """The accounts a link key links now, oldest first (none if too common to link)."""
         ...
 
 
@@ -111,6 +116,13 @@ class RedisLinks:
         source = (resources.files(__package__) / "lua" / "links.lua").read_text(encoding="utf-8")
         self.script = redis.register_script(source)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis) -> RedisLinks:
+        """The index with the bounds of ``settings`` (the worker writes, the review service
+        reads with the same)."""
+        return cls(redis, retention=settings.link_retention, max_group=settings.link_max_group,
+                   max_keys=settings.link_max_keys, ring_accounts=settings.ring_accounts)
+
     def queue_observe(self, pipe: Any, items: Sequence[Observed]) -> Callable[[Any], list[Ring]]:
         """Queue :meth:`observe`'s script on ``pipe``; returns the reader of its reply."""
         self.script(args=self._args(items), client=pipe)
@@ -135,6 +147,10 @@ class RedisLinks:
             return await self._ranges([KEY + k for k in keys], self.max_group)
 
         return await expand(user, hops, max_nodes, self.max_group, keys_of, members_of)
+
+    async def members(self, key: str) -> list[str]:
+        members = (await self._ranges([KEY + key], self.max_group))[0]
+        return members if len(members) <= self.max_group else []
 
     async def _ranges(self, keys: list[str], stop: int) -> list[list[str]]:
         pipe = self.redis.pipeline(transaction=False)
@@ -190,6 +206,10 @@ class MemoryLinks:
             return [_ordered(self.keys.get(k, {}))[:self.max_group + 1] for k in keys]
 
         return await expand(user, hops, max_nodes, self.max_group, keys_of, members_of)
+
+    async def members(self, key: str) -> list[str]:
+        members = _ordered(self.keys.get(key, {}))
+        return members if len(members) <= self.max_group else []
 
 
 def _order(item: tuple[str, float]) -> tuple[float, str]:

@@ -87,7 +87,7 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         # labels the events of a case), or for every scored event when labels come from
         # elsewhere; a message, proposal or job post's for the report window in any case.
         keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound,
-        links=LinkStep(link_index(settings, redis), settings.model_key()))
+        links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key()))
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,
@@ -95,12 +95,6 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     Timers(app, worker_id=this_worker(), stats=stats, rules=rules, scorer=scorer,
            learner=learner, redis=redis, ledger_retention=settings.ledger_retention).install()
     return app
-
-
-def link_index(settings: Settings, redis: Redis) -> RedisLinks:
-    """The link index with its bounds from ``settings`` (the review service reads the same)."""
-    return RedisLinks(redis, retention=settings.link_retention, max_group=settings.link_max_group,
-                      max_keys=settings.link_max_keys, ring_accounts=settings.ring_accounts)
 
 
 def faust_app(settings: Settings) -> faust.App:

@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from detectors.links import link_keys
+from detectors.links import RING_DETECTOR, RING_VERSION, link_keys
 from pipeline.stores.links import LinkIndex, Ring
 from pipeline.worker.batches import Done
 from schemas.outputs import Flag, flag_id_for
-
-RING_DETECTOR, RING_VERSION = "link.shared_device_ring", "1"
 
 
 class LinkStep:
@@ -60,4 +58,4 @@ def ring_flag(one: Done, device: str, members: list[str]) -> Flag:
     )
 
 
-__all__ = ["RING_DETECTOR", "LinkStep", "Ring", "ring_flag"]
+__all__ = ["LinkStep", "Ring", "ring_flag"]

@@ -65,6 +65,7 @@ async def test_a_ring_is_reported_from_its_threshold_and_only_while_linkable(
         assert await links.observe(many) != []  # reported while at most max_group accounts
         assert await links.observe([("y", NOW, ["device:d"])]) == []  # too common now
         assert await client.zcard("vigil:links:key:device:d") == 7  # max_group + 1 kept
+        assert await links.members("device:d") == []
         graph = await links.graph("y")
         assert graph.nodes == {"y": 0}  # a value shared by too many links nobody
     finally:
@@ -91,6 +92,7 @@ async def test_graph_reaches_two_hops_and_stops_at_max_nodes(server: ServerProce
         await links.observe([("a", NOW, ["device:1"]), ("b", NOW, ["device:1", "ip:2"]),
                              ("c", NOW, ["ip:2", "text:3"]), ("d", NOW, ["text:3"])])
         graph = await links.graph("a")
+        assert await links.members("ip:2") == ["b", "c"]
         assert graph.nodes == {"a": 0, "b": 1, "c": 2}
         assert graph.edges == [("a", "b", ("device",)), ("b", "c", ("ip",))]
         await links.observe([(f"m{i}", NOW, ["domain:big"]) for i in range(30)])

@@ -20,7 +20,6 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from detectors.normalize import reveal
-
 from pipeline.review.queue import KINDS, OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
@@ -28,6 +27,7 @@ from pipeline.review.web.deps import TEMPLATES, Services, services
 from pipeline.review.web.masking import mask
 from pipeline.review.web.models import stream_id_problem
 from pipeline.review.web.names import names_for_cases
+from pipeline.review.web.network import network_context
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -257,6 +257,7 @@ async def _case_page(request: Request, session: Session, case_id: str, *, status
         return _error(request, session, 404, "There is no such case.")
     shown, = await _present_all(svc, [case], who.masked)
     return _render(request, "case.html", session, code=status, case=shown,
+                   **await network_context(svc, case, who),
                    error=error, notice=notice, outcomes=OUTCOMES,
                    policy_reasons=svc.queue.config.policy_reasons,
                    decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
@@ -269,7 +270,8 @@ async def case_page(request: Request, case_id: str) -> Response:
         return _login_redirect(request)
     notice = {"claimed": "You hold this case.", "renew": "Your claim was renewed.",
               "noted": "Note added.", "snoozed": "Detector snoozed for this subject.",
-              "reassign": "Case reassigned.", "escalated": "Case escalated to leads."}.get(
+              "reassign": "Case reassigned.", "escalated": "Case escalated to leads.",
+              "ring": "The ring was decided: one decision per account."}.get(
         request.query_params.get("done") or "")
     return await _case_page(request, session, case_id, notice=notice)
 
