@@ -7,8 +7,9 @@ its in-memory twin (a parity test runs both).
 
 Memory is bounded: a key keeps its ``max_group`` most recent accounts (one more, to know it is
 too common to link anyone: a webmail domain, a carrier's NAT), a user their ``max_keys`` most
-recent keys, and nothing is kept past ``retention`` seconds after it was last seen. Keys:
-``vigil:links:key:<kind>:<hash>`` and ``vigil:links:user:<user>``, sorted sets by event time.
+recent keys of each sort (devices, IPs and domains; texts), and nothing is kept past
+``retention`` seconds after it was last seen. Keys: ``vigil:links:key:<kind>:<hash>``,
+``vigil:links:user:<user>`` and ``vigil:links:texts:<user>``, sorted sets by event time.
 
 >>> import asyncio
 >>> links = MemoryLinks(ring_accounts=2, clock=lambda: 100.0)
@@ -33,7 +34,7 @@ from redis.asyncio import Redis
 from detectors.links import link_kind
 from pipeline.settings import Settings
 
-USER, KEY = "vigil:links:user:", "vigil:links:key:"
+USER, TEXTS, KEY = "vigil:links:user:", "vigil:links:texts:", "vigil:links:key:"
 #: One event's user, its time and its link keys.
 Observed = tuple[str, float, Sequence[str]]
 #: A shared device with enough accounts to be a ring: its key and its accounts, oldest first.
@@ -141,7 +142,8 @@ class RedisLinks:
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
         async def keys_of(users: list[str]) -> list[list[str]]:
-            return await self._ranges([USER + u for u in users], -1)
+            both = await self._ranges([p + u for u in users for p in (USER, TEXTS)], -1)
+            return [both[i] + both[i + 1] for i in range(0, len(both), 2)]
 
         async def members_of(keys: list[str]) -> list[list[str]]:
             return await self._ranges([KEY + k for k in keys], self.max_group)
@@ -187,20 +189,24 @@ class MemoryLinks:
         for user, at, keys in items:
             if not keys:
                 continue
-            mine = self.users.setdefault(user, {})
+            touched = []
             for key in keys:
                 group = self.keys.setdefault(key, {})
                 _add(group, user, at, cutoff, self.max_group + 1)
+                mine = self.users.setdefault((TEXTS if key.startswith("text:") else USER) + user, {})
                 mine[key] = max(at, mine.get(key, at))
+                touched.append(mine)
                 if key.startswith("device:") and key not in rings:
                     if self.ring_accounts <= len(group) <= self.max_group:
                         rings[key] = [m for m, _ in sorted(group.items(), key=_order)]
-            _trim(mine, cutoff, self.max_keys)
+            for mine in {id(m): m for m in touched}.values():
+                _trim(mine, cutoff, self.max_keys)
         return list(rings.items())
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
         async def keys_of(users: list[str]) -> list[list[str]]:
-            return [_ordered(self.users.get(u, {})) for u in users]
+            return [_ordered(self.users.get(USER + u, {})) + _ordered(self.users.get(TEXTS + u, {}))
+                    for u in users]
 
         async def members_of(keys: list[str]) -> list[list[str]]:
             return [_ordered(self.keys.get(k, {}))[:self.max_group + 1] for k in keys]

@@ -78,9 +78,12 @@ async def test_memory_is_bounded_and_old_links_expire(server: ServerProcess) -> 
     try:
         await links.observe([("u", NOW - 5000, ["ip:old"]), ("v", NOW - 5000, ["ip:old"])])
         assert await client.zcard("vigil:links:key:ip:old") == 0  # past retention on arrival
+        await links.observe([("u", NOW - 100, ["device:u"])])
         await links.observe([("u", NOW - i, [f"text:{i}"]) for i in range(10)])
-        assert await client.zcard("vigil:links:user:u") == 4  # max_keys
-        assert 0 < await client.ttl("vigil:links:user:u") <= 1000
+        assert await client.zcard("vigil:links:texts:u") == 4  # max_keys
+        # Many messages do not push the account's device out of its keys.
+        assert await client.zrange("vigil:links:user:u", 0, -1) == [b"device:u"]
+        assert 0 < await client.ttl("vigil:links:texts:u") <= 1000
     finally:
         await client.aclose()
 

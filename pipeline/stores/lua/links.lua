@@ -10,8 +10,14 @@ local cutoff = '(' .. tostring(now - ttl)
 local rings, seen = {}, {}
 for _, item in ipairs(items) do
   local user, at = item[1], item[2]
-  local ukey = 'vigil:links:user:' .. user
+  -- Texts apart from devices, IPs and domains: a chatty user's messages must not push their
+  -- device out of their most recent keys.
+  local ukeys = {'vigil:links:user:' .. user, 'vigil:links:texts:' .. user}
+  local touched = {}
   for _, k in ipairs(item[3]) do
+    local which = (string.sub(k, 1, 5) == 'text:') and 2 or 1
+    local ukey = ukeys[which]
+    touched[which] = true
     local gkey = 'vigil:links:key:' .. k
     redis.call('ZADD', gkey, 'GT', at, user)
     redis.call('ZREMRANGEBYSCORE', gkey, '-inf', cutoff)
@@ -26,9 +32,13 @@ for _, item in ipairs(items) do
       end
     end
   end
-  redis.call('ZREMRANGEBYSCORE', ukey, '-inf', cutoff)
-  redis.call('ZREMRANGEBYRANK', ukey, 0, -(max_keys + 1))
-  redis.call('EXPIRE', ukey, ttl)
+  for which, ukey in ipairs(ukeys) do
+    if touched[which] then
+      redis.call('ZREMRANGEBYSCORE', ukey, '-inf', cutoff)
+      redis.call('ZREMRANGEBYRANK', ukey, 0, -(max_keys + 1))
+      redis.call('EXPIRE', ukey, ttl)
+    end
+  end
 end
 if #rings == 0 then return '[]' end
 return cjson.encode(rings)
