@@ -47,9 +47,11 @@ MIN_TEXT = 40
 TEXT_BANDS = 2
 
 
-def link_keys(event: Envelope, key: bytes) -> tuple[str, tuple[str, ...]]:
+def link_keys(event: Envelope, key: bytes, *, messages: bool = False,
+              ) -> tuple[str, tuple[str, ...]]:
     """The user an event is about and the link keys (``<kind>:<value>``) it reveals; no keys
-    for an event that reveals nothing shared.
+    for an event that reveals nothing shared. ``messages``: link messages' texts too (their
+    MinHash is not computed for the rules, unlike cover letters': ``bench/links.py``).
 
     >>> from schemas import decode_event_obj
     >>> from detectors.features import EXAMPLE_SIGNUP
@@ -71,7 +73,7 @@ def link_keys(event: Envelope, key: bytes) -> tuple[str, tuple[str, ...]]:
         # Within a contract people write to each other as they like; a template sent to
         # strangers (before any contract) is what links a ring's accounts, at a fraction of
         # the messages' cost.
-        return p.sender_id, () if p.has_active_contract else _texts(p.text)
+        return p.sender_id, () if p.has_active_contract or not messages else _texts(p.text)
     if isinstance(event, ProposalSubmitted):
         return p.freelancer_id, _texts(p.cover_letter)
     return event.subject_id, ()

@@ -172,6 +172,9 @@ class Settings(_Declared):
     link anyone (a webmail domain, a carrier's NAT)"""
     link_max_keys: int = Field(32, ge=1, le=1000)
     """link keys the index keeps per account (the most recent)"""
+    link_messages: bool = False
+    """link accounts by near-duplicate messages sent outside a contract too, not only by cover
+    letters (~12 µs of worker CPU and ~19 µs of Redis per message, README "Networks")"""
     ring_accounts: int = Field(5, ge=2)
     """accounts on one device that open a ring case"""
     max_clock_skew: float = Field(300.0, gt=0)

@@ -130,7 +130,10 @@ class RedisLinks:
         return _rings
 
     async def observe(self, items: Sequence[Observed]) -> list[Ring]:
-        items = [item for item in items if item[2]]
+        # What is past the retention on arrival (a backfill, a replay of old traffic) would be
+        # trimmed at once: it is not sent.
+        cutoff = self.clock() - self.retention
+        items = [item for item in items if item[2] and item[1] >= cutoff]
         if not items:
             return []
         return _rings(await self.script(args=self._args(items)))
@@ -187,15 +190,18 @@ class MemoryLinks:
         cutoff = self.clock() - self.retention
         rings: dict[str, list[str]] = {}
         for user, at, keys in items:
-            if not keys:
+            if not keys or at < cutoff:
                 continue
             touched = []
             for key in keys:
                 group = self.keys.setdefault(key, {})
-                _add(group, user, at, cutoff, self.max_group + 1)
-                mine = self.users.setdefault((TEXTS if key.startswith("text:") else USER) + user, {})
-                mine[key] = max(at, mine.get(key, at))
-                touched.append(mine)
+                # As the script: a write that changes nothing trims and touches nothing.
+                if _add(group, user, at):
+                    _trim(group, cutoff, self.max_group + 1)
+                    mine = self.users.setdefault(
+                        (TEXTS if key.startswith("text:") else USER) + user, {})
+                    if _add(mine, key, at):
+                        touched.append(mine)
                 if key.startswith("device:") and key not in rings:
                     if self.ring_accounts <= len(group) <= self.max_group:
                         rings[key] = [m for m, _ in sorted(group.items(), key=_order)]
@@ -226,9 +232,12 @@ def _ordered(group: dict[str, float]) -> list[str]:
     return [member for member, _ in sorted(group.items(), key=_order)]
 
 
-def _add(group: dict[str, float], member: str, at: float, cutoff: float, keep: int) -> None:
-    group[member] = max(at, group.get(member, at))
-    _trim(group, cutoff, keep)
+def _add(group: dict[str, float], member: str, at: float) -> bool:
+    """ZADD GT CH: whether ``member`` is new or now later."""
+    if member in group and group[member] >= at:
+        return False
+    group[member] = at
+    return True
 
 
 def _trim(group: dict[str, float], cutoff: float, keep: int) -> None:

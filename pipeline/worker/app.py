@@ -87,7 +87,8 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         # labels the events of a case), or for every scored event when labels come from
         # elsewhere; a message, proposal or job post's for the report window in any case.
         keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound,
-        links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key()))
+        links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key(),
+                       messages=settings.link_messages))
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,

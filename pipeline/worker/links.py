@@ -20,17 +20,19 @@ from schemas.outputs import Flag, flag_id_for
 
 
 class LinkStep:
-    """Keeps the link index up to date from written events; ``key``: the models' hash key."""
+    """Keeps the link index up to date from written events; ``key``: the models' hash key;
+    ``messages``: link near-duplicate messages too, not only cover letters."""
 
-    def __init__(self, index: LinkIndex, key: bytes) -> None:
+    def __init__(self, index: LinkIndex, key: bytes, *, messages: bool = False) -> None:
         self.index = index
         self.key = key
+        self.messages = messages
 
     async def apply(self, done: Sequence[Done]) -> None:
         """Record ``done``'s links; append a ring's flag to the event that made it a ring."""
         items, owners = [], []
         for one in done:
-            user, keys = link_keys(one.event, self.key)
+            user, keys = link_keys(one.event, self.key, messages=self.messages)
             if keys:
                 items.append((user, one.event.occurred_at.timestamp(), keys))
                 owners.append(one)

@@ -2,7 +2,8 @@
 -- ARGV[1]: JSON [[user, at, [link_key, ...]], ...]; ARGV[2]: most accounts kept per key (one
 -- more is kept, to tell a value too common to link); ARGV[3]: most keys kept per user;
 -- ARGV[4]: retention, seconds; ARGV[5]: the worker's clock; ARGV[6]: accounts on a device
--- that make a ring. Idempotent: a redelivered event adds nothing (ZADD GT keeps the latest).
+-- that make a ring. Idempotent: a redelivered event changes nothing (ZADD GT keeps the latest
+-- time, and a write that changed nothing trims and extends nothing).
 local items = cjson.decode(ARGV[1])
 local max_group, max_keys = tonumber(ARGV[2]), tonumber(ARGV[3])
 local ttl, now, ring_min = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -15,17 +16,21 @@ for _, item in ipairs(items) do
   local ukeys = {'vigil:links:user:' .. user, 'vigil:links:texts:' .. user}
   local touched = {}
   for _, k in ipairs(item[3]) do
-    local which = (string.sub(k, 1, 5) == 'text:') and 2 or 1
-    local ukey = ukeys[which]
-    touched[which] = true
     local gkey = 'vigil:links:key:' .. k
-    redis.call('ZADD', gkey, 'GT', at, user)
-    redis.call('ZREMRANGEBYSCORE', gkey, '-inf', cutoff)
-    redis.call('ZREMRANGEBYRANK', gkey, 0, -(max_group + 2))
-    redis.call('EXPIRE', gkey, ttl)
-    redis.call('ZADD', ukey, 'GT', at, k)
+    local n = -1
+    if redis.call('ZADD', gkey, 'GT', 'CH', at, user) == 1 then
+      redis.call('ZREMRANGEBYSCORE', gkey, '-inf', cutoff)
+      n = redis.call('ZCARD', gkey)
+      if n > max_group + 1 then
+        redis.call('ZREMRANGEBYRANK', gkey, 0, n - max_group - 2)
+        n = max_group + 1
+      end
+      redis.call('EXPIRE', gkey, ttl)
+      local which = (string.sub(k, 1, 5) == 'text:') and 2 or 1
+      if redis.call('ZADD', ukeys[which], 'GT', 'CH', at, k) == 1 then touched[which] = true end
+    end
     if string.sub(k, 1, 7) == 'device:' and not seen[k] then
-      local n = redis.call('ZCARD', gkey)
+      if n < 0 then n = redis.call('ZCARD', gkey) end
       if n >= ring_min and n <= max_group then
         seen[k] = true
         table.insert(rings, {k, redis.call('ZRANGE', gkey, 0, -1)})
@@ -35,7 +40,8 @@ for _, item in ipairs(items) do
   for which, ukey in ipairs(ukeys) do
     if touched[which] then
       redis.call('ZREMRANGEBYSCORE', ukey, '-inf', cutoff)
-      redis.call('ZREMRANGEBYRANK', ukey, 0, -(max_keys + 1))
+      local m = redis.call('ZCARD', ukey)
+      if m > max_keys then redis.call('ZREMRANGEBYRANK', ukey, 0, m - max_keys - 1) end
       redis.call('EXPIRE', ukey, ttl)
     end
   end
