@@ -18,6 +18,7 @@ as soon as its batch is taken (:mod:`pipeline.stores.script_channel`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -144,6 +145,8 @@ class Worker:
             done.append(Done(message, event, decision, flags, sample=sample,
                              keep_input=bool(decision.findings) or sample is not None
                              or keep_all_inputs))
+        if self.links is not None and done:
+            batch.linking = asyncio.ensure_future(self.record_links(done))
         return batch
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
@@ -182,9 +185,10 @@ class Worker:
         Every batch decided while the last write was out is written in the next one: a round
         trip costs about the same for 20 events as for 200, so under load batches share it
         rather than queue for one each (that queue was most of the time from event to case)."""
-        done = [one for batch in batches for one in batch.done]
-        await self.record_links(done)
-        done = await self.writer.write(done)
+        for batch in batches:  # a new ring's flag is written with the batch's cases
+            if batch.linking is not None:
+                await batch.linking
+        done = await self.writer.write([one for batch in batches for one in batch.done])
         done = await self.learn_labels(done)
         publish = self.flag_log.publish
         for one in done:  # after the write round trip: the queue's reply names each case
@@ -202,8 +206,10 @@ class Worker:
             batch.fetched.ack()  # the offsets may now be committed
 
     async def record_links(self, done: list[Done]) -> None:
-        """Keep the link index up to date (before the cases: a new ring's flag is written with
-        them). Links are not worth an event: a bug here is logged and counted, never parked."""
+        """Keep the link index up to date: started once a batch is decided, so its round trip
+        overlaps the write of the batches before; awaited before the batch is written (a new
+        ring's flag goes with its cases). Links are not worth an event: a bug here is logged
+        and counted, never parked."""
         links = self.links
         if links is None or not done:
             return
