@@ -38,6 +38,9 @@ EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type
                  registry=WORKER)
 DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters",
                        ["topic", "kind"], registry=WORKER)
+LINK_ERRORS = Counter("vigil_link_errors_total",
+                      "Write stages whose events' links the link index did not record (a bug)",
+                      registry=WORKER)
 DEAD_LETTER_SEND_FAILURES = Counter(
     "vigil_dead_letter_send_failures_total",
     "Dead letters the producer did not take at once, by what followed: retried (a transient "

@@ -165,6 +165,19 @@ class Settings(_Declared):
     sample_budget: int = Field(sampling.DEFAULT_DAILY_BUDGET, ge=0)
     """uncertainty and cold-start picks per model per day of event time (0: random stratum
     only)"""
+    link_retention: int = Field(90 * 86400, ge=1)
+    """seconds the link index keeps an account's link to a device, IP, /24, e-mail domain or
+    text after it was last seen"""
+    link_max_group: int = Field(50, ge=2, le=1000)
+    """accounts the link index keeps per shared value; a value shared by more is too common to
+    link anyone (a webmail domain, a carrier's NAT)"""
+    link_max_keys: int = Field(32, ge=1, le=1000)
+    """link keys the index keeps per account (the most recent)"""
+    link_messages: bool = False
+    """link accounts by near-duplicate messages sent outside a contract too, not only by cover
+    letters (~12 µs of worker CPU and ~19 µs of Redis per message, README "Networks")"""
+    ring_accounts: int = Field(5, ge=2)
+    """accounts on one device that open a ring case"""
     max_clock_skew: float = Field(300.0, gt=0)
     """seconds an event's `occurred_at` may be ahead of the worker's clock; later ones are
     dead-lettered as `clock_skew` (and no write trims feature windows past this)"""

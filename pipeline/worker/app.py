@@ -32,9 +32,11 @@ from pipeline.settings import Settings
 from pipeline.stores import ledger
 from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.heartbeat import this_worker
+from pipeline.stores.links import RedisLinks
 from pipeline.stores.state import RedisState
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
+from pipeline.worker.links import LinkStep
 from pipeline.worker.outputs import RedisOutputs
 from pipeline.worker.parking import Parking
 from pipeline.worker.processor import Processor
@@ -83,7 +85,9 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         # What the models saw is kept for flagged and sampled events (an analyst's decision
         # labels the events of a case), or for every scored event when labels come from
         # elsewhere; a message, proposal or job post's for the report window in any case.
-        keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound)
+        keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound,
+        links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key(),
+                       messages=settings.link_messages))
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,

@@ -24,6 +24,8 @@ class Batch:
     loading: asyncio.Future[Any] | None = None
     #: What deciding it left to write: the events decided, with their flags.
     done: list[Done] = field(default_factory=list)
+    #: The link index's update of ``done`` (:mod:`pipeline.worker.links`), under way.
+    linking: asyncio.Future[None] | None = None
 
 
 @dataclass

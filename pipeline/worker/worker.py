@@ -18,6 +18,7 @@ as soon as its batch is taken (:mod:`pipeline.stores.script_channel`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
 from pipeline.worker.flags import flags_for
+from pipeline.worker.links import LinkStep
 from pipeline.worker.observe import record_decisions, round_trip_timer
 from pipeline.worker.parking import PARKED, Parking
 from pipeline.worker.processor import Processor
@@ -57,7 +59,7 @@ class Worker:
                  learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
                  flag_log: FlagLog, parking: Parking, stats: WorkerStats,
                  keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, links: LinkStep | None = None) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -70,6 +72,7 @@ class Worker:
         self.keep_all_inputs = keep_all_inputs
         self.clock_bound = clock_bound
         self.clock = clock
+        self.links = links
         self.rules_loaded = False
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
@@ -142,6 +145,8 @@ class Worker:
             done.append(Done(message, event, decision, flags, sample=sample,
                              keep_input=bool(decision.findings) or sample is not None
                              or keep_all_inputs))
+        if self.links is not None and done:
+            batch.linking = asyncio.ensure_future(self.record_links(done))
         return batch
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
@@ -180,6 +185,9 @@ class Worker:
         Every batch decided while the last write was out is written in the next one: a round
         trip costs about the same for 20 events as for 200, so under load batches share it
         rather than queue for one each (that queue was most of the time from event to case)."""
+        for batch in batches:  # a new ring's flag is written with the batch's cases
+            if batch.linking is not None:
+                await batch.linking
         done = await self.writer.write([one for batch in batches for one in batch.done])
         done = await self.learn_labels(done)
         publish = self.flag_log.publish
@@ -196,6 +204,20 @@ class Worker:
         self.stats.processed += len(done)
         for batch in batches:
             batch.fetched.ack()  # the offsets may now be committed
+
+    async def record_links(self, done: list[Done]) -> None:
+        """Keep the link index up to date: started once a batch is decided, so its round trip
+        overlaps the write of the batches before; awaited before the batch is written (a new
+        ring's flag goes with its cases). Links are not worth an event: a bug here is logged
+        and counted, never parked."""
+        links = self.links
+        if links is None or not done:
+            return
+        try:
+            await retrying("link index", lambda: links.apply(done))
+        except Exception:
+            metrics.LINK_ERRORS.inc()
+            log.exception("the link index failed; %d events' links not recorded", len(done))
 
     async def learn_labels(self, done: list[Done]) -> list[Done]:
         """Teach the models the batch's analyst decisions before the batch is acknowledged.

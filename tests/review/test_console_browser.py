@@ -5,6 +5,7 @@ Needs /usr/bin/chromium (Debian package ``chromium``); skipped with that message
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -200,5 +201,40 @@ def test_a_note_with_a_bidi_override_shows_it_and_stays_in_order(
         chars = page.evaluate(CHAR_LEFTS, "blockquote p")
         lefts = [left for c, left, top in chars if not c.isspace()]
         assert lefts == sorted(lefts), "the note is shown right to left"
+    finally:
+        page.close()
+
+
+def test_a_simulated_ring_shows_as_a_graph_and_one_bulk_decision_decides_every_member(
+        browser: Any, live: LiveServer, redis_url: str) -> None:
+    import redis as redis_lib
+
+    from tests.support.links import simulated_ring, write_links
+
+    tokens = add_users(redis_url, {"alice": "analyst"})
+    ring = simulated_ring(5)
+    members = [e["payload"]["user_id"] for e in ring]
+    case_id, = write_links(redis_url, ring)
+    page = browser.new_page()
+    try:
+        log_in(page, live, tokens["alice"])
+        page.goto(f"{live.url}/cases/{case_id}")
+        graph = page.locator("#network svg.network")
+        assert graph.is_visible()
+        assert graph.locator("circle").count() == 5
+        assert graph.locator("line").count() == 10  # five accounts, every pair on the device
+        box = graph.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 150
+        rows = page.locator("#network-table tbody tr")
+        assert sorted(r.get_attribute("data-user") for r in rows.all()) == sorted(members[1:])
+        assert "same device" in rows.first.inner_text()
+        page.select_option("#ring_policy_reason", "fake_account")
+        page.click("#ring-confirmed_fraud")
+        page.wait_for_url(re.compile(rf".*/cases/{case_id}\?done=ring.*"))
+        assert "one decision per account" in page.inner_text(".notice")
+        r = redis_lib.Redis.from_url(redis_url)
+        assert all(r.llen(f"vigil:subject_decisions:{m}") == 1 for m in members)
+        cells = page.locator("#network-table tbody tr td:last-child").all_inner_texts()
+        assert cells == ["confirmed fraud ×1"] * 4
     finally:
         page.close()

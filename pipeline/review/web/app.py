@@ -26,7 +26,7 @@ from pipeline import metrics
 from pipeline.kafka.group_lag import GroupLagReader
 from pipeline.kafka.publisher import Publisher
 from pipeline.review.queue import ReviewError, ReviewQueue
-from pipeline.review.web import api, console, finding, ingest, login, sampler
+from pipeline.review.web import api, console, finding, ingest, login, rings, sampler
 from pipeline.review.web.auth import SessionStore, UserStore
 from pipeline.review.web.bodies import BodyLimit, describe_unparsable
 from pipeline.review.web.deps import STATIC, TEMPLATES, ApiError, Services, services
@@ -188,6 +188,7 @@ def _add_routes(app: FastAPI) -> None:
     """The routers, static files, the API docs, ``/healthz`` and ``/metrics``."""
     app.include_router(api.router)
     app.include_router(finding.router)
+    app.include_router(rings.router)  # before the console's /cases/{id}/{action}
     app.include_router(ingest.router)
     app.include_router(login.router)
     app.include_router(console.router)

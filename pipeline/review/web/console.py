@@ -28,6 +28,7 @@ from pipeline.review.web.finding import MAX_FILTERS, clean_query, filters_key, t
 from pipeline.review.web.masking import mask
 from pipeline.review.web.models import stream_id_problem
 from pipeline.review.web.names import names_for_cases
+from pipeline.review.web.network import network_context
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
@@ -264,7 +265,7 @@ async def _case_page(request: Request, session: Session, case_id: str, *, status
     # What the analyst typed survives a refusal (a decision without its policy reason, ...).
     kept = getattr(request.state, "kept", {})
     return _render(request, "case.html", session, code=status, case=shown, timeline=timeline,
-                   kept=kept,
+                   kept=kept, **await network_context(svc, case, who),
                    error=error, notice=notice, outcomes=OUTCOMES,
                    policy_reasons=svc.queue.config.policy_reasons,
                    decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
@@ -277,7 +278,8 @@ async def case_page(request: Request, case_id: str) -> Response:
         return _login_redirect(request)
     notice = {"claimed": "You hold this case.", "renew": "Your claim was renewed.",
               "noted": "Note added.", "snoozed": "Detector snoozed for this subject.",
-              "reassign": "Case reassigned.", "escalated": "Case escalated to leads."}.get(
+              "reassign": "Case reassigned.", "escalated": "Case escalated to leads.",
+              "ring": "The ring was decided: one decision per account."}.get(
         request.query_params.get("done") or "")
     return await _case_page(request, session, case_id, notice=notice)
 

@@ -1,0 +1,90 @@
+"""Links between accounts: the shared attributes an event reveals, pseudonymised.
+
+Pure. :func:`link_keys` names what an event says its user shares with others: a device, an IP
+address and its /24, an e-mail domain, a near-duplicate cover letter or message sent outside a contract (the MinHash-LSH
+bands :func:`detectors.features.text_fingerprints` computes for the duplicate rules). Device,
+IP, prefix and domain are keyed hashes (:func:`detectors.privacy.keyed_hash`, under the models'
+key), so the link index holds no raw identifier; a text band is already a hash of word bigrams.
+Links are deterministic features, not AI scoring: they are kept for every user, whatever their
+consent. Whether a domain is rare is decided by the index (a value shared by more accounts than
+it keeps is too common to link anyone), not here.
+
+>>> from schemas import decode_event_obj
+>>> from detectors.features import EXAMPLE_SIGNUP
+>>> event = decode_event_obj(EXAMPLE_SIGNUP)
+>>> user, keys = link_keys(event, b"k" * 32)
+>>> user == event.subject_id, sorted(k.split(":")[0] for k in keys)
+(True, ['device', 'domain', 'ip', 'ip24'])
+>>> link_kind("text:3:00ab12cd34ef")
+'text'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from detectors.features import ip_prefix, text_fingerprints
+from detectors.privacy import keyed_hash
+from schemas.events import Envelope, MessageSent, ProposalSubmitted, UserSignedUp
+
+LinkKind = Literal["device", "ip", "ip24", "domain", "text"]
+#: What each kind of link means, for the console and the API.
+KINDS: dict[str, str] = {
+    "device": "same device",
+    "ip": "same IP address",
+    "ip24": "same /24 network",
+    "domain": "same rare e-mail domain",
+    "text": "near-duplicate text",
+}
+#: The flag that opens a ring's case (on its oldest account), and the flag a bulk decision adds
+#: to each other member so that each has a case of its own to decide.
+RING_DETECTOR, RING_MEMBER_DETECTOR, RING_VERSION = "link.shared_device_ring", "link.ring_member", "1"
+#: Texts shorter than this many characters are not linked: "thanks!" is no fingerprint.
+MIN_TEXT = 40
+#: How many of a text's six MinHash-LSH bands link it: each is a key in the index, and two cost
+#: a third of six (``bench/links.py``) while still linking letters that overlap 90% (a template
+#: with a name swapped in) 93% of the time (75% overlap: 66%; six bands: 96%).
+TEXT_BANDS = 2
+
+
+def link_keys(event: Envelope, key: bytes, *, messages: bool = False,
+              ) -> tuple[str, tuple[str, ...]]:
+    """The user an event is about and the link keys (``<kind>:<value>``) it reveals; no keys
+    for an event that reveals nothing shared. ``messages``: link messages' texts too (their
+    MinHash is not computed for the rules, unlike cover letters': ``bench/links.py``).
+
+    >>> from schemas import decode_event_obj
+    >>> from detectors.features import EXAMPLE_SIGNUP
+    >>> a = link_keys(decode_event_obj(EXAMPLE_SIGNUP), b"k" * 32)[1]
+    >>> a == link_keys(decode_event_obj(EXAMPLE_SIGNUP), b"k" * 32)[1] != link_keys(
+    ...     decode_event_obj(EXAMPLE_SIGNUP), b"j" * 32)[1]
+    True
+    """
+    p = event.payload
+    if isinstance(event, UserSignedUp):
+        domain = p.email.rsplit("@", 1)[-1].lower()
+        return p.user_id, (
+            f"device:{keyed_hash('device:' + p.device_id, key)}",
+            f"ip:{keyed_hash('ip:' + p.ip, key)}",
+            f"ip24:{keyed_hash('ip24:' + ip_prefix(p.ip), key)}",
+            f"domain:{keyed_hash('domain:' + domain, key)}",
+        )
+    if isinstance(event, MessageSent):
+        # Within a contract people write to each other as they like; a template sent to
+        # strangers (before any contract) is what links a ring's accounts, at a fraction of
+        # the messages' cost.
+        return p.sender_id, () if p.has_active_contract or not messages else _texts(p.text)
+    if isinstance(event, ProposalSubmitted):
+        return p.freelancer_id, _texts(p.cover_letter)
+    return event.subject_id, ()
+
+
+def _texts(text: str) -> tuple[str, ...]:
+    if len(text) < MIN_TEXT:
+        return ()
+    return tuple(f"text:{band}" for band in text_fingerprints(text)[:TEXT_BANDS])
+
+
+def link_kind(link_key: str) -> str:
+    """The kind of a link key (``device``, ``ip``, ...)."""
+    return link_key.split(":", 1)[0]
