@@ -3,26 +3,33 @@ events built from the contracts' limits) and watched at run time."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from detectors import ruleset
 from detectors.cost import (
     MAX_COMPREHENSION_DEPTH,
     RULE_BUDGET_SECONDS,
     SAMPLE_EVERY,
     WATCH,
+    Cost,
     bounds,
     deploy_limit,
     unbounded,
 )
 from detectors.errors import RuleSetInvalid
 from detectors.examples import example_event
-from detectors.rule import comprehension_depth
-from detectors.ruleset import RuleSet, compile_file, default_sources, load_rules, measure_cost
+from detectors.rule import CompiledRule, comprehension_depth
+from detectors.ruleset import (
+    RuleSet,
+    compile_file,
+    default_sources,
+    load_rules,
+    measure_cost,
+)
 from pipeline.cli.main import app
 from schemas.decode import decode_event_obj
 from schemas.events import EVENT_MODELS
@@ -57,20 +64,21 @@ def refused(text: str) -> list[tuple[str, str, str]]:
     return [(p.file, p.field, p.message) for p in error.value.problems]
 
 
-def test_three_nested_comprehensions_are_refused_before_anything_runs() -> None:
-    started = time.perf_counter()
+def test_three_nested_comprehensions_are_refused_before_anything_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def measured(rule: CompiledRule) -> Cost:
+        assert rule.id != "job_post.skills_check", "measured: the nesting is refused before"
+        return measure_cost(rule)
+
+    monkeypatch.setattr(ruleset, "measure_cost", measured)
     ((file, field, message),) = refused(skills_rule(NESTED))
-    assert time.perf_counter() - started < 2.0  # the library compiled; nothing evaluated
     assert (file, field) == (FILE, "condition")
     assert message.startswith(f"comprehensions (all, exists, exists_one, map, filter) nest 3 "
                               f"deep; at most {MAX_COMPREHENSION_DEPTH} may nest")
 
 
 def test_a_rule_dear_on_the_contracts_longest_inputs_is_refused_with_its_cost_and_the_budget() -> None:
-    started = time.perf_counter()
     ((file, field, message),) = refused(skills_rule(DEAR))
-    # Sizes double step by step and measuring stops at the first over the limit: quick.
-    assert time.perf_counter() - started < 5.0
     assert (file, field) == (FILE, "condition")
     # Grown are the fields it reads, and no others.
     assert "ms on a worst-case job_post.created (description: " in message

@@ -219,15 +219,20 @@ async def test_live_rules_switch_to_a_new_deploy_and_survive_a_bad_stored_versio
         await live.client.aclose()
 
 
-async def test_watch_follows_a_deploy_within_seconds(stack: Stack, store: RuleStore) -> None:
+async def test_watch_follows_a_deploy_by_its_announcement(stack: Stack, store: RuleStore) -> None:
     live = LiveRules(AsyncRedis.from_url(stack.settings.redis_url), load_rules())
-    task = asyncio.create_task(live.watch(poll_interval=1.0))
+    # A poll an hour away: only the deploy's pub/sub announcement can switch the set in time.
+    # (How soon a worker switches is a figure, not a test: see bench/ and the README.)
+    task = asyncio.create_task(live.watch(poll_interval=3600.0))
     try:
-        await asyncio.sleep(0.3)  # subscribed
-        deployed_at = time.monotonic()
+        deadline = time.monotonic() + 60  # a failure's bound, not a speed target
+        while dict(stack.client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0) < 1:
+            assert time.monotonic() < deadline, "the watch never subscribed"
+            await asyncio.sleep(0.05)
         store.deploy(lower_connects_threshold(default_sources()), author="bo", message="tune")
+        deadline = time.monotonic() + 60  # a failure's bound, not a speed target
         while live.version != 1:
-            assert time.monotonic() - deployed_at < 3, "worker did not switch within 3 s"
+            assert time.monotonic() < deadline, "the announcement never switched the set"
             await asyncio.sleep(0.05)
         assert live().by_id["proposal.connects_burn"].spec.version == 2
     finally:
