@@ -54,6 +54,23 @@ def keyed_hash(value: str, key: bytes, *, chars: int = HASH_CHARS) -> str:
     return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:chars]
 
 
+#: What an erased or pseudonymised person is called wherever a record of them is kept.
+PSEUDONYM_PREFIX = "anon_"
+
+
+def subject_pseudonym(user_id: str, key: bytes) -> str:
+    """The pseudonym records kept about ``user_id`` carry after erasure (decisions, actions, the
+    audit trail, models' training logs): a keyed hash, so it cannot be turned back into the id
+    without the key, yet the same user gets the same pseudonym in every store and every run.
+
+    >>> subject_pseudonym("usr_1", b"k" * 32).startswith(PSEUDONYM_PREFIX)
+    True
+    >>> subject_pseudonym("usr_1", b"k" * 32) == subject_pseudonym("usr_1", b"k" * 32)
+    True
+    """
+    return PSEUDONYM_PREFIX + keyed_hash("subject:" + user_id, key, chars=20)
+
+
 def _placeholder(match: Any) -> str:
     for name in ("EMAIL", "URL", "IP", "PHONE", "HANDLE", "NUM"):
         if match.group(name) is not None:
