@@ -48,6 +48,8 @@ class Contribution:
     #: The log's own id of the entry (the learner deletes forgotten entries by it).
     entry_id: str = ""
     decision_id: str | None = None
+    #: The model version that learned it (an input of another version's features is stale).
+    model_version: str = ""
 
 
 def covered(contribution: Contribution, requests: Mapping[str, float]) -> bool:

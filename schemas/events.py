@@ -111,11 +111,21 @@ class ConsentPayload(Contract):
     ai_features: Literal["opted_in", "opted_out"]
     policy_version: Annotated[str, Field(min_length=1, max_length=32)]
     changed_at: AwareDatetime
+    #: With ``opted_out``: the user also asks that what the models learned from their past
+    #: events be undone (README, "Unlearning"); an opt-out alone only stops future learning.
+    undo_learning: bool = False
 
     @field_validator("changed_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _undo_only_with_opt_out(self) -> ConsentPayload:
+        if self.undo_learning and self.ai_features != "opted_out":
+            raise ValueError("undo_learning is only valid with ai_features 'opted_out': undoing "
+                             "past learning withdraws consent")
+        return self
 
 
 class ReportPayload(Contract):

@@ -219,6 +219,11 @@ class OnlineModel(Detector):
             out["warm_start"] = self.warm_start
         return out
 
+    def fresh(self) -> OnlineModel:
+        """A model of the same kind under the same key that has learned nothing (what a
+        rebuild trains: :func:`detectors.unlearning.rebuild`)."""
+        return type(self)(self._hash_key)
+
     # ---- snapshots -------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:

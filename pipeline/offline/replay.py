@@ -42,7 +42,13 @@ from detectors.base import Detector
 from detectors.core import LABEL_OF_OUTCOME, learn_from_label, observe_unlabelled
 from detectors.results import Decision
 from detectors.ruleset import RuleSet, load_rules
-from detectors.sampling import CONTENT_TYPES, Sample, Sampler, SamplingPolicy, content_of
+from detectors.sampling import (
+    CONTENT_TYPES,
+    Sample,
+    Sampler,
+    SamplingPolicy,
+    content_of,
+)
 from pipeline.stores.consent import ConsentHistory
 from pipeline.stores.state import MemoryState
 from pipeline.worker.processor import Processor
@@ -58,6 +64,10 @@ LABEL_POLICIES = ("all", "reviewed")
 class InvalidLine:
     line: int
     reason: str
+
+
+#: Called for each label a model learned: model id, subject id, input, label, event time, decision.
+OnLearned = Callable[[str, str, dict[str, Any], bool, datetime, str], None]
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,8 @@ class _Learning:
     def __init__(self, models: Sequence[Detector], consent: ConsentHistory,
                  policy_version: str, review: _Review, label_policy: str,
                  summary: ReplaySummary, skip_decisions: Callable[[str], bool] | None = None,
-                 registry: ConsentHistory | None = None) -> None:
+                 registry: ConsentHistory | None = None,
+                 on_learned: OnLearned | None = None) -> None:
         self.models = {m.id: m for m in models if hasattr(m, "learn")}
         self.consent = consent
         self.registry = registry
@@ -160,6 +171,7 @@ class _Learning:
         self.reviewed_only = label_policy == "reviewed"
         self.summary = summary
         self.skip = skip_decisions or (lambda _decision_id: False)
+        self.on_learned = on_learned
         self.scored: dict[str, list[_Scored]] = {}
         self.decisions_seen: set[str] = set()
 
@@ -225,6 +237,9 @@ class _Learning:
                 stats = self.summary.model(scored.model_id)
                 if outcome.learned:
                     stats.learned[source] += 1
+                    if self.on_learned is not None:
+                        self.on_learned(scored.model_id, scored.subject_id, scored.model_input,
+                                        label, scored.occurred_at, event.payload.decision_id)
                 else:
                     stats.refused += 1
                 out["learning"].append({"event_id": labelled, **outcome.as_dict()})
@@ -249,6 +264,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                  label_policy: str = "all", sampling: SamplingPolicy | None = None,
                  summary: ReplaySummary | None = None, registry: ConsentHistory | None = None,
                  skip_decisions: Callable[[str], bool] | None = None,
+                 on_learned: OnLearned | None = None,
                  ) -> Iterator[dict[str, Any] | InvalidLine]:
     """Yield a finding record per valid event and an :class:`InvalidLine` per bad line.
 
@@ -261,7 +277,9 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
     ``sampling`` is the labelling sample's policy (default: the worker's defaults); ``summary``
     is filled in as the replay goes. ``vigil models bootstrap`` passes ``registry``, the live
     consent registry (a later record there wins over the file's; unsupervised parts then
-    observe nothing), and ``skip_decisions(decision_id)``, true for decisions applied before.
+    observe nothing), ``skip_decisions(decision_id)``, true for decisions applied before, and
+    ``on_learned(model_id, subject_id, x, label, occurred_at, decision_id)``, called for every
+    label a model learned (for its training log).
     """
     if label_policy not in LABEL_POLICIES:
         raise ValueError(f"label_policy must be one of {', '.join(LABEL_POLICIES)}")
@@ -272,7 +290,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
     summary = summary if summary is not None else ReplaySummary()
     review = _Review()
     learning = _Learning(models, state.consent, policy_version, review, label_policy,
-                         summary, skip_decisions, registry)
+                         summary, skip_decisions, registry, on_learned)
     loop = asyncio.new_event_loop()
     try:
         for number, line in enumerate(lines, start=1):
