@@ -302,8 +302,17 @@ class ProposalSubmitted(Envelope):
 class ConsentChanged(Envelope):
     SUBJECT_FIELD = "user_id"
     PAYLOAD_MODEL = ConsentPayload
+    #: 1.1 added ``undo_learning`` (optional: a 1.0 event is a 1.1 event without it).
+    SUPPORTED_VERSIONS = frozenset({"1.0", "1.1"})
     type: Literal["consent.changed"]
     payload: ConsentPayload
+
+    @model_validator(mode="after")
+    def _undo_learning_is_1_1(self) -> ConsentChanged:
+        if self.payload.undo_learning and self.schema_version == "1.0":
+            raise ValueError("payload.undo_learning is a field of consent.changed 1.1: publish "
+                             "the event as schema_version 1.1")
+        return self
 
     @model_validator(mode="after")
     def _changed_before_published(self) -> ConsentChanged:

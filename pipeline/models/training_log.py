@@ -61,11 +61,10 @@ class TrainingLog:
                 "v": model.version})
 
     @staticmethod
-    async def read(client: Any, model_id: str, *, upto: str = "+",
+    async def read(client: Any, model_id: str, *, start: str = "-", upto: str = "+",
                    count: int | None = None) -> list[Contribution]:
-        """The model's log in order (up to stream id ``upto``, at most ``count`` entries)."""
+        """The model's log in order (stream ids ``start`` to ``upto``, at most ``count``)."""
         out: list[Contribution] = []
-        start = "-"
         while count is None or len(out) < count:
             page = PAGE if count is None else min(PAGE, count - len(out))
             entries = await client.xrange(training_log_key(model_id), min=start, max=upto,

@@ -23,6 +23,7 @@ Each learner tick (every 2 s, the learner only), :meth:`Unlearner.run`:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -39,6 +40,7 @@ from pipeline.models.keys import (
     ERASED,
     LEARNING_WITHDRAWN,
     UNLEARNING,
+    snapshot_key,
     training_log_key,
     version_key,
 )
@@ -65,10 +67,23 @@ class _Plan:
     expired: list[Contribution] = field(default_factory=list)
     stale: list[Contribution] = field(default_factory=list)
     method: str = "exact"
+    #: The snapshot of a rebuild done before the round, which ``keep`` continues.
+    base: bytes | None = None
 
     @property
     def gone(self) -> list[str]:
         return [c.entry_id for c in self.forget + self.expired + self.stale]
+
+
+@dataclass(frozen=True)
+class _Prebuilt:
+    """A model rebuilt from its log up to entry ``last`` without what ``requests`` cover."""
+
+    requests: dict[str, float]
+    last: str
+    snapshot: bytes
+    forget: list[Contribution]
+    stale: list[Contribution]
 
 
 class Unlearner:
@@ -82,39 +97,80 @@ class Unlearner:
         self.clock = clock
 
     async def run(self, *, force: bool = False) -> dict[str, Any]:
-        """One round; ``force`` ignores the debounce. Returns per model what it did."""
+        """One round; ``force`` ignores the debounce. Returns per model what it did.
+
+        A rebuild replays a model's whole log (seconds to minutes: README, "Unlearning"), so it
+        is done first, in a thread, without the scorer's lock (labels keep being learned
+        meanwhile); the round then only teaches the rebuilt model what was logged since, and
+        publishes.
+        """
         learner = self.learner
+        prebuilt = await self._prebuild(force)
         keys = [version_key(i) for i in learner.by_id]
         keys += [training_log_key(i) for i in learner.by_id] + [UNLEARNING]
         async with learner.scorer.lock:
-            done = await learner._rounds("unlearn", keys, lambda run: self._round(run, force))
+            done = await learner._rounds("unlearn", keys,
+                                         lambda run: self._round(run, force, prebuilt))
         await self.export_status()
         return done
 
-    async def _round(self, run: _Round, force: bool) -> dict[str, Any]:
-        pipe, learner = run.pipe, self.learner
-        await learner.scorer.restore_newer(pipe)  # never rebuild over a stale snapshot
-        now = self.clock()
-        status = await read_status(pipe)
+    async def _due(self, client: Any, now: float, force: bool) -> dict[str, dict[str, float]]:
+        """Per model, the requests it does not exclude yet, if they are due (debounce)."""
+        learner = self.learner
+        status = await read_status(client)
         floor = min((s.get("excluded_up_to", 0.0) for s in status.values()), default=0.0)
-        requests = await pending_requests(pipe, floor if len(status) == len(learner.by_id)
+        requests = await pending_requests(client, floor if len(status) == len(learner.by_id)
                                           else 0.0)
-        plans: dict[str, _Plan] = {}
-        for model_id, model in learner.by_id.items():
+        out = {}
+        for model_id in learner.by_id:
             upto = status.get(model_id, {}).get("excluded_up_to", 0.0)
             mine = {p: t for p, t in requests.items() if t > upto}
             due = bool(mine) and (force or now - min(mine.values()) >= self.debounce)
-            plan = await self._plan(pipe, model, mine if due else {}, now)
+            metrics.MODEL_UNLEARNING_PENDING.labels(model_id).set(0 if due else len(mine))
+            out[model_id] = mine if due else {}
+        return out
+
+    async def _prebuild(self, force: bool) -> dict[str, _Prebuilt]:
+        """Rebuild every model that is due, from its log as it is now, off the event loop."""
+        learner, out = self.learner, {}
+        for model_id, requests in (await self._due(learner.redis, self.clock(), force)).items():
+            model = learner.by_id[model_id]
+            if not requests or getattr(model, "exact_unlearning", False):
+                continue
+            entries = await TrainingLog.read(learner.redis, model_id)
+            stale = [c for c in entries if c.model_version != model.version]
+            keep, forget = split((c for c in entries if c.model_version == model.version),
+                                 requests)
+            fresh = await asyncio.to_thread(rebuild, model.fresh(), keep)
+            out[model_id] = _Prebuilt(requests, entries[-1].entry_id if entries else "0-0",
+                                      fresh.snapshot(), forget, stale)
+        return out
+
+    async def _round(self, run: _Round, force: bool,
+                     prebuilt: dict[str, _Prebuilt]) -> dict[str, Any]:
+        pipe, learner = run.pipe, self.learner
+        await learner.scorer.restore_newer(pipe)  # never rebuild over a stale snapshot
+        now = self.clock()
+        plans: dict[str, _Plan] = {}
+        for model_id, requests in (await self._due(pipe, now, force)).items():
+            plan = await self._plan(pipe, learner.by_id[model_id], requests, now,
+                                    prebuilt.get(model_id))
             if plan is not None:
                 plans[model_id] = plan
-            metrics.MODEL_UNLEARNING_PENDING.labels(model_id).set(0 if due else len(mine))
         if not plans:
             return {}
         changed = set()
         for model_id, plan in plans.items():
             if await self._apply(pipe, run, learner.by_id[model_id], plan):
                 changed.add(model_id)
+        # The snapshots a changed model published before still hold what it unlearned: gone
+        # with the round (a scorer that misses one mid-restore loads the new one next poll).
+        superseded = [key for model_id in sorted(changed)
+                      for key in await _published_snapshots(pipe, model_id,
+                                                            learner.versions[model_id])]
         pipe.multi()
+        if superseded:
+            pipe.delete(*superseded)
         for model_id, plan in plans.items():
             if plan.gone:
                 pipe.xdel(training_log_key(model_id), *plan.gone)
@@ -127,11 +183,19 @@ class Unlearner:
         return self._report(plans)
 
     async def _plan(self, pipe: Any, model: OnlineModel, requests: dict[str, float],
-                    now: float) -> _Plan | None:
+                    now: float, prebuilt: _Prebuilt | None = None) -> _Plan | None:
         """What to take out of ``model``: entries ``requests`` cover (reading its whole log
-        only then) and entries past the log's retention or cap."""
+        only then, or what was logged since its prebuilt rebuild) and entries past the log's
+        retention or cap (a prebuilt model's wait for its next round)."""
         exact = getattr(model, "exact_unlearning", False)
         plan = _Plan(requests=requests, method="exact" if exact else "rebuild")
+        if prebuilt is not None and prebuilt.requests == requests:
+            tail = await TrainingLog.read(pipe, model.id, start="(" + prebuilt.last)
+            plan.base, plan.stale = prebuilt.snapshot, prebuilt.stale + [
+                c for c in tail if c.model_version != model.version]
+            keep, forget = split((c for c in tail if c.model_version == model.version), requests)
+            plan.keep, plan.forget = keep, prebuilt.forget + forget
+            return plan
         for c in await self._expired(pipe, model.id, now):
             (plan.expired if c.model_version == model.version else plan.stale).append(c)
         if requests:
@@ -176,7 +240,10 @@ class Unlearner:
                 plan.method = "rebuild"
         elif not plan.requests:
             return False  # a rebuilt model's expired entries: forgotten at its next rebuild
-        fresh = rebuild(model.fresh(), plan.keep)
+        fresh = model.fresh()
+        if plan.base is not None:  # rebuilt before the round: only what was logged since
+            fresh.restore(plan.base)
+        fresh = rebuild(fresh, plan.keep)
         if model.warm_start is not None:  # bootstrapped: its labels are in the log too
             fresh.warm_start = model.warm_start
         model.restore(fresh.snapshot())
@@ -210,6 +277,20 @@ def queue_withdrawal(pipe: Any, event: Envelope, pseudonym_key: bytes, now: floa
     pseudonym = subject_pseudonym(event.subject_id, pseudonym_key)
     pipe.zadd(LEARNING_WITHDRAWN, {pseudonym: now}, nx=True)
     return True
+
+
+async def _published_snapshots(pipe: Any, model_id: str, version: int) -> list[str]:
+    """The model's snapshot keys still in Redis, ``version`` and down: each publish lets the
+    one before it expire an hour later, so those left are a contiguous run of versions."""
+    keys: list[str] = []
+    while version > 0:
+        batch = [snapshot_key(model_id, v) for v in range(version, max(version - 100, 0), -1)]
+        found = [k for k, n in zip(batch, [await pipe.exists(k) for k in batch]) if n]
+        keys += found
+        if len(found) < len(batch):
+            break
+        version -= len(batch)
+    return keys
 
 
 async def read_status(client: Any) -> dict[str, dict[str, Any]]:

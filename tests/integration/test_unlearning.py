@@ -43,7 +43,8 @@ USERS = ["u_erase", "u_withdraw", "u_keep1", "u_keep2"]
 def consent(user: str, state: str, at: datetime, **extra: object) -> dict:
     return example_event("consent.changed", {"user_id": user, "ai_features": state,
                                              "changed_at": at.isoformat(), **extra},
-                         event_id=str(uuid.uuid4()), occurred_at=at.isoformat())
+                         event_id=str(uuid.uuid4()), occurred_at=at.isoformat(),
+                         schema_version="1.1" if extra else "1.0")
 
 
 def message(user: str, text: str, n: int) -> dict:

@@ -20,7 +20,13 @@ from detectors.privacy import subject_pseudonym
 from detectors.ruleset import RuleSet
 from detectors.unlearning import rebuild
 from pipeline.metrics import WORKER as REGISTRY
-from pipeline.models.keys import ERASED, LEARNING_WITHDRAWN, training_log_key
+from pipeline.models.keys import (
+    ERASED,
+    LEARNING_WITHDRAWN,
+    snapshot_key,
+    training_log_key,
+    version_key,
+)
 from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
 from pipeline.models.training_log import TrainingLog
@@ -141,6 +147,11 @@ async def test_after_an_erasure_count_models_subtract_and_logistic_models_are_re
         assert await TrainingLog.read(redis, model_id) == without  # their entries are gone
     assert (await published(redis, SCAM))._weights == rebuild(fresh(SCAM), [
         c for c in before[SCAM] if c.subject != gone])._weights
+    # No snapshot from before the round is left in Redis: they all held the user.
+    for model_id in (SCAM, COUNTS):
+        version = int(await redis.get(version_key(model_id)))
+        assert [k async for k in redis.scan_iter(f"vigil:model:{model_id}:snapshot:*")] == [
+            snapshot_key(model_id, version).encode()]
     rows = {r["model"]: r for r in unlearning_status(_sync(redis), [SCAM, COUNTS],
                                                      now=clock.at)}
     assert rows[SCAM]["excluded_up_to"] == erased_at and rows[SCAM]["pending"] == 0
@@ -148,6 +159,26 @@ async def test_after_an_erasure_count_models_subtract_and_logistic_models_are_re
     assert REGISTRY.get_sample_value("vigil_model_unlearned_up_to_timestamp_seconds",
                                      {"detector": SCAM}) == erased_at
     assert await unlearner.run() == {}  # nothing left to do
+
+
+async def test_labels_learned_while_a_model_is_rebuilt_are_in_the_model_it_publishes(
+        redis: Redis) -> None:
+    learner = learner_of(redis)
+    await teach_stream(redis, learner, ["u_erase", "u_a"], n=12)
+    gone = subject_pseudonym("u_erase", KEY)
+    await redis.zadd(ERASED, {gone: NOW.timestamp() + 60})
+
+    class LabelsMeanwhile(Unlearner):
+        async def _prebuild(self, force: bool) -> Any:
+            rebuilt = await super()._prebuild(force)  # from the log as it was
+            await teach(redis, learner, "u_new", SPAM[1], True)  # the learner goes on meanwhile
+            return rebuilt
+
+    await LabelsMeanwhile(learner, learner.training_log, debounce=0,
+                          clock=Clock(NOW.timestamp() + 61)).run()
+    log = await TrainingLog.read(redis, SCAM)
+    assert [c.subject for c in log][-1] == subject_pseudonym("u_new", KEY) and len(log) == 7
+    assert learned_state(await published(redis, SCAM)) == learned_state(rebuild(fresh(SCAM), log))
 
 
 async def test_unlearning_waits_for_the_debounce_then_takes_every_request_at_once(
@@ -196,7 +227,7 @@ async def test_a_withdrawal_that_undoes_learning_is_recorded_once_as_a_pseudonym
         at = NOW.isoformat()
         return decode_event_obj(example_event("consent.changed", {
             "user_id": "u_w", "ai_features": "opted_out", "changed_at": at,
-            "undo_learning": undo}, occurred_at=at))
+            "undo_learning": undo}, occurred_at=at, schema_version="1.1"))
 
     pipe = redis.pipeline(transaction=False)
     assert not queue_withdrawal(pipe, change(False), KEY, 100.0)  # an opt-out alone
