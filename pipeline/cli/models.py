@@ -64,16 +64,22 @@ def unlearning_status_command(
 ) -> None:
     """When each model last excluded every erased or withdrawn user ("excluded all requests up
     to T"), how, and what is still waiting (README, "Unlearning")."""
+    import asyncio
     import json
 
-    import redis
+    from redis.asyncio import Redis
 
     from detectors.models import MODEL_CLASSES
     from pipeline.models.unlearning import unlearning_status
 
-    settings = settings_with_stack()
-    client = redis.Redis.from_url(settings.redis_url)
-    rows = unlearning_status(client, [cls.id for cls in MODEL_CLASSES])
+    async def read() -> list[dict]:
+        client = Redis.from_url(settings_with_stack().redis_url)
+        try:
+            return await unlearning_status(client, [cls.id for cls in MODEL_CLASSES])
+        finally:
+            await client.aclose()
+
+    rows = asyncio.run(read())
     for row in rows:
         if as_json:
             console.print_json(json.dumps(row))

@@ -7,7 +7,9 @@ consent-gated :func:`detectors.core.learn_from_label`, then writes a new snapsho
 that learned, the snapshot version and the decision id in one MULTI. Every worker (the learner
 too) polls the snapshot versions and restores newer ones (:class:`~pipeline.models.scorer.Scorer`).
 A redelivered decision is recognised by its id and skipped; a restarted learner resumes from
-the latest snapshot.
+the latest snapshot. What each model learned goes into its training log in the same MULTI
+(:mod:`pipeline.models.training_log`), under the subject's pseudonym, so an erased user can be
+unlearned (:mod:`pipeline.models.unlearning`).
 
 Models with an unsupervised part also learn from every unlabelled input they scored: the learner
 reads the scorers' stream every few seconds, checks consent again (an opt-out since scoring

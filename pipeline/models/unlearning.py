@@ -95,6 +95,7 @@ class Unlearner:
         self.training_log = training_log
         self.debounce = debounce
         self.clock = clock
+        self._withdrawals_done = 0.0
 
     async def run(self, *, force: bool = False) -> dict[str, Any]:
         """One round; ``force`` ignores the debounce. Returns per model what it did.
@@ -119,8 +120,11 @@ class Unlearner:
         learner = self.learner
         status = await read_status(client)
         floor = min((s.get("excluded_up_to", 0.0) for s in status.values()), default=0.0)
-        requests = await pending_requests(client, floor if len(status) == len(learner.by_id)
-                                          else 0.0)
+        floor = floor if len(status) == len(learner.by_id) else 0.0
+        requests = await pending_requests(client, floor)
+        #: Withdrawals every model excludes and whose log entries would have expired anyway
+        #: are no longer needed (erasure keeps its own set).
+        self._withdrawals_done = min(floor, now - self.training_log.retention_seconds)
         out = {}
         for model_id in learner.by_id:
             upto = status.get(model_id, {}).get("excluded_up_to", 0.0)
@@ -171,6 +175,8 @@ class Unlearner:
         pipe.multi()
         if superseded:
             pipe.delete(*superseded)
+        if self._withdrawals_done > 0:
+            pipe.zremrangebyscore(LEARNING_WITHDRAWN, "-inf", self._withdrawals_done)
         for model_id, plan in plans.items():
             if plan.gone:
                 pipe.xdel(training_log_key(model_id), *plan.gone)
@@ -313,23 +319,22 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def unlearning_status(client: Any, model_ids: list[str], now: float | None = None,
-                      ) -> list[dict[str, Any]]:
-    """Per model (a synchronous client): the latest request its published state excludes, with
-    every one before it, the requests still waiting, and a sentence saying so."""
+async def unlearning_status(client: Any, model_ids: list[str], now: float | None = None,
+                            ) -> list[dict[str, Any]]:
+    """Per model: the latest request its published state excludes, with every one before it,
+    the requests still waiting, and a sentence saying so (the CLI's and the API's view)."""
     now = time.time() if now is None else now
-    status = {_text(k): json.loads(v) for k, v in client.hgetall(UNLEARNING).items()}
+    status = await read_status(client)
     rows = []
     for model_id in model_ids:
         one = status.get(model_id, {})
         upto = float(one.get("excluded_up_to", 0.0))
-        pending = [float(at) for key in (ERASED, LEARNING_WITHDRAWN)
-                   for _, at in client.zrangebyscore(key, f"({upto}", "+inf", withscores=True)]
+        pending = list((await pending_requests(client, upto)).values())
         rows.append({"model": model_id, "excluded_up_to": upto or None, "at": one.get("at"),
                      "method": one.get("method"), "forgotten": one.get("forgotten", 0),
                      "version": one.get("version"), "pending": len(pending),
                      "oldest_pending_age": round(now - min(pending), 1) if pending else None,
-                     "log_entries": client.xlen(training_log_key(model_id)),
+                     "log_entries": await client.xlen(training_log_key(model_id)),
                      "summary": describe(upto, one, pending, now)})
     return rows
 

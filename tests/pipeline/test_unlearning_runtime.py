@@ -152,8 +152,7 @@ async def test_after_an_erasure_count_models_subtract_and_logistic_models_are_re
         version = int(await redis.get(version_key(model_id)))
         assert [k async for k in redis.scan_iter(f"vigil:model:{model_id}:snapshot:*")] == [
             snapshot_key(model_id, version).encode()]
-    rows = {r["model"]: r for r in unlearning_status(_sync(redis), [SCAM, COUNTS],
-                                                     now=clock.at)}
+    rows = {r["model"]: r for r in await unlearning_status(redis, [SCAM, COUNTS], now=clock.at)}
     assert rows[SCAM]["excluded_up_to"] == erased_at and rows[SCAM]["pending"] == 0
     assert "excluded all erasures and withdrawals up to" in rows[COUNTS]["summary"]
     assert REGISTRY.get_sample_value("vigil_model_unlearned_up_to_timestamp_seconds",
@@ -211,6 +210,22 @@ async def test_entries_past_the_retention_leave_the_log_and_the_count_model(redi
     assert counts.n_labels == 0 and counts.counts == {}  # it forgot what left its log
 
 
+async def test_a_withdrawal_is_forgotten_once_excluded_and_past_the_logs_retention(
+        redis: Redis) -> None:
+    learner = learner_of(redis, retention_seconds=3600)
+    await teach_stream(redis, learner, ["u_w", "u_v"], n=4)
+    t0 = NOW.timestamp() + 10
+    await redis.zadd(LEARNING_WITHDRAWN, {subject_pseudonym("u_w", KEY): t0})
+    clock = Clock(t0 + 1)
+    unlearner = Unlearner(learner, learner.training_log, debounce=0, clock=clock)
+    assert (await unlearner.run())[SCAM]["forgotten"] == 2
+    assert await redis.zcard(LEARNING_WITHDRAWN) == 1  # excluded, but within the retention
+    clock.at = t0 + 7200
+    await teach(redis, learner, "u_v", HAM[0], False)  # something for the round to do
+    await unlearner.run()
+    assert await redis.zcard(LEARNING_WITHDRAWN) == 0
+
+
 async def test_a_log_over_its_cap_loses_its_oldest_entries_first(redis: Redis) -> None:
     learner = learner_of(redis, maxlen=4)
     await teach_stream(redis, learner, ["u_p", "u_q"], n=6)
@@ -236,14 +251,3 @@ async def test_a_withdrawal_that_undoes_learning_is_recorded_once_as_a_pseudonym
     await pipe.execute()
     assert await redis.zrange(LEARNING_WITHDRAWN, 0, -1, withscores=True) == [
         (subject_pseudonym("u_w", KEY).encode(), 100.0)]
-
-
-def _sync(redis: Redis) -> Any:
-    """A synchronous client on the same server (the CLI's view)."""
-    import redis as redis_lib
-
-    kwargs = redis.connection_pool.connection_kwargs
-    return redis_lib.Redis(host=kwargs.get("host"), port=kwargs.get("port"),
-                           unix_socket_path=kwargs.get("path"))
-
-
