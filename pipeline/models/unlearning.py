@@ -194,8 +194,13 @@ class Unlearner:
         only then, or what was logged since its prebuilt rebuild) and entries past the log's
         retention or cap (a prebuilt model's wait for its next round)."""
         exact = getattr(model, "exact_unlearning", False)
+        if not exact and requests:
+            # Never a whole rebuild here, on the event loop, holding the lock: the requests the
+            # rebuild before the round took (later ones wait for the next), or none this tick.
+            ready = prebuilt is not None and prebuilt.requests.items() <= requests.items()
+            requests = prebuilt.requests if ready else {}  # type: ignore[union-attr]
         plan = _Plan(requests=requests, method="exact" if exact else "rebuild")
-        if prebuilt is not None and prebuilt.requests == requests:
+        if requests and not exact and prebuilt is not None:
             tail = await TrainingLog.read(pipe, model.id, start="(" + prebuilt.last)
             plan.base, plan.stale = prebuilt.snapshot, prebuilt.stale + [
                 c for c in tail if c.model_version != model.version]

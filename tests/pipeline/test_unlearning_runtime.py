@@ -180,6 +180,32 @@ async def test_labels_learned_while_a_model_is_rebuilt_are_in_the_model_it_publi
     assert learned_state(await published(redis, SCAM)) == learned_state(rebuild(fresh(SCAM), log))
 
 
+async def test_a_request_recorded_during_a_rebuild_waits_for_the_next_round(
+        redis: Redis) -> None:
+    learner = learner_of(redis)
+    await teach_stream(redis, learner, ["u_first", "u_later", "u_c"], n=9)
+    t0 = NOW.timestamp() + 60
+    await redis.zadd(ERASED, {subject_pseudonym("u_first", KEY): t0})
+
+    class ErasureMeanwhile(Unlearner):
+        async def _prebuild(self, force: bool) -> Any:
+            rebuilt = await super()._prebuild(force)
+            await redis.zadd(ERASED, {subject_pseudonym("u_later", KEY): t0 + 5})
+            return rebuilt
+
+    unlearner = ErasureMeanwhile(learner, learner.training_log, debounce=0,
+                                 clock=Clock(t0 + 10))
+    done = await unlearner.run()
+    assert done[SCAM]["requests"] == 1 and done[COUNTS]["requests"] == 2  # exact: both at once
+    [row] = await unlearning_status(redis, [SCAM], now=t0 + 10)
+    assert row["excluded_up_to"] == t0 and row["pending"] == 1
+    await Unlearner(learner, learner.training_log, debounce=0, clock=Clock(t0 + 12)).run()
+    [row] = await unlearning_status(redis, [SCAM], now=t0 + 12)
+    assert row["excluded_up_to"] == t0 + 5 and row["pending"] == 0
+    assert {c.subject for c in await TrainingLog.read(redis, SCAM)} == {
+        subject_pseudonym("u_c", KEY)}
+
+
 async def test_unlearning_waits_for_the_debounce_then_takes_every_request_at_once(
         redis: Redis) -> None:
     learner = learner_of(redis)
