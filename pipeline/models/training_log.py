@@ -88,3 +88,14 @@ def parse(entry_id: Any, fields: dict[Any, Any]) -> Contribution:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def learned_from(client: Any, model_ids: Sequence[str], pseudonym: str) -> dict[str, int]:
+    """How many inputs of the subject ``pseudonym`` each model's log holds (what a user's data
+    export says about the models: which learned from them, and how much). Reads whole logs."""
+    out = {}
+    for model_id in model_ids:
+        n = sum(1 for c in await TrainingLog.read(client, model_id) if c.subject == pseudonym)
+        if n:
+            out[model_id] = n
+    return out

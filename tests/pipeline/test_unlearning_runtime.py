@@ -29,7 +29,7 @@ from pipeline.models.keys import (
 )
 from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
-from pipeline.models.training_log import TrainingLog
+from pipeline.models.training_log import TrainingLog, learned_from
 from pipeline.models.unlearning import Unlearner, queue_withdrawal, unlearning_status
 from pipeline.stores.consent import RedisConsentStore
 from schemas.decode import decode_event_obj
@@ -116,6 +116,8 @@ async def test_every_label_learned_is_logged_under_the_subjects_pseudonym(redis:
         assert abs(entry.occurred_at - NOW.timestamp()) < 1
         raw = await redis.xrange(training_log_key(model_id))
         assert b"u_raw_ZQX" not in repr(raw).encode()  # the raw id is never stored
+    assert await learned_from(redis, [SCAM, COUNTS, "signup.fake_account_model"],
+                              subject_pseudonym("u_raw_ZQX", KEY)) == {SCAM: 1, COUNTS: 1}
     # The log is exactly what the published model learned: trained on it, the same state.
     assert rebuild(fresh(COUNTS), await TrainingLog.read(redis, COUNTS)).snapshot() == \
         (await published(redis, COUNTS)).snapshot()
