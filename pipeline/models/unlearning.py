@@ -130,7 +130,7 @@ class Unlearner:
             upto = status.get(model_id, {}).get("excluded_up_to", 0.0)
             mine = {p: t for p, t in requests.items() if t > upto}
             due = bool(mine) and (force or now - min(mine.values()) >= self.debounce)
-            metrics.MODEL_UNLEARNING_PENDING.labels(model_id).set(0 if due else len(mine))
+            metrics.MODEL_UNLEARNING_PENDING.labels(model_id).set(len(mine))
             out[model_id] = mine if due else {}
         return out
 
