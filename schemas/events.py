@@ -46,8 +46,9 @@ CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 SchemaVersion = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+$")]
 #: A payment provider's fingerprint of a card or bank account (Stripe's ``fingerprint``, Adyen's
 #: ``paymentAccountReference``...): an opaque token, the same for the same instrument, never the
-#: number itself.
-PaymentFingerprint = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+#: number itself: not all digits (a card or account number is not a token).
+PaymentFingerprint = Annotated[str, Field(min_length=8, max_length=64,
+                                          pattern=r"^[A-Za-z0-9_-]*[A-Za-z_-][A-Za-z0-9_-]*$")]
 
 
 class Contract(BaseModel):

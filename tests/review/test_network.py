@@ -66,7 +66,7 @@ def test_a_ring_has_one_case_and_its_network_is_the_ring(client: TestClient,
     view = client.get(f"/api/cases/{case_id}/network", headers=auth(tokens, "alice")).json()
     assert view["center"] == members[0]
     assert sorted(n["user_id"] for n in view["nodes"]) == sorted(members)
-    assert view["ring"]["members"] == members
+    assert view["ring"]["members"] == members and view["ring"]["confirmed"] == members[1:3]
     device_edges = [e for e in view["edges"] if "device" in e["kinds"]]
     assert len(device_edges) == 10  # every pair of the five shares the device
     payout_edges = [e for e in view["edges"] if "payment" in e["kinds"]]
@@ -137,5 +137,6 @@ def test_the_case_page_draws_the_ring_with_a_table(client: TestClient, redis_url
     client.post("/login", data={"token": tokens["alice"], "csrf_token": csrf, "next": "/queue"})
     html = client.get(f"/cases/{case_id}").text
     assert html.count("<circle") == 5
+    assert "ring of 5 accounts on one device, 2 confirmed fraud" in html
     assert all(f'<tr data-user="{m}">' in html for m in members[1:])
     assert 'id="ring-decision"' in html
