@@ -41,7 +41,6 @@ from detectors.links import is_ring, link_kind
 from pipeline.settings import Settings
 
 USER, TEXTS, KEY = "vigil:links:user:", "vigil:links:texts:", "vigil:links:key:"
-CONFIRMED = "vigil:links:confirmed"
 #: One event's user, its time and its link keys.
 Observed = tuple[str, float, Sequence[str]]
 #: An account an analyst confirmed as fraud, and when.
