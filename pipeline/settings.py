@@ -177,7 +177,14 @@ class Settings(_Declared):
     """link accounts by near-duplicate messages sent outside a contract too, not only by cover
     letters (~12 µs of worker CPU and ~19 µs of Redis per message, README "Networks")"""
     ring_accounts: int = Field(5, ge=2)
-    """accounts on one device that open a ring case"""
+    """accounts on one device that, with `VIGIL_RING_CONFIRMED` of them confirmed fraud, open a
+    ring case"""
+    ring_confirmed: int = Field(2, ge=0, le=1000)
+    """accounts of a shared device an analyst confirmed as fraud (within the link retention)
+    before the device's accounts are a ring (0: every device of `VIGIL_RING_ACCOUNTS` accounts)"""
+    link_max_confirmed: int = Field(200_000, ge=1)
+    """confirmed-fraud accounts the link index remembers for the ring threshold (the most
+    recently decided; ~100 B each)"""
     max_clock_skew: float = Field(300.0, gt=0)
     """seconds an event's `occurred_at` may be ahead of the worker's clock; later ones are
     dead-lettered as `clock_skew` (and no write trims feature windows past this)"""

@@ -1,7 +1,8 @@
 """Ring cases: one case for accounts that share a device, and one decision for all of them.
 
 The worker opens a ring's case with a ``link.shared_device_ring`` flag on the ring's oldest
-account (:mod:`pipeline.worker.links`), its evidence naming the device's link key and members.
+account (:mod:`pipeline.worker.links`) once enough of a device's accounts are confirmed fraud,
+its evidence naming the device's link key, members and confirmed members.
 :func:`decide_ring` applies one analyst decision to every member through the same
 :meth:`~pipeline.review.queue.actions.Actions.decide` a single case goes through (so each member
 gets its own decision, label and, once actions land, platform actions): a member without an open
@@ -46,6 +47,15 @@ def ring_of(case: Mapping[str, Any]) -> tuple[str, list[str]] | None:
             evidence = flag.get("evidence") or {}
             return str(evidence.get("ring", "")), [str(m) for m in evidence.get("members", [])]
     return None
+
+
+def confirmed_of(case: Mapping[str, Any]) -> list[str]:
+    """The members of a ring's case confirmed as fraud when its flag was raised (the ring
+    threshold's confirmations, :func:`detectors.links.is_ring`)."""
+    for flag in case.get("flags", []):
+        if flag.get("detector_id") == RING_DETECTOR:
+            return [str(m) for m in (flag.get("evidence") or {}).get("confirmed", [])]
+    return []
 
 
 def member_decision_id(decision_id: str, member: str) -> str:
