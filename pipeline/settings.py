@@ -271,6 +271,12 @@ class QueueSettings(_Declared):
     """claim lease (`15m`, or seconds)"""
     policy_reasons: Annotated[tuple[str, ...], NoDecode] = DEFAULT_POLICY_REASONS
     """reasons a fraud decision may cite (comma-separated)"""
+    appeal_sla_seconds: int = Field(2 * 86400, ge=60, validation_alias="VIGIL_REVIEW_APPEAL_SLA",
+                                    json_schema_extra=_DURATION)
+    """time from an appeal being filed to its decision being due (appeals' own SLA)"""
+    appeal_window_days: int = Field(180, ge=1, le=3650,
+                                    validation_alias="VIGIL_REVIEW_APPEAL_WINDOW_DAYS")
+    """how long after a decision its subject may appeal it (DSA Art. 20: six months at least)"""
     due_soon_fraction: float = Field(0.25, gt=0, lt=1)
     """an open case is `due_soon` when less than this share of its SLA is left"""
     severity_weight: float = 1000.0

@@ -14,7 +14,10 @@ class Topics:
     PROFILES: Final = "marketplace.profiles"
     REPORTS: Final = "tns.reports"
     DECISIONS: Final = "tns.decisions"
+    ACTION_RESULTS: Final = "tns.action_results"
+    APPEALS: Final = "tns.appeals"
     FLAGS: Final = "tns.flags"
+    ACTIONS: Final = "tns.actions"
     DEAD_LETTERS: Final = "tns.dead_letters"
 
 
@@ -28,13 +31,16 @@ TOPIC_BY_TYPE: Final[dict[str, str]] = {
     "profile.updated": Topics.PROFILES,
     "user_report.filed": Topics.REPORTS,
     "review.decided": Topics.DECISIONS,
+    "action.applied": Topics.ACTION_RESULTS,
+    "action.failed": Topics.ACTION_RESULTS,
+    "appeal.filed": Topics.APPEALS,
 }
 
 #: Every topic the worker consumes.
 INPUT_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_TYPE.values()))
 
 #: Topics Vigil writes to.
-OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS)
+OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS, Topics.ACTIONS)
 
 
 def topic_plan(partitions: int) -> dict[str, int]:

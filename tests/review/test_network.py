@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.review.web.app import create_app
 from pipeline.settings import Settings
-from tests.support.links import simulated_ring, write_links
+from tests.support.links import ring_case, simulated_ring
 from tests.support.review import USERS, add_users
 
 pytestmark = [pytest.mark.integration,
@@ -30,18 +30,6 @@ def client(redis_url: str) -> Iterator[TestClient]:
 
 def auth(tokens: dict[str, str], name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[name]}"}
-
-
-def ring_case(redis_url: str) -> tuple[str, list[str]]:
-    ring = simulated_ring(5)
-    members = [e["payload"]["user_id"] for e in ring]
-    cases = write_links(redis_url, ring[:4])
-    assert cases == []  # four accounts on a device are not a ring yet
-    cases = write_links(redis_url, ring)  # a redelivery of the four, and the fifth
-    assert len(cases) == 1
-    again = write_links(redis_url, ring)  # redelivered again: the same case, no second one
-    assert again == cases
-    return cases[0], members
 
 
 def test_a_ring_has_one_case_and_its_network_is_the_ring(client: TestClient,

@@ -51,3 +51,16 @@ def write_links(redis_url: str, envelopes: list[dict[str, Any]]) -> list[str]:
         finally:
             await redis.aclose()
     return run_sync(run)
+
+
+def ring_case(redis_url: str) -> tuple[str, list[str]]:
+    """A ring case of five simulated accounts on one device (its id and the members)."""
+    ring = simulated_ring(5)
+    members = [e["payload"]["user_id"] for e in ring]
+    cases = write_links(redis_url, ring[:4])
+    assert cases == []  # four accounts on a device are not a ring yet
+    cases = write_links(redis_url, ring)  # a redelivery of the four, and the fifth
+    assert len(cases) == 1
+    again = write_links(redis_url, ring)  # redelivered again: the same case, no second one
+    assert again == cases
+    return cases[0], members

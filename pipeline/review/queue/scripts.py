@@ -45,6 +45,8 @@ class Scripts:
     decide: AsyncScript
     mark_breaches: AsyncScript
     mark_published: AsyncScript
+    ack_action: AsyncScript
+    open_appeal: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

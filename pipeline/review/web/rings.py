@@ -83,7 +83,8 @@ async def _decide(svc: Services, case_id: str, who: Principal, body: DecisionIn)
     result = await decide_ring(svc.queue, case_id, who.name, body.outcome,
                                decision_id=body.decision_id or f"dec_{uuid.uuid4().hex}",
                                policy_reason=body.policy_reason, notes=body.notes,
-                               lead=who.is_lead, current=links.members)
+                               lead=who.is_lead, current=links.members,
+                               actions=body.chosen())
     svc.relay.wake.set()
     return RingDecisionOut(ring=result.ring,
                            decisions={m: r.decision for m, r in result.decisions.items()},
