@@ -110,3 +110,81 @@ async def test_an_acknowledgement_for_an_unknown_action_or_another_user_is_unkno
     stranger = ack({**action, "action_id": "00000000-0000-4000-8000-000000000000"})
     result = await queue.acknowledge(stranger)
     assert result.status == "unknown" and "no action" in result.reason
+
+
+async def appealed(queue: ReviewQueue) -> tuple[str, dict, str]:
+    from tests.support.enforcement import appeal
+
+    case_id, decision = await decided(queue, actions=[("suspend_account", 30), ("hold_payouts", None)])
+    result = await queue.file_appeal(appeal(decision["decision_id"], "u1"))
+    assert result.status == "opened"
+    return case_id, decision, result.case_id
+
+
+async def test_an_appeal_is_heard_by_someone_else_and_reversing_undoes_each_action(
+        queue: ReviewQueue) -> None:
+    from pipeline.review.queue.errors import NotTheOriginalDecider
+
+    case_id, decision, appeal_case = await appealed(queue)
+    summary = await queue.summary(appeal_case)
+    assert summary["kind"] == "appeal" and summary["appeal_of"] == "dec-1"
+    assert summary["due_at"] == queue.clock() + queue.config.appeal_sla_seconds
+    assert [c["case_id"] for c in (await queue.list_cases(kind="appeal"))[0]] == [appeal_case]
+    assert appeal_case not in [c["case_id"] for c in (await queue.list_cases())[0]]
+    with pytest.raises(NotTheOriginalDecider, match="another reviewer must hear the appeal"):
+        await queue.claim(appeal_case, "ana")
+    with pytest.raises(NotTheOriginalDecider):
+        await queue.claim(appeal_case, "ana", lead=True)
+    detail = await queue.case_detail(appeal_case)
+    assert detail["appeal"]["decision"]["decision_id"] == "dec-1"
+    assert len(detail["appeal"]["actions"]) == 2 and detail["appeal"]["flags"]
+    await queue.claim(appeal_case, "bea")
+    with pytest.raises(InvalidDecision, match="takes no actions of its own"):
+        await queue.decide(appeal_case, "bea", "legitimate", actions=[("warn", None)])
+    before = set(await queue.outbox_pending(ACTIONS_OUTBOX))
+    reversed_ = (await queue.decide(appeal_case, "bea", "legitimate",
+                                    decision_id="dec-appeal")).decision
+    assert reversed_["appeal"] == "reversed" and reversed_["appeal_of"] == "dec-1"
+    reversals = {a["action_id"]: a for a in reversed_["actions"]}
+    assert {a["action"] for a in reversals.values()} == {"reinstate_account", "release_payouts"}
+    assert {a["reverses"] for a in reversals.values()} == before
+    assert set(await queue.outbox_pending(ACTIONS_OUTBOX)) == before | set(reversals)
+    originals = await queue.case_actions(case_id)
+    assert {a["reversed_by"] for a in originals} == set(reversals)
+    # The corrected label: review.decided with the reversed outcome, on the original's events.
+    label = json.loads((await queue.outbox_pending())["dec-appeal"])
+    assert label["payload"]["outcome"] == "legitimate"
+    assert label["payload"]["event_ids"] == decision["event_ids"]
+    # A retried appeal decision publishes the same reversal ids again, nothing new.
+    await queue.decide(appeal_case, "bea", "legitimate", decision_id="dec-appeal")
+    assert set(await queue.outbox_pending(ACTIONS_OUTBOX)) == before | set(reversals)
+
+
+async def test_upholding_an_appeal_keeps_the_actions_and_teaches_nothing_twice(
+        queue: ReviewQueue) -> None:
+    _case_id, _decision, appeal_case = await appealed(queue)
+    await queue.claim(appeal_case, "bea")
+    upheld = (await queue.decide(appeal_case, "bea", "confirmed_fraud",
+                                 decision_id="dec-uphold")).decision
+    assert upheld["appeal"] == "upheld" and upheld["policy_reason"] == "payment_fraud"
+    assert "actions" not in upheld
+    assert "dec-uphold" not in await queue.outbox_pending()
+    assert len(await queue.outbox_pending(ACTIONS_OUTBOX)) == 2
+
+
+async def test_appeals_that_are_not_the_subjects_or_restricted_nothing_are_refused(
+        queue: ReviewQueue) -> None:
+    from tests.support.enforcement import appeal
+
+    _case_id, decision = await decided(queue)
+    forged = await queue.file_appeal(appeal(decision["decision_id"], "u2"))
+    assert forged.status == "refused" and "u2 is not the subject" in forged.reason
+    f, event = flag("u3")
+    other = (await queue.add_flag(f, event)).case_id
+    await queue.claim(other, "ana")
+    await queue.decide(other, "ana", "legitimate", decision_id="dec-legit")
+    nothing = await queue.file_appeal(appeal("dec-legit", "u3"))
+    assert nothing.status == "refused" and "restricted nothing" in nothing.reason
+    first = await queue.file_appeal(appeal(decision["decision_id"], "u1"))
+    again = await queue.file_appeal(appeal(decision["decision_id"], "u1"))
+    assert (again.status, again.case_id) == ("duplicate", first.case_id)
