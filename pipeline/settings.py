@@ -322,7 +322,7 @@ class QueueSettings(_Declared):
             sla[name.strip()] = parse_duration(duration.strip())
         return sla
 
-    @field_validator("lease_seconds", mode="before")
+    @field_validator("lease_seconds", "appeal_sla_seconds", mode="before")
     @classmethod
     def _lease(cls, value: Any) -> Any:
         return parse_duration(value.strip()) if isinstance(value, str) and not value.isdigit() else value

@@ -33,7 +33,9 @@ ACTION_STATES = ("pending", "applied", "failed")
 
 
 def action_key(action_id: str) -> str:
-    """>>> action_key("a1")
+    """Where an action's record, state and acknowledgements are kept.
+
+    >>> action_key("a1")
     'vigil:action:a1'
     """
     return f"{K}action:{action_id}"
