@@ -184,6 +184,9 @@ class Settings(_Declared):
     max_event_age: float = Field(0.0, ge=0)
     """seconds an event's `occurred_at` may be behind the worker's clock (0: any age since 2000;
     backfills and replays are old); older ones are dead-lettered as `clock_skew`"""
+    auto_actions: str = ""
+    """a YAML file of automatic actions per detector and score (empty: the packaged
+    `detectors/auto_actions.yaml`, which has none; README "Acting on the platform")"""
     idempotent_producer: bool = False
     """aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it)"""
     embedded: bool = False

@@ -34,6 +34,7 @@ from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.heartbeat import this_worker
 from pipeline.stores.links import RedisLinks
 from pipeline.stores.state import RedisState
+from pipeline.worker.auto_actions import AutoActions, load_auto_actions
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
 from pipeline.worker.links import LinkStep
@@ -90,7 +91,8 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound,
         links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key(),
                        messages=settings.link_messages),
-        platform=PlatformStep(queue, dead_letters, parking))
+        platform=PlatformStep(queue, dead_letters, parking),
+        auto_actions=AutoActions(queue, load_auto_actions(settings.auto_actions)))
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,

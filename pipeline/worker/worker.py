@@ -30,6 +30,7 @@ from pipeline.models.learner import Learner
 from pipeline.rules.source import RuleSource
 from pipeline.stores.outages import retrying
 from pipeline.stores.state import Loaded, RedisState
+from pipeline.worker.auto_actions import AutoActions
 from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
@@ -61,7 +62,8 @@ class Worker:
                  flag_log: FlagLog, parking: Parking, stats: WorkerStats,
                  keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
                  clock: Callable[[], float] = time.time, links: LinkStep | None = None,
-                 platform: PlatformStep | None = None) -> None:
+                 platform: PlatformStep | None = None,
+                 auto_actions: AutoActions | None = None) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -76,6 +78,7 @@ class Worker:
         self.clock = clock
         self.links = links
         self.platform = platform
+        self.auto_actions = auto_actions
         self.rules_loaded = False
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
@@ -195,6 +198,8 @@ class Worker:
         done = await self.learn_labels(done)
         if self.platform is not None:  # actions' acknowledgements and appeals, to their cases
             done = await self.platform.apply(done)
+        if self.auto_actions is not None:  # flags above a configured score act at once
+            await self.auto_actions.apply(done)
         publish = self.flag_log.publish
         for one in done:  # after the write round trip: the queue's reply names each case
             for flag, added in zip(one.flags, one.added):

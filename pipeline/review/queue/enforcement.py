@@ -102,6 +102,17 @@ class Enforcement(CaseViews):
         return [a["record"] for a in await self.case_actions(case_id)
                 if a["record"]["decision_id"] == decision_id]
 
+    async def add_auto_actions(self, actions: Sequence[PlatformAction]) -> int:
+        """Record automatic actions (each on its flag's case, in the outbox, audited); returns
+        how many were new (an action id seen before changes nothing)."""
+        if not actions:
+            return 0
+        items = [[a.action_id, a.model_dump_json(), a.case_id,
+                  json.dumps({**summary(a), "decision_id": a.decision_id,
+                              "policy_reason": a.policy_reason, "decided_by": a.decided_by})]
+                 for a in actions]
+        return int(await self.scripts.auto_actions(args=[repr(self.clock()), json.dumps(items)]))
+
     async def action_refusal(self, action_id: str, user_id: str) -> str | None:
         """Why an acknowledgement of ``action_id`` for ``user_id`` would be refused, or None."""
         raw = await self.redis.hget(action_key(action_id), "record")

@@ -47,6 +47,7 @@ class Scripts:
     mark_published: AsyncScript
     ack_action: AsyncScript
     open_appeal: AsyncScript
+    auto_actions: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:
