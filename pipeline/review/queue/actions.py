@@ -119,7 +119,8 @@ def _decision(case_id: str, case: Mapping[str, Any], decision_id: str, analyst: 
         "subject_id": subject, "outcome": outcome, "policy_reason": policy_reason,
         "notes": notes, "analyst_id": analyst, "decided_at": iso(now),
         "event_id": str(event.event_id), "event_ids": event_ids,
-        "flag_count": case["flag_count"],
+        "flag_count": case["flag_count"], "kind": case.get("kind", "detection"),
+        "opened_at": iso(case["created_at"]),
         "sla_breached": case["due_at"] is not None and case["due_at"] <= now,
     }
     return decision, event
