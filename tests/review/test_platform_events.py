@@ -5,6 +5,7 @@ the reason, on the embedded Redis."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -102,3 +103,65 @@ def test_an_acknowledgement_needs_an_action_published_to_that_user(
                           occurred_at=now())
     assert client.post("/api/events", headers=h, json=right).status_code == 202
     assert [e.type for e in published.published] == ["action.applied"]
+
+
+def test_the_api_refuses_wrong_actions_and_the_original_decider_of_an_appeal(
+        client: TestClient, redis_url: str) -> None:
+    from tests.support.enforcement import appeal
+    from tests.support.review import add_users
+
+    tokens = add_users(redis_url, {"ana": "analyst", "lena": "lead", "eve": "engineer"})
+
+    def h(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[name]}"}
+
+    async def open_one() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            f, event = flag("u7")
+            return (await ReviewQueue(redis, QueueSettings()).add_flag(f, event)).case_id
+        finally:
+            await redis.aclose()
+    case_id = run_sync(open_one)
+    assert client.post(f"/api/cases/{case_id}/claim", headers=h("ana")).status_code == 200
+    body = {"outcome": "confirmed_fraud", "policy_reason": "spam", "decision_id": "dec-api"}
+    for actions, message in (([{"action": "teleport"}], "unknown action 'teleport'"),
+                             ([{"action": "hide_proposal"}], "applies to proposal, not user"),
+                             ([{"action": "restrict_messaging"}], "needs duration_days"),
+                             ([{"action": "restrict_messaging", "duration_days": 91}],
+                              "lasts 1 to 90 days, not 91")):
+        refused = client.post(f"/api/cases/{case_id}/decision", headers=h("ana"),
+                              json={**body, "actions": actions})
+        assert refused.status_code == 422 and message in refused.json()["message"], refused.text
+    bad_shape = client.post(f"/api/cases/{case_id}/decision", headers=h("ana"),
+                            json={**body, "actions": [{"action": "ban", "duration_days": 0}]})
+    assert bad_shape.status_code == 422
+    done = client.post(f"/api/cases/{case_id}/decision", headers=h("ana"), json={
+        **body, "actions": [{"action": "restrict_messaging", "duration_days": 30}]})
+    assert done.status_code == 200, done.text
+
+    async def file() -> str:
+        redis = Redis.from_url(redis_url)
+        try:
+            return (await ReviewQueue(redis, QueueSettings()).file_appeal(
+                appeal("dec-api", "u7", statement="call me at +1 415 555 0100"))).case_id
+        finally:
+            await redis.aclose()
+    appeal_case = run_sync(file)
+    listed = client.get("/api/cases?kind=appeal", headers=h("ana")).json()
+    assert [c["case_id"] for c in listed["items"]] == [appeal_case]
+    assert listed["items"][0]["original_decider"] == "ana"
+    for who in ("ana",):
+        refused = client.post(f"/api/cases/{appeal_case}/claim", headers=h(who))
+        assert refused.status_code == 403
+        assert "another reviewer must hear the appeal" in refused.json()["message"]
+    moved = client.post(f"/api/cases/{appeal_case}/reassign", headers=h("lena"),
+                        json={"analyst": "ana"})
+    assert moved.status_code == 403
+    detail = client.get(f"/api/cases/{appeal_case}", headers=h("lena")).json()
+    assert detail["appeal"]["decision"]["decision_id"] == "dec-api"
+    assert [a["action"] for a in detail["appeal"]["actions"]] == ["restrict_messaging"]
+    original = client.get(f"/api/cases/{case_id}", headers=h("ana")).json()
+    assert [(a["action"], a["state"]) for a in original["actions"]] == [("restrict_messaging", "pending")]
+    masked = client.get(f"/api/cases/{appeal_case}", headers=h("eve")).json()
+    assert "555 0100" not in json.dumps(masked) and masked["masked"] is True
