@@ -90,6 +90,11 @@ def test_an_appeal_is_reversed_by_a_second_analyst_and_the_reversals_appear(
         page.goto(f"{live.url}/cases/{case_id}")
         page.click("#claim")
         page.check("#act-suspend_account")
+        page.select_option("#days-suspend_account", "30")
+        page.click("#decide-confirmed_fraud")  # no policy reason: refused, the choices kept
+        assert "policy_reason" in page.inner_text(".error")
+        assert page.is_checked("#act-suspend_account")
+        assert page.input_value("#days-suspend_account") == "30"
         page.select_option("#days-suspend_account", "7")
         page.select_option("#policy_reason", "payment_fraud")
         page.click("#decide-confirmed_fraud")

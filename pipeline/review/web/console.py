@@ -311,7 +311,8 @@ async def _case_action(request: Request, case_id: str, action: str) -> Response:
     queue = services(request).queue
     back = f"/cases/{case_id}"
     request.state.kept = {k: str(v)[:5000] for k, v in form.items()
-                          if k in ("notes", "text", "policy_reason")}
+                          if k in ("notes", "text", "policy_reason")
+                          or k.startswith(("act_", "days_"))}
     try:
         if action == "claim":
             result = await queue.claim(case_id, who.name, lead=who.is_lead)
