@@ -169,3 +169,25 @@ SAMPLE_DECIDED = Gauge("vigil_random_sample_decided",
                        "Decided events of the random labelling sample, per type (the "
                        "estimates' sample size)", ["type"], registry=REVIEW)
 LABELLING_OPEN = Gauge("vigil_labelling_cases_open", "Open labelling cases (not detections)", registry=REVIEW)
+
+# ---- platform actions and appeals ------------------------------------------------------------
+ACTION_RESULTS = Counter("vigil_action_results_total",
+                         "Platform services' acknowledgements of actions (action.applied / "
+                         "action.failed), by action and result (applied, failed, duplicate, "
+                         "stale, unknown: dead-lettered)", ["action", "result"], registry=WORKER)
+APPEALS = Counter("vigil_appeals_total",
+                  "appeal.filed events by result (opened, duplicate, refused: dead-lettered)",
+                  ["result"], registry=WORKER)
+ACTIONS_PUBLISHED = Counter("vigil_actions_published_total",
+                            "Platform actions the relay published to tns.actions, by kind "
+                            "(apply, reverse)", ["kind"], registry=REVIEW)
+ACTIONS_FAILED = Gauge("vigil_actions_failed",
+                       "Platform actions whose latest acknowledgement is action.failed",
+                       registry=REVIEW)
+APPEAL_DECISIONS = Counter("vigil_appeal_decisions_total",
+                           "Decisions on appeal cases: upheld, reversed, escalate",
+                           ["result"], registry=REVIEW)
+APPEALS_OPEN = Gauge("vigil_appeal_cases_open", "Open appeal cases", registry=REVIEW)
+APPEAL_SLA_BREACHED = Gauge("vigil_appeal_sla_breached_cases",
+                            "Open appeal cases past their appeal SLA (VIGIL_REVIEW_APPEAL_SLA)",
+                            registry=REVIEW)

@@ -191,6 +191,9 @@ class Settings(_Declared):
     max_event_age: float = Field(0.0, ge=0)
     """seconds an event's `occurred_at` may be behind the worker's clock (0: any age since 2000;
     backfills and replays are old); older ones are dead-lettered as `clock_skew`"""
+    auto_actions: str = ""
+    """a YAML file of automatic actions per detector and score (empty: the packaged
+    `detectors/auto_actions.yaml`, which has none; README "Acting on the platform")"""
     idempotent_producer: bool = False
     """aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it)"""
     embedded: bool = False
@@ -278,6 +281,12 @@ class QueueSettings(_Declared):
     """claim lease (`15m`, or seconds)"""
     policy_reasons: Annotated[tuple[str, ...], NoDecode] = DEFAULT_POLICY_REASONS
     """reasons a fraud decision may cite (comma-separated)"""
+    appeal_sla_seconds: int = Field(2 * 86400, ge=60, validation_alias="VIGIL_REVIEW_APPEAL_SLA",
+                                    json_schema_extra=_DURATION)
+    """time from an appeal being filed to its decision being due (appeals' own SLA)"""
+    appeal_window_days: int = Field(180, ge=1, le=3650,
+                                    validation_alias="VIGIL_REVIEW_APPEAL_WINDOW_DAYS")
+    """how long after a decision its subject may appeal it (DSA Art. 20: six months at least)"""
     due_soon_fraction: float = Field(0.25, gt=0, lt=1)
     """an open case is `due_soon` when less than this share of its SLA is left"""
     severity_weight: float = 1000.0
@@ -323,7 +332,7 @@ class QueueSettings(_Declared):
             sla[name.strip()] = parse_duration(duration.strip())
         return sla
 
-    @field_validator("lease_seconds", mode="before")
+    @field_validator("lease_seconds", "appeal_sla_seconds", mode="before")
     @classmethod
     def _lease(cls, value: Any) -> Any:
         return parse_duration(value.strip()) if isinstance(value, str) and not value.isdigit() else value

@@ -205,6 +205,35 @@ class DecisionPayload(Contract):
     analyst_id: Id
 
 
+class ActionAppliedPayload(Contract):
+    """A platform service carried out an action of ``tns.actions`` (or its reversal)."""
+
+    action_id: UUID
+    #: The user the action is about: the action's ``subject_id``.
+    user_id: Id
+    service: Id
+    details: ShortText = ""
+
+
+class ActionFailedPayload(Contract):
+    """A platform service could not carry out an action: why, for the case and the alert."""
+
+    action_id: UUID
+    user_id: Id
+    service: Id
+    reason: Annotated[str, Field(min_length=1, max_length=1_000)]
+
+
+class AppealPayload(Contract):
+    """The affected user contests a decision, through the platform."""
+
+    appeal_id: Id
+    decision_id: Id
+    #: The user appealing: must be the decision's subject.
+    user_id: Id
+    statement: Annotated[str, Field(max_length=5_000)] = ""
+
+
 # ---- envelopes ------------------------------------------------------------------------------
 
 
@@ -359,11 +388,36 @@ class ReviewDecided(Envelope):
     payload: DecisionPayload
 
 
+class ActionApplied(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ActionAppliedPayload
+    type: Literal["action.applied"]
+    payload: ActionAppliedPayload
+
+
+class ActionFailed(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ActionFailedPayload
+    type: Literal["action.failed"]
+    payload: ActionFailedPayload
+
+
+class AppealFiled(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = AppealPayload
+    type: Literal["appeal.filed"]
+    payload: AppealPayload
+
+
+#: The platform's answers to Vigil: acknowledgements of actions, and appeals.
+PLATFORM_EVENTS = (ActionApplied, ActionFailed, AppealFiled)
+
 EVENT_MODELS: dict[str, type[Envelope]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in (
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
         ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
+        ActionApplied, ActionFailed, AppealFiled,
     )
 }
 
@@ -371,6 +425,7 @@ Event = Annotated[
     Union[
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
         ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
+        ActionApplied, ActionFailed, AppealFiled,
     ],
     Field(discriminator="type"),
 ]

@@ -30,6 +30,7 @@ from pipeline.models.learner import Learner
 from pipeline.rules.source import RuleSource
 from pipeline.stores.outages import retrying
 from pipeline.stores.state import Loaded, RedisState
+from pipeline.worker.auto_actions import AutoActions
 from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
@@ -37,6 +38,7 @@ from pipeline.worker.flags import flags_for
 from pipeline.worker.links import LinkStep
 from pipeline.worker.observe import record_decisions, round_trip_timer
 from pipeline.worker.parking import PARKED, Parking
+from pipeline.worker.platform import PlatformStep
 from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
 from pipeline.worker.stats import WorkerStats
@@ -59,7 +61,9 @@ class Worker:
                  learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
                  flag_log: FlagLog, parking: Parking, stats: WorkerStats,
                  keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
-                 clock: Callable[[], float] = time.time, links: LinkStep | None = None) -> None:
+                 clock: Callable[[], float] = time.time, links: LinkStep | None = None,
+                 platform: PlatformStep | None = None,
+                 auto_actions: AutoActions | None = None) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -73,6 +77,8 @@ class Worker:
         self.clock_bound = clock_bound
         self.clock = clock
         self.links = links
+        self.platform = platform
+        self.auto_actions = auto_actions
         self.rules_loaded = False
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
@@ -190,6 +196,10 @@ class Worker:
                 await batch.linking
         done = await self.writer.write([one for batch in batches for one in batch.done])
         done = await self.learn_labels(done)
+        if self.platform is not None:  # actions' acknowledgements and appeals, to their cases
+            done = await self.platform.apply(done)
+        if self.auto_actions is not None:  # flags above a configured score act at once
+            await self.auto_actions.apply(done)
         publish = self.flag_log.publish
         for one in done:  # after the write round trip: the queue's reply names each case
             for flag, added in zip(one.flags, one.added):

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.review.web.app import create_app
 from pipeline.settings import Settings
-from tests.support.links import confirm, simulated_ring, write_links
+from tests.support.links import ring_case, simulated_ring
 from tests.support.review import USERS, add_users
 
 pytestmark = [pytest.mark.integration,
@@ -31,23 +31,6 @@ def client(redis_url: str) -> Iterator[TestClient]:
 
 def auth(tokens: dict[str, str], name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens[name]}"}
-
-
-def ring_case(redis_url: str) -> tuple[str, list[str]]:
-    """A simulated ring's five signups and profiles, then two of its accounts confirmed as
-    fraud one after the other; the ring's case, and its members oldest first."""
-    ring = simulated_ring(5, profiles=True)
-    signups = ring[:5]
-    members = [e["payload"]["user_id"] for e in signups]
-    assert write_links(redis_url, ring) == []  # five accounts, none confirmed: not a ring
-    first = confirm(redis_url, signups[1:2])
-    assert write_links(redis_url, first) == []  # one confirmed: not yet
-    second = confirm(redis_url, signups[2:3])
-    cases = write_links(redis_url, second)  # the second confirmation makes it a ring
-    assert len(cases) == 1
-    again = write_links(redis_url, [*ring, *first, *second])  # redelivered: the same case
-    assert set(again) == set(cases)
-    return cases[0], members
 
 
 def test_a_ring_has_one_case_and_its_network_is_the_ring(client: TestClient,

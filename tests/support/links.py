@@ -89,3 +89,20 @@ def write_links(redis_url: str, envelopes: list[dict[str, Any]]) -> list[str]:
         finally:
             await redis.aclose()
     return run_sync(run)
+
+
+def ring_case(redis_url: str) -> tuple[str, list[str]]:
+    """A simulated ring's five signups and profiles, then two of its accounts confirmed as
+    fraud one after the other; the ring's case, and its members oldest first."""
+    ring = simulated_ring(5, profiles=True)
+    signups = ring[:5]
+    members = [e["payload"]["user_id"] for e in signups]
+    assert write_links(redis_url, ring) == []  # five accounts, none confirmed: not a ring
+    first = confirm(redis_url, signups[1:2])
+    assert write_links(redis_url, first) == []  # one confirmed: not yet
+    second = confirm(redis_url, signups[2:3])
+    cases = write_links(redis_url, second)  # the second confirmation makes it a ring
+    assert len(cases) == 1
+    again = write_links(redis_url, [*ring, *first, *second])  # redelivered: the same case
+    assert set(again) == set(cases)
+    return cases[0], members

@@ -15,11 +15,12 @@ members already decided and decides only the rest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from detectors import enforcement
 from detectors.links import RING_DETECTOR, RING_MEMBER_DETECTOR, RING_VERSION
 from pipeline.review.queue.actions import Actions, DecisionResult
 from pipeline.review.queue.errors import CaseNotFound, InvalidDecision
@@ -74,11 +75,16 @@ class RingQueue(Intake, Actions):
 async def decide_ring(queue: RingQueue, case_id: str, analyst: str, outcome: str, *,
                       decision_id: str, policy_reason: str = "", notes: str = "",
                       lead: bool = False,
-                      current: Callable[[str], Awaitable[list[str]]] | None = None) -> RingDecision:
+                      current: Callable[[str], Awaitable[list[str]]] | None = None,
+                      actions: Sequence[tuple[str, int | None]] = ()) -> RingDecision:
     """Decide every member of ``case_id``'s ring as ``outcome``, each through ``queue.decide``.
     ``current``: the accounts the ring's device links now (the link index), joined to the
-    members the ring's flag named."""
+    members the ring's flag named. ``actions`` apply to each member (each member's own ids)."""
     queue.validate_decision(outcome, policy_reason)
+    try:
+        enforcement.validate("user", outcome, actions)
+    except enforcement.InvalidAction as exc:  # before any member is decided
+        raise InvalidDecision(str(exc)) from None
     case = await queue.case(case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
@@ -103,7 +109,7 @@ async def decide_ring(queue: RingQueue, case_id: str, analyst: str, outcome: str
             await queue.claim(target, analyst, lead=lead)
         done[member] = await queue.decide(
             target, analyst, outcome, policy_reason=policy_reason, decision_id=did, lead=lead,
-            notes=notes or f"bulk decision {decision_id} on ring case {case_id}")
+            notes=notes or f"bulk decision {decision_id} on ring case {case_id}", actions=actions)
     return RingDecision(ring, done)
 
 
