@@ -34,8 +34,14 @@ from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
 from pipeline.worker.flags import flags_for
+from pipeline.worker.late import redecide
 from pipeline.worker.links import LinkStep
-from pipeline.worker.observe import record_decisions, round_trip_timer
+from pipeline.worker.observe import (
+    count_joins,
+    count_lateness,
+    record_decisions,
+    round_trip_timer,
+)
 from pipeline.worker.parking import PARKED, Parking
 from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
@@ -106,8 +112,12 @@ class Worker:
                 await self.dead_letters.send(message, exc.kind, exc.reason)
         if decoded:
             state = self.state
+            events = [event for _, event in decoded]
+            count_lateness(events, state.low_watermarks, state.joins.allowed_lateness)
             # CPU, while Redis may still run the scripts of the batches before.
-            batch.loading = state.submit(state.prepare([event for _, event in decoded]))
+            prepared = state.prepare(events, positions=[(m.topic, m.partition) for m, _ in decoded])
+            batch.joins = prepared.joins
+            batch.loading = state.submit(prepared)
             batch.loading.add_done_callback(round_trip_timer("state"))
         return batch
 
@@ -116,6 +126,7 @@ class Worker:
         decoded = batch.decoded
         if not decoded:
             return batch
+        loaded: list[Loaded] = []
         try:
             assert batch.loading is not None
             loaded = await batch.loading
@@ -146,8 +157,30 @@ class Worker:
                              keep_input=bool(decision.findings) or sample is not None
                              or keep_all_inputs))
         if self.links is not None and done:
-            batch.linking = asyncio.ensure_future(self.record_links(done))
+            batch.linking = asyncio.ensure_future(self.record_links(list(done)))
+        count_joins(batch.joins)
+        if any(item.released for item in loaded):
+            await self.decide_again(batch, loaded, source_version)
         return batch
+
+    async def decide_again(self, batch: Batch, loaded: list[Loaded],
+                           source_version: str | None) -> None:
+        """Decide again the events the batch's joins released (:mod:`pipeline.worker.late`),
+        to be written and acknowledged with the batch. A bug here is logged and counted:
+        the events were decided once already."""
+        try:
+            again = await redecide(self.state, self.processor, loaded)
+            message = batch.decoded[-1][0]  # written and acknowledged with this batch
+            for one in again:
+                flags = (flags_for(one.event, one.decision, source_version=source_version,
+                                   late=one.why) if one.decision.findings else [])
+                batch.done.append(Done(message, one.event, one.decision, flags,
+                                       keep_input=bool(flags), late=one.why,
+                                       release=one.released.hold))
+                metrics.DECIDED_LATE.labels(one.released.reason).inc()
+        except Exception:
+            metrics.DECIDED_LATE.labels("error").inc()
+            log.exception("deciding released events again failed")
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
                               ) -> tuple[list[tuple[Any, Envelope]], list[Loaded]]:
@@ -194,14 +227,14 @@ class Worker:
         for one in done:  # after the write round trip: the queue's reply names each case
             for flag, added in zip(one.flags, one.added):
                 await publish(flag, added)
-        record_decisions([(d.message.topic, d.decision) for d in done])
+        record_decisions([(d.message.topic, d.decision) for d in done if d.late is None])
         now = time.perf_counter()
         for batch in batches:
             if batch.done:
                 per_event = (now - batch.started) / len(batch.done)
                 for _ in batch.done:
                     metrics.PROCESSING.observe(per_event)
-        self.stats.processed += len(done)
+        self.stats.processed += sum(d.late is None for d in done)
         for batch in batches:
             batch.fetched.ack()  # the offsets may now be committed
 
