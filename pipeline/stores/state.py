@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 
 from detectors.consent import ConsentRecord, ConsentUnavailable
 from detectors.features import Observe, plan_batch
-from detectors.ordering import lateness, waits
+from detectors.ordering import Wait, Watch, lateness, waits
 from pipeline.stores.consent import MemoryConsentStore, RedisConsentStore
 from pipeline.stores.features import (
     PREFIX,
@@ -161,7 +161,7 @@ class RedisState:
             readers = self.features.queue(args, plan)
             self.consent.queue_lookup(args, event.subject_id, event.occurred_at)
             self.consent.queue_latest(args, event.subject_id)
-            join_spans.append(queue_waits(args, event, () if n in late else waits(event),
+            join_spans.append(queue_waits(args, event, joined(event, n in late),
                                           join_settings, redo=redo, records=PREFIX))
             args[start + 3] = len(args) - start - 4
             spans.append(readers)
@@ -232,13 +232,20 @@ class MemoryState:
             if isinstance(event, ConsentChanged):
                 await self.consent.record(event)
             raw = self.features.execute_sync(plan, ceiling)
-            released = () if late else joins.apply(event, waits(event), counts, redo=redo)
+            released = joins.apply(event, joined(event, late), counts, redo=redo)
             out.append(Loaded(raw, await self.consent.as_of(event.subject_id, event.occurred_at),
                               await self.consent.latest(event.subject_id),
                               released=tuple(released)))
             if not redo:
                 joins.advance(event, counts, ceiling)
         return out
+
+
+def joined(event: Envelope, too_late: bool) -> list[Wait]:
+    """The event's joins: all of them, but a too-late event is counted in no counter's book
+    (it still waits for its partner, and releases what waits for it)."""
+    found = waits(event)
+    return [w for w in found if type(w) is not Watch] if too_late else found
 
 
 def too_late(events: Sequence[Envelope], low_watermarks: dict[str, float],
