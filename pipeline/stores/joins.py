@@ -6,7 +6,8 @@ the state script (:mod:`pipeline.stores.features`), inside the event's digest-ch
 a held event survives a worker's kill and a redelivery holds or releases nothing twice:
 
 * ``J`` holds the event (its canonical JSON stashed under its id) unless the partner's record
-  is there already;
+  is there already (it replies so, and the worker sends no ``J`` for that record again:
+  :class:`Present`);
 * ``V`` returns the stashed events held for the arriving partner, to be decided again; they
   stay held until the re-decision is written (:func:`queue_release`), so a worker killed
   before that writing leaves them for the redelivered partner to release again;
@@ -24,6 +25,7 @@ a held event survives a worker's kill and a redelivery holds or releases nothing
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,7 +46,9 @@ PARTNER_TOPICS = tuple(sorted({TOPIC_BY_TYPE[t] for t in ("user.signed_up", "job
 #: dispatch; ``stash_prefix`` and ``stash_ttl`` come from its header).
 LUA_OPS = """
   elseif op == 'J' then
-    if redis.call('EXISTS', ARGV[i + 4]) == 1 or redis.call('ZSCORE', key, ARGV[i + 2]) then
+    if redis.call('EXISTS', ARGV[i + 4]) == 1 then
+      out[#out + 1] = 2
+    elseif redis.call('ZSCORE', key, ARGV[i + 2]) then
       out[#out + 1] = 0
     else
       redis.call('ZADD', key, ARGV[i + 3], ARGV[i + 2])
@@ -182,6 +186,26 @@ class BatchJoins:
     low_watermarks: dict[str, float] = field(default_factory=dict)
 
 
+class Present:
+    """Partners' records the state script found there (they are kept for a year): a later
+    event waiting for one of them is decided with it at once, so the worker sends no ``J``
+    (nor the event's JSON) for it. Forgotten all at once past ``limit`` records."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self.records: set[str] = set()
+
+    def add(self, record: str) -> None:
+        if len(self.records) >= self.limit:
+            self.records.clear()
+        self.records.add(record)
+
+    def needed(self, waits: Sequence[Wait]) -> list[Wait]:
+        """``waits`` without the holds whose partner is known to be there."""
+        records = self.records
+        return [w for w in waits if type(w) is not Hold or w.record not in records]
+
+
 def stash(event: Envelope) -> str:
     """The event's canonical JSON (what its digest is of): what a re-decision decodes."""
     return event.__pydantic_serializer__.to_json(event).decode()
@@ -231,12 +255,16 @@ def queue_expiry(args: list[Any], partitions: dict[str, int], settings: JoinSett
 
 
 def parse_event(readers: list[tuple[str, Wait]], replies: list[Any], event: Envelope,
-                into: BatchJoins, *, records: str) -> list[Released]:
-    """The releases of one event's join replies (counting its new holds into ``into``)."""
+                into: BatchJoins, *, records: str, present: Present | None = None,
+                ) -> list[Released]:
+    """The releases of one event's join replies (counting its new holds into ``into``, and
+    the partners' records found there into ``present``)."""
     out: list[Released] = []
     for (kind, wait), reply in zip(readers, replies):
         if kind == "J":
-            into.held += int(reply)
+            into.held += reply == 1
+            if reply == 2 and present is not None:
+                present.add(wait.record)  # type: ignore[union-attr]
             continue
         for raw in orjson.loads(reply) or ():
             raw_bytes = raw.encode()
@@ -282,11 +310,13 @@ class MemoryJoins:
         #: Partitions per topic the events are taken as keyed to (the publisher's CRC-32).
         self.partitions = partitions
         self.books: dict[str, dict[str, float]] = {}
-        #: Partner topic -> (kind, book, event id) -> deadline.
+        #: Partner topic -> its entries (kind, book, event id) -> deadline, and the same as a
+        #: heap by deadline (an entry no longer in the dict is skipped when popped).
         self.held: dict[str, dict[tuple[str, str, str], float]] = {t: {} for t in PARTNER_TOPICS}
+        self.deadlines: dict[str, list[tuple[float, tuple[str, str, str]]]] = {
+            t: [] for t in PARTNER_TOPICS}
         self.stash: dict[str, str] = {}
         self.watermarks: dict[str, dict[int, float]] = {}
-        self.record_of: dict[str, str] = {}  # book -> the record its holds wait for
 
     def apply(self, event: Envelope, waits: Sequence[Wait], into: BatchJoins, *,
               redo: bool = False) -> list[Released]:
@@ -296,9 +326,8 @@ class MemoryJoins:
                 book = self.books.setdefault(wait.book, {})
                 if wait.record not in self.records and event.id not in book:
                     book[event.id] = at
-                    self.record_of[wait.book] = wait.record
-                    held = self.held[TOPIC_BY_TYPE[wait.partner]]
-                    held[("H", wait.book, event.id)] = at + self.settings.window
+                    self._hold(TOPIC_BY_TYPE[wait.partner], ("H", wait.book, event.id),
+                               at + self.settings.window)
                     self.stash[event.id] = stash(event)
                     into.held += 1
             elif type(wait) is Arrive:
@@ -314,10 +343,28 @@ class MemoryJoins:
                             for _, k in later]
                 if event.id not in book:
                     book[event.id] = at
-                    held = self.held[TOPIC_BY_TYPE[wait.partner]]
-                    held[("W", wait.book, event.id)] = at + wait.window + self.settings.window
+                    self._hold(TOPIC_BY_TYPE[wait.partner], ("W", wait.book, event.id),
+                               at + wait.window + self.settings.window)
                     self.stash[event.id] = stash(event)
         return out
+
+    def _expire(self, topic: str, low: float, into: BatchJoins) -> None:
+        """Let go the entries waiting on ``topic`` whose deadline its low watermark passed (in
+        memory a re-decision is released at once: no matched hold is left to keep)."""
+        held, heap = self.held.get(topic), self.deadlines.get(topic)
+        while heap and heap[0][0] < low:
+            deadline, entry = heapq.heappop(heap)
+            if held is None or held.get(entry) != deadline:
+                continue  # released or let go already
+            del held[entry]
+            kind, book, event_id = entry
+            self.books.get(book, {}).pop(event_id, None)
+            into.ended += kind == "H"
+            into.watched_ended += kind == "W"
+
+    def _hold(self, topic: str, entry: tuple[str, str, str], deadline: float) -> None:
+        self.held[topic][entry] = deadline
+        heapq.heappush(self.deadlines[topic], (deadline, entry))
 
     def release(self, hold: tuple[str, str, str]) -> None:
         """A re-decision was made: its hold leaves its book."""
@@ -334,24 +381,15 @@ class MemoryJoins:
         marks = self.watermarks.setdefault(topic, {})
         partition = partition_of(event.subject_id, self.partitions)
         marks[partition] = max(marks.get(partition, at), at)
-        if len(marks) < self.partitions:
-            return
-        low = into.low_watermarks[topic] = min(marks.values())
-        held = self.held.get(topic)
-        if held:
-            for entry, deadline in sorted(held.items(), key=lambda kv: kv[1]):
-                if deadline >= low:
-                    break
-                kind, book, event_id = entry
-                if kind == "H" and self.record_of.get(book) in self.records:
-                    continue
-                del held[entry]
-                self.books.get(book, {}).pop(event_id, None)
-                into.ended += kind == "H"
-                into.watched_ended += kind == "W"
+        if len(marks) == self.partitions:
+            low = into.low_watermarks[topic] = min(marks.values())
+            self._expire(topic, low, into)
         while sum(map(len, self.held.values())) > self.settings.max_held:
-            topic_, entry = min(((t, e) for t, h in self.held.items() for e in h),
-                                key=lambda te: self.held[te[0]][te[1]])
-            del self.held[topic_][entry]
+            oldest = min((t for t, heap in self.deadlines.items() if heap),
+                         key=lambda t: self.deadlines[t][0][0])
+            deadline, entry = heapq.heappop(self.deadlines[oldest])
+            if self.held[oldest].get(entry) != deadline:
+                continue  # released or let go already
+            del self.held[oldest][entry]
             self.books.get(entry[1], {}).pop(entry[2], None)
             into.full += 1

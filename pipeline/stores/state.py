@@ -41,6 +41,7 @@ from pipeline.stores.joins import (
     BatchJoins,
     JoinSettings,
     MemoryJoins,
+    Present,
     Released,
     parse_event,
     parse_expiry,
@@ -122,6 +123,7 @@ class RedisState:
         self.partitions = partitions or {t: 1 for t in dict.fromkeys(TOPIC_BY_TYPE.values())}
         #: Each input topic's low watermark, as the last script read said.
         self.low_watermarks: dict[str, float] = {}
+        self.present = Present()
 
     async def load(self, events: Sequence[Envelope], *, redo: bool = False) -> list[Loaded]:
         return await self.submit(self.prepare(events, redo=redo))
@@ -149,6 +151,7 @@ class RedisState:
         args = script_header(ceiling, self.digest_ttl)
         spans, join_spans = [], []
         join_settings, late = self.joins, too_late(events, self.low_watermarks, self.joins)
+        present = self.present
         for n, (event, plan) in enumerate(zip(events, plan_batch(events))):
             if n in late:
                 plan.writes = [w for w in plan.writes if type(w) is not Observe]
@@ -161,7 +164,7 @@ class RedisState:
             readers = self.features.queue(args, plan)
             self.consent.queue_lookup(args, event.subject_id, event.occurred_at)
             self.consent.queue_latest(args, event.subject_id)
-            join_spans.append(queue_waits(args, event, joined(event, n in late),
+            join_spans.append(queue_waits(args, event, present.needed(joined(event, n in late)),
                                           join_settings, redo=redo, records=PREFIX))
             args[start + 3] = len(args) - start - 4
             spans.append(readers)
@@ -192,7 +195,7 @@ class RedisState:
             consent = parse_consent(replies[i]), parse_consent(replies[i + 1])
             i += 2
             released = parse_event(join_readers, replies[i:i + len(join_readers)], event, joins,
-                                   records=PREFIX)
+                                   records=PREFIX, present=self.present)
             i += len(join_readers)
             out.append(Loaded(raw, *consent, released=tuple(released)))
         if prepared.expiry:
