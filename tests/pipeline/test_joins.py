@@ -17,8 +17,9 @@ from redis.asyncio import Redis
 
 from detectors.examples import example_event
 from detectors.features import assemble
+from detectors.ordering import Arrive, Hold, JoinBook
 from pipeline.offline.replay import InvalidLine, final_records, replay_lines
-from pipeline.stores.joins import BatchJoins, JoinSettings, queue_release
+from pipeline.stores.joins import BatchJoins, JoinSettings, MemoryJoins, queue_release
 from pipeline.stores.state import Loaded, MemoryState, RedisState
 from pipeline.worker.late import redecide
 from pipeline.worker.processor import Processor
@@ -225,3 +226,47 @@ def test_replay_flags_the_same_in_any_kafka_order_within_the_allowed_lateness(
     assert {d for _, d in _IN_ORDER} >= {
         "signup.shared_device_ring", "proposal.genai_restricted_job", "job_post.new_client_large_budget"}
     assert _fired(kafka_order(_STREAM, rng)) == _IN_ORDER
+
+
+@st.composite
+def _arrivals(draw: Any) -> tuple[list[tuple[str, str]], float]:
+    jobs = draw(st.integers(1, 4))
+    proposals = draw(st.lists(st.integers(0, jobs - 1), min_size=1, max_size=8))
+    items = [("job", f"j{j}") for j in range(jobs)] + [
+        ("proposal", f"{i}:j{j}") for i, j in enumerate(proposals)]
+    return draw(st.permutations(items)), draw(st.sampled_from([2.0, 5.0, 3600.0]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_arrivals())
+def test_replays_memory_joins_keep_the_pure_join_books_semantics(case: Any) -> None:
+    """:class:`MemoryJoins` (what replay runs) and :class:`detectors.ordering.JoinBook` (the
+    pure statement) match the same proposals and let the same number go at window end."""
+    stream, window = case
+    book = JoinBook(window=window, max_held=100)
+    joins = MemoryJoins(JoinSettings(window=window), records := {})
+    counts = BatchJoins()
+    pure: dict[str, bool] = {}
+    ours: dict[str, bool] = {}
+    for at, (kind, item) in enumerate(stream):
+        when = T0 + timedelta(seconds=at)
+        if kind == "job":
+            for release in book.arrive(item, at=float(at)):
+                pure[release.event_id] = release.matched
+            records[f"job:{item}"] = {"client_id": "c1"}
+            posted = job_post(at, when, item)
+            for released in joins.apply(posted, [Arrive(f"job:{item}", f"job:{item}")], counts):
+                assert released.hold is not None
+                joins.release(released.hold)
+                ours[decode_event_obj(json.loads(released.raw)).payload.proposal_id] = True
+            joins.advance(posted, counts, ceiling=float("inf"))
+        else:
+            n, job = item.split(":")
+            for release in book.hold(f"p{n}", partner=job, at=float(at)):
+                pure[release.event_id] = release.matched
+            submitted = proposal(int(n), when, job)
+            joins.apply(submitted, [Hold(f"job:{job}", f"job:{job}", "job_post.created")], counts)
+            if f"job:{job}" in records:
+                ours[f"p{n}"] = True  # decided with its job post at once
+    assert {k for k, matched in pure.items() if matched} == set(ours)
+    assert sum(not matched for matched in pure.values()) == counts.ended
