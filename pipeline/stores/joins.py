@@ -186,24 +186,30 @@ class BatchJoins:
     low_watermarks: dict[str, float] = field(default_factory=dict)
 
 
-class Present:
-    """Partners' records the state script found there (they are kept for a year): a later
-    event waiting for one of them is decided with it at once, so the worker sends no ``J``
-    (nor the event's JSON) for it. Forgotten all at once past ``limit`` records."""
+class BoundedSet:
+    """A set of ids kept up to ``limit`` (then forgotten all at once: a cache, never truth)."""
 
     def __init__(self, limit: int = 200_000) -> None:
-        self.limit = limit
-        self.records: set[str] = set()
+        self.limit, self.ids = limit, set[str]()
 
-    def add(self, record: str) -> None:
-        if len(self.records) >= self.limit:
-            self.records.clear()
-        self.records.add(record)
+    def add(self, ids: Any) -> None:
+        if len(self.ids) >= self.limit:
+            self.ids.clear()
+        self.ids.update(ids)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.ids
+
+
+class Present(BoundedSet):
+    """Partners' records the state script found there (they are kept for a year): a later
+    event waiting for one of them is decided with it at once, so the worker sends no ``J``
+    (nor the event's JSON) for it."""
 
     def needed(self, waits: Sequence[Wait]) -> list[Wait]:
         """``waits`` without the holds whose partner is known to be there."""
-        records = self.records
-        return [w for w in waits if type(w) is not Hold or w.record not in records]
+        ids = self.ids
+        return [w for w in waits if type(w) is not Hold or w.record not in ids]
 
 
 def stash(event: Envelope) -> str:
@@ -264,7 +270,7 @@ def parse_event(readers: list[tuple[str, Wait]], replies: list[Any], event: Enve
         if kind == "J":
             into.held += reply == 1
             if reply == 2 and present is not None:
-                present.add(wait.record)  # type: ignore[union-attr]
+                present.add((wait.record,))  # type: ignore[union-attr]
             continue
         for raw in orjson.loads(reply) or ():
             raw_bytes = raw.encode()

@@ -27,7 +27,9 @@ from typing import Any
 from pipeline import metrics
 from pipeline.kafka.transport import Fetched
 from pipeline.models.learner import Learner
+from pipeline.review.queue.keys import K
 from pipeline.rules.source import RuleSource
+from pipeline.stores.joins import BoundedSet
 from pipeline.stores.outages import retrying
 from pipeline.stores.state import Loaded, RedisState
 from pipeline.worker.batches import Batch, Done
@@ -80,6 +82,8 @@ class Worker:
         self.clock = clock
         self.links = links
         self.rules_loaded = False
+        #: Flags this worker raised lately (first decisions not yet written, among them).
+        self.raised = BoundedSet()
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
         # write does not hold up deciding and the queue behind it costs one write, not eight.
@@ -152,6 +156,8 @@ class Worker:
             except Exception as exc:  # a bug: park this event only
                 await self.parking.park(message, event, exc)
                 continue
+            if flags:  # a re-decision of the event leaves these out (_not_raised)
+                self.raised.add(flag.flag_id for flag in flags)
             # What the models saw is kept for a label: of flagged and of sampled events.
             done.append(Done(message, event, decision, flags, sample=sample,
                              keep_input=bool(decision.findings) or sample is not None
@@ -171,9 +177,11 @@ class Worker:
         try:
             again = await redecide(self.state, self.processor, loaded)
             message = batch.decoded[-1][0]  # written and acknowledged with this batch
-            for one in again:
-                flags = (flags_for(one.event, one.decision, source_version=source_version,
-                                   late=one.why) if one.decision.findings else [])
+            made = [flags_for(one.event, one.decision, source_version=source_version,
+                              late=one.why) if one.decision.findings else [] for one in again]
+            fresh = await self._not_raised([f for flags in made for f in flags])
+            for one, flags in zip(again, made):
+                flags = [f for f in flags if f.flag_id in fresh]
                 batch.done.append(Done(message, one.event, one.decision, flags,
                                        keep_input=bool(flags), late=one.why,
                                        release=one.released.hold))
@@ -181,6 +189,24 @@ class Worker:
         except Exception:
             metrics.DECIDED_LATE.labels("error").inc()
             log.exception("deciding released events again failed")
+
+    async def _not_raised(self, flags: list[Any]) -> set[str]:
+        """The ids of ``flags`` not raised already (by the events' first decisions, in Redis or
+        still on their way there): only what the partner changed is a new flag; the others
+        would come back as duplicates."""
+        flags = [flag for flag in flags if flag.flag_id not in self.raised]
+        if not flags:
+            return set()
+        redis = self.state.redis
+
+        async def exists() -> list[Any]:
+            pipe = redis.pipeline(transaction=False)
+            for flag in flags:
+                pipe.exists(f"{K}flag:{flag.flag_id}")
+            return list(await pipe.execute())
+
+        found = await retrying("flags raised already", exists)
+        return {flag.flag_id for flag, there in zip(flags, found) if not there}
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
                               ) -> tuple[list[tuple[Any, Envelope]], list[Loaded]]:
