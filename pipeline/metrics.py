@@ -49,6 +49,28 @@ DEAD_LETTER_SEND_FAILURES = Counter(
     registry=WORKER)
 for _outcome in ("retried", "minimal", "undelivered"):  # every series exists from the start
     DEAD_LETTER_SEND_FAILURES.labels(_outcome)
+# ---- worker: event time and joins that wait (pipeline.stores.joins) --------------------------
+LATE_EVENTS = Counter("vigil_late_events_total",
+                      "Events dated behind their topic's low watermark: late (counted in their "
+                      "windows) or too_late (past the allowed lateness: decided, counted in none)",
+                      ["lateness"], registry=WORKER)
+JOINS_HELD = Counter("vigil_joins_held_total",
+                     "Events held for a join partner not seen yet (decided at once, and again "
+                     "when it arrives)", registry=WORKER)
+DECIDED_LATE = Counter("vigil_decided_late_total",
+                       "Events decided again: their join partner arrived (partner_arrived), an "
+                       "earlier-dated event of a counter's entity came in (counted_late), or "
+                       "deciding them again failed (error)", ["reason"], registry=WORKER)
+JOINS_UNMATCHED = Counter("vigil_joins_unmatched_total",
+                          "Held events let go without their partner: the join window ended "
+                          "(window_ended) or the books were full (book_full)", ["reason"],
+                          registry=WORKER)
+for _kind in ("late", "too_late"):
+    LATE_EVENTS.labels(_kind)
+for _reason in ("partner_arrived", "counted_late", "error"):
+    DECIDED_LATE.labels(_reason)
+for _reason in ("window_ended", "book_full"):
+    JOINS_UNMATCHED.labels(_reason)
 PROCESSING = Histogram("vigil_event_processing_seconds",
                        "Wall time to process one event (context, decide, apply)",
                        buckets=LATENCY_BUCKETS, registry=WORKER)

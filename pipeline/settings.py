@@ -185,6 +185,17 @@ class Settings(_Declared):
     link_max_confirmed: int = Field(200_000, ge=1)
     """confirmed-fraud accounts the link index remembers for the ring threshold (the most
     recently decided; ~100 B each)"""
+    join_window: float = Field(3600.0, gt=0)
+    """event-time seconds an event waits for a join partner it was decided without (a
+    proposal for its job post, a job post or message for its author's signup) past the
+    partner topic's low watermark; a partner arriving within it decides the event again"""
+    join_max_held: int = Field(100_000, ge=1)
+    """events held for join partners or counters' late arrivals at once (Redis); past it, the
+    oldest are let go (counted, `vigil_joins_unmatched_total{reason="book_full"}`)"""
+    allowed_lateness: float = Field(3600.0, ge=0)
+    """event-time seconds an event may be dated behind its topic's low watermark and still be
+    counted in its windows (at most the feature horizon's hour of slack); a later one is
+    counted as too late and decided, counted in none"""
     max_clock_skew: float = Field(300.0, gt=0)
     """seconds an event's `occurred_at` may be ahead of the worker's clock; later ones are
     dead-lettered as `clock_skew` (and no write trims feature windows past this)"""

@@ -32,6 +32,7 @@ from pipeline.settings import Settings
 from pipeline.stores import ledger
 from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.heartbeat import this_worker
+from pipeline.stores.joins import JoinSettings
 from pipeline.stores.links import RedisLinks
 from pipeline.stores.state import RedisState
 from pipeline.worker.auto_actions import AutoActions, load_auto_actions
@@ -46,7 +47,7 @@ from pipeline.worker.stats import WorkerStats
 from pipeline.worker.timers import Timers
 from pipeline.worker.worker import Worker
 from pipeline.worker.writer import BatchWriter
-from schemas.topics import INPUT_TOPICS, Topics
+from schemas.topics import INPUT_TOPICS, Topics, topic_plan
 
 
 def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Redis | None = None,
@@ -75,7 +76,12 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     clock_bound = settings.clock_bound()
     # Content digests are kept as long as the ledger keeps ids: a conflicting duplicate within
     # that window is dead-lettered (README, "Delivery guarantees").
-    state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention)
+    plan = topic_plan(settings.partitions)
+    state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention,
+                       joins=JoinSettings(window=settings.join_window,
+                                          max_held=settings.join_max_held,
+                                          allowed_lateness=settings.allowed_lateness),
+                       partitions={topic: plan[topic] for topic in INPUT_TOPICS})
     queue = ReviewQueue(redis)
     worker = Worker(
         state=state,
