@@ -22,7 +22,7 @@ import tempfile
 import zlib
 from collections import Counter, deque
 
-from pipeline.offline.replay import InvalidLine, replay_lines
+from pipeline.offline.replay import InvalidLine, final_records, replay_lines
 from schemas.topics import TOPIC_BY_TYPE
 
 
@@ -46,9 +46,9 @@ def interleave(lines: list[str], *, partitions: int, seed: int, batch: int) -> l
     return out
 
 
-def fired(lines: list[str]) -> Counter[str]:
+def fired(lines: list[str], partitions: int = 1) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for record in replay_lines(lines):
+    for record in final_records(replay_lines(lines, partitions=partitions)):
         if isinstance(record, InvalidLine):
             continue
         counts.update(r["detector_id"] for r in record["results"] if r.get("fired"))
@@ -69,7 +69,7 @@ def main() -> None:
         lines = [line for line in handle.read().splitlines() if line.strip()]
     in_order = fired(lines)
     shuffled = fired(interleave(lines, partitions=args.partitions, seed=args.seed,
-                                batch=args.batch))
+                                batch=args.batch), partitions=args.partitions)
     print(f"{'detector':48} {'file order':>10} {'interleaved':>11} {'diff':>6}")
     for name in sorted(set(in_order) | set(shuffled)):
         a, b = in_order[name], shuffled[name]

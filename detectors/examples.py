@@ -52,6 +52,18 @@ _BASE_PAYLOADS: dict[str, dict[str, Any]] = {
         "entity_id": "u_example", "outcome": "confirmed_fraud", "policy_reason": "scam",
         "event_ids": ["3b9b0c8e-8a51-4d5e-9a3c-0f7d0d1a2b3c"], "analyst_id": "analyst_1",
     },
+    "action.applied": {
+        "action_id": "6f1c3a52-3d6a-4c37-9d8c-1d1c2f64b7a0", "user_id": "u_example",
+        "service": "accounts",
+    },
+    "action.failed": {
+        "action_id": "6f1c3a52-3d6a-4c37-9d8c-1d1c2f64b7a0", "user_id": "u_example",
+        "service": "accounts", "reason": "the account service timed out",
+    },
+    "appeal.filed": {
+        "appeal_id": "apl_example", "decision_id": "dec_example", "user_id": "u_example",
+        "statement": "I did not do this.",
+    },
     "user_report.filed": {
         "reporter_id": "u_example", "target_type": "user", "target_id": "u_other",
         "reason": "scam", "details": "",

@@ -1,13 +1,17 @@
 """Links between accounts: the shared attributes an event reveals, pseudonymised.
 
 Pure. :func:`link_keys` names what an event says its user shares with others: a device, an IP
-address and its /24, an e-mail domain, a near-duplicate cover letter or message sent outside a contract (the MinHash-LSH
-bands :func:`detectors.features.text_fingerprints` computes for the duplicate rules). Device,
-IP, prefix and domain are keyed hashes (:func:`detectors.privacy.keyed_hash`, under the models'
+address and its /24, an e-mail domain, a payment or payout fingerprint (the payment provider's
+token for a card or bank account, on ``profile.updated``), a near-duplicate cover letter or
+message sent outside a contract (the MinHash-LSH bands
+:func:`detectors.features.text_fingerprints` computes for the duplicate rules). Device, IP,
+prefix, domain and payment fingerprint are keyed hashes (:func:`detectors.privacy.keyed_hash`, under the models'
 key), so the link index holds no raw identifier; a text band is already a hash of word bigrams.
 Links are deterministic features, not AI scoring: they are kept for every user, whatever their
 consent. Whether a domain is rare is decided by the index (a value shared by more accounts than
-it keeps is too common to link anyone), not here.
+it keeps is too common to link anyone), not here. :func:`is_ring` is the ring threshold: enough
+accounts on one device, enough of them confirmed fraud by an analyst (:func:`confirmed_subject`
+names the account a ``review.decided`` event confirms).
 
 >>> from schemas import decode_event_obj
 >>> from detectors.features import EXAMPLE_SIGNUP
@@ -25,15 +29,23 @@ from typing import Literal
 
 from detectors.features import ip_prefix, text_fingerprints
 from detectors.privacy import keyed_hash
-from schemas.events import Envelope, MessageSent, ProposalSubmitted, UserSignedUp
+from schemas.events import (
+    Envelope,
+    MessageSent,
+    ProfileUpdated,
+    ProposalSubmitted,
+    ReviewDecided,
+    UserSignedUp,
+)
 
-LinkKind = Literal["device", "ip", "ip24", "domain", "text"]
+LinkKind = Literal["device", "ip", "ip24", "domain", "payment", "text"]
 #: What each kind of link means, for the console and the API.
 KINDS: dict[str, str] = {
     "device": "same device",
     "ip": "same IP address",
     "ip24": "same /24 network",
     "domain": "same rare e-mail domain",
+    "payment": "same payment or payout fingerprint",
     "text": "near-duplicate text",
 }
 #: The flag that opens a ring's case (on its oldest account), and the flag a bulk decision adds
@@ -76,7 +88,42 @@ def link_keys(event: Envelope, key: bytes, *, messages: bool = False,
         return p.sender_id, () if p.has_active_contract or not messages else _texts(p.text)
     if isinstance(event, ProposalSubmitted):
         return p.freelancer_id, _texts(p.cover_letter)
+    if isinstance(event, ProfileUpdated):
+        # One namespace for both: a client paying with the card a freelancer cashes out to is
+        # one person on both sides of a contract.
+        tokens = dict.fromkeys(t for t in (p.payment_fingerprint, p.payout_fingerprint) if t)
+        return p.user_id, tuple(f"payment:{keyed_hash('payment:' + t, key)}" for t in tokens)
     return event.subject_id, ()
+
+
+def confirmed_subject(event: Envelope) -> str | None:
+    """The account an analyst's decision confirms as fraud (a ``review.decided`` event with
+    outcome ``confirmed_fraud``: its subject, the user the case is about), else None.
+
+    >>> from schemas import decode_event_obj
+    >>> from detectors.examples import example_event
+    >>> decided = example_event("review.decided", {"outcome": "confirmed_fraud"})
+    >>> confirmed_subject(decode_event_obj(decided)) == decided["subject_id"]
+    True
+    """
+    if isinstance(event, ReviewDecided) and event.payload.outcome == "confirmed_fraud":
+        return event.subject_id
+    return None
+
+
+def is_ring(accounts: int, confirmed: int, *, ring_accounts: int, ring_confirmed: int,
+            max_group: int) -> bool:
+    """Whether a device's ``accounts`` (``confirmed`` of them confirmed fraud) are a ring: at
+    least ``ring_accounts`` accounts, at least ``ring_confirmed`` confirmed, and not more than
+    the index keeps per value (a value shared by more is too common to link anyone). The Lua
+    script of :mod:`pipeline.stores.links` applies the same test.
+
+    >>> is_ring(5, 2, ring_accounts=5, ring_confirmed=2, max_group=50)
+    True
+    >>> is_ring(5, 1, ring_accounts=5, ring_confirmed=2, max_group=50)
+    False
+    """
+    return ring_accounts <= accounts <= max_group and confirmed >= ring_confirmed
 
 
 def _texts(text: str) -> tuple[str, ...]:

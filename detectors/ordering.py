@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from detectors.features import ip_prefix
+from detectors.features import CATALOGUE, ip_prefix
 from schemas.events import Envelope
 
 Entity = Literal["user", "device", "ip24", "email_domain", "job"]
@@ -71,16 +71,30 @@ class Join:
     #: The partner's key, from the waiting event: what both sides are re-keyed by.
     key: Callable[[Any], str]
     features: tuple[str, ...]
+    #: The same key from the partner event (None: no decision waits, see :func:`waits`).
+    partner_key: Callable[[Any], str] | None = None
+    #: The feature-store record the partner writes, from the join's key: once it is there
+    #: the partner has arrived (a later waiting event is decided with it at once).
+    record: Callable[[str], str] | None = None
 
 
 #: The joins the catalogue reads. The first two change decisions today: 1 partition with topics
 #: interleaved already loses ``job_post.new_client_large_budget`` (a job post before its client's
 #: signup reads no account age), 4 partitions also ``proposal.genai_restricted_job``.
+_SUBJECT_SIGNUP = ("account_age_seconds", "subject_phone_verified", "subject_id_verified")
 JOINS: tuple[Join, ...] = (
     Join("proposal.submitted", "job_post.created", lambda e: f"job:{e.payload.job_id}",
-         ("job_known", "job_genai_restricted", "job_client_id")),
-    Join("job_post.created", "user.signed_up", lambda e: f"user:{e.subject_id}",
-         ("account_age_seconds", "subject_phone_verified", "subject_id_verified")),
+         ("job_known", "job_genai_restricted", "job_client_id"),
+         partner_key=lambda e: f"job:{e.payload.job_id}", record=lambda book: book),
+    Join("job_post.created", "user.signed_up", lambda e: f"user:{e.subject_id}", _SUBJECT_SIGNUP,
+         partner_key=lambda e: f"user:{e.subject_id}",
+         record=lambda book: f"{book}:profile"),
+    # message.new_account_many_strangers reads the sender's account age: the same join.
+    Join("message.sent", "user.signed_up", lambda e: f"user:{e.subject_id}", _SUBJECT_SIGNUP,
+         partner_key=lambda e: f"user:{e.subject_id}",
+         record=lambda book: f"{book}:profile"),
+    # No rule's decision reads the reported content (the review queue attaches it to the
+    # case whichever comes first): nothing waits.
     Join("user_report.filed", "message.sent",
          lambda e: f"{e.payload.target_type}:{e.payload.target_id}", ()),
 )
@@ -113,6 +127,79 @@ def hops(event: Envelope) -> tuple[tuple[Entity, str], ...]:
     (('device', 'd1'), ('ip24', '203.0.113.0/24'))
     """
     return tuple((entity, key(event.payload)) for entity, key in _HOP_KEYS.get(event.type, ()))
+
+
+# ---- what an event waits for, and what it releases -------------------------------------------
+
+
+class Hold(NamedTuple):
+    """Wait in ``book`` for the partner (an event of type ``partner``) unless its feature-store
+    ``record`` is there already: the event is decided at once, and again, late, when the
+    partner arrives within the join window."""
+
+    book: str
+    record: str
+    partner: str
+
+
+class Arrive(NamedTuple):
+    """This event is the partner ``book``'s held events wait for (it writes ``record``):
+    they are decided again."""
+
+    book: str
+    record: str
+
+
+class Watch(NamedTuple):
+    """A cross-entity counter's ``book`` (its entity, :func:`hops`): this event is counted
+    there for ``window`` seconds of event time. One of ``partner`` type dated before events
+    already decided (arriving late, on another partition) decides those again, so every count
+    is the count of every event dated inside the window, whatever order they arrived in."""
+
+    book: str
+    window: float
+    partner: str
+
+
+Wait = Hold | Arrive | Watch
+
+
+def _owner_window(entity: Entity) -> float:
+    windows = [f.window[1] for f in CATALOGUE
+               if f.window is not None and OWNERSHIP.get(f.name, _USER).entity == entity]
+    return max(windows)
+
+
+_WAITING = {join.waiting: join for join in JOINS if join.record is not None}
+_ARRIVING: dict[str, list[Join]] = {}
+for _join in JOINS:
+    if _join.partner_key is not None:
+        _ARRIVING.setdefault(_join.partner, []).append(_join)
+_WINDOWS: dict[str, float] = {entity: _owner_window(entity) for entity in ("device", "ip24")}
+
+
+def waits(event: Envelope) -> list[Wait]:
+    """The join books an event waits in, arrives at or is counted in, in a fixed order.
+
+    >>> from schemas import decode_event_obj
+    >>> from detectors.features import EXAMPLE_SIGNUP
+    >>> [type(w).__name__ + ":" + w.book for w in waits(decode_event_obj(EXAMPLE_SIGNUP))]
+    ['Arrive:user:u1', 'Watch:device:d1', 'Watch:ip24:203.0.113.0/24']
+    """
+    out: list[Wait] = []
+    join = _WAITING.get(event.type)
+    if join is not None and join.record is not None:
+        book = join.key(event)
+        out.append(Hold(book, join.record(book), join.partner))
+    for arriving in _ARRIVING.get(event.type, ()):
+        book = arriving.partner_key(event)  # type: ignore[misc]
+        if arriving.record is not None and not any(
+                isinstance(w, Arrive) and w.book == book for w in out):
+            out.append(Arrive(book, arriving.record(book)))
+    for entity, key in hops(event):
+        if entity in _WINDOWS:
+            out.append(Watch(f"{entity}:{key}", _WINDOWS[entity], event.type))
+    return out
 
 
 # ---- event time ------------------------------------------------------------------------------

@@ -49,6 +49,28 @@ DEAD_LETTER_SEND_FAILURES = Counter(
     registry=WORKER)
 for _outcome in ("retried", "minimal", "undelivered"):  # every series exists from the start
     DEAD_LETTER_SEND_FAILURES.labels(_outcome)
+# ---- worker: event time and joins that wait (pipeline.stores.joins) --------------------------
+LATE_EVENTS = Counter("vigil_late_events_total",
+                      "Events dated behind their topic's low watermark: late (counted in their "
+                      "windows) or too_late (past the allowed lateness: decided, counted in none)",
+                      ["lateness"], registry=WORKER)
+JOINS_HELD = Counter("vigil_joins_held_total",
+                     "Events held for a join partner not seen yet (decided at once, and again "
+                     "when it arrives)", registry=WORKER)
+DECIDED_LATE = Counter("vigil_decided_late_total",
+                       "Events decided again: their join partner arrived (partner_arrived), an "
+                       "earlier-dated event of a counter's entity came in (counted_late), or "
+                       "deciding them again failed (error)", ["reason"], registry=WORKER)
+JOINS_UNMATCHED = Counter("vigil_joins_unmatched_total",
+                          "Held events let go without their partner: the join window ended "
+                          "(window_ended) or the books were full (book_full)", ["reason"],
+                          registry=WORKER)
+for _kind in ("late", "too_late"):
+    LATE_EVENTS.labels(_kind)
+for _reason in ("partner_arrived", "counted_late", "error"):
+    DECIDED_LATE.labels(_reason)
+for _reason in ("window_ended", "book_full"):
+    JOINS_UNMATCHED.labels(_reason)
 PROCESSING = Histogram("vigil_event_processing_seconds",
                        "Wall time to process one event (context, decide, apply)",
                        buckets=LATENCY_BUCKETS, registry=WORKER)
@@ -182,3 +204,25 @@ SAMPLE_DECIDED = Gauge("vigil_random_sample_decided",
                        "Decided events of the random labelling sample, per type (the "
                        "estimates' sample size)", ["type"], registry=REVIEW)
 LABELLING_OPEN = Gauge("vigil_labelling_cases_open", "Open labelling cases (not detections)", registry=REVIEW)
+
+# ---- platform actions and appeals ------------------------------------------------------------
+ACTION_RESULTS = Counter("vigil_action_results_total",
+                         "Platform services' acknowledgements of actions (action.applied / "
+                         "action.failed), by action and result (applied, failed, duplicate, "
+                         "stale, unknown: dead-lettered)", ["action", "result"], registry=WORKER)
+APPEALS = Counter("vigil_appeals_total",
+                  "appeal.filed events by result (opened, duplicate, refused: dead-lettered)",
+                  ["result"], registry=WORKER)
+ACTIONS_PUBLISHED = Counter("vigil_actions_published_total",
+                            "Platform actions the relay published to tns.actions, by kind "
+                            "(apply, reverse)", ["kind"], registry=REVIEW)
+ACTIONS_FAILED = Gauge("vigil_actions_failed",
+                       "Platform actions whose latest acknowledgement is action.failed",
+                       registry=REVIEW)
+APPEAL_DECISIONS = Counter("vigil_appeal_decisions_total",
+                           "Decisions on appeal cases: upheld, reversed, escalate",
+                           ["result"], registry=REVIEW)
+APPEALS_OPEN = Gauge("vigil_appeal_cases_open", "Open appeal cases", registry=REVIEW)
+APPEAL_SLA_BREACHED = Gauge("vigil_appeal_sla_breached_cases",
+                            "Open appeal cases past their appeal SLA (VIGIL_REVIEW_APPEAL_SLA)",
+                            registry=REVIEW)

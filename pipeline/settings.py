@@ -186,13 +186,34 @@ class Settings(_Declared):
     """link accounts by near-duplicate messages sent outside a contract too, not only by cover
     letters (~12 µs of worker CPU and ~19 µs of Redis per message, README "Networks")"""
     ring_accounts: int = Field(5, ge=2)
-    """accounts on one device that open a ring case"""
+    """accounts on one device that, with `VIGIL_RING_CONFIRMED` of them confirmed fraud, open a
+    ring case"""
+    ring_confirmed: int = Field(2, ge=0, le=1000)
+    """accounts of a shared device an analyst confirmed as fraud (within the link retention)
+    before the device's accounts are a ring (0: every device of `VIGIL_RING_ACCOUNTS` accounts)"""
+    link_max_confirmed: int = Field(200_000, ge=1)
+    """confirmed-fraud accounts the link index remembers for the ring threshold (the most
+    recently decided; ~100 B each)"""
+    join_window: float = Field(3600.0, gt=0)
+    """event-time seconds an event waits for a join partner it was decided without (a
+    proposal for its job post, a job post or message for its author's signup) past the
+    partner topic's low watermark; a partner arriving within it decides the event again"""
+    join_max_held: int = Field(100_000, ge=1)
+    """events held for join partners or counters' late arrivals at once (Redis); past it, the
+    oldest are let go (counted, `vigil_joins_unmatched_total{reason="book_full"}`)"""
+    allowed_lateness: float = Field(3600.0, ge=0)
+    """event-time seconds an event may be dated behind its topic's low watermark and still be
+    counted in its windows (at most the feature horizon's hour of slack); a later one is
+    counted as too late and decided, counted in none"""
     max_clock_skew: float = Field(300.0, gt=0)
     """seconds an event's `occurred_at` may be ahead of the worker's clock; later ones are
     dead-lettered as `clock_skew` (and no write trims feature windows past this)"""
     max_event_age: float = Field(0.0, ge=0)
     """seconds an event's `occurred_at` may be behind the worker's clock (0: any age since 2000;
     backfills and replays are old); older ones are dead-lettered as `clock_skew`"""
+    auto_actions: str = ""
+    """a YAML file of automatic actions per detector and score (empty: the packaged
+    `detectors/auto_actions.yaml`, which has none; README "Acting on the platform")"""
     idempotent_producer: bool = False
     """aiokafka's idempotent producer for the worker (real Kafka; Tansu refuses it)"""
     embedded: bool = False
@@ -280,6 +301,12 @@ class QueueSettings(_Declared):
     """claim lease (`15m`, or seconds)"""
     policy_reasons: Annotated[tuple[str, ...], NoDecode] = DEFAULT_POLICY_REASONS
     """reasons a fraud decision may cite (comma-separated)"""
+    appeal_sla_seconds: int = Field(2 * 86400, ge=60, validation_alias="VIGIL_REVIEW_APPEAL_SLA",
+                                    json_schema_extra=_DURATION)
+    """time from an appeal being filed to its decision being due (appeals' own SLA)"""
+    appeal_window_days: int = Field(180, ge=1, le=3650,
+                                    validation_alias="VIGIL_REVIEW_APPEAL_WINDOW_DAYS")
+    """how long after a decision its subject may appeal it (DSA Art. 20: six months at least)"""
     due_soon_fraction: float = Field(0.25, gt=0, lt=1)
     """an open case is `due_soon` when less than this share of its SLA is left"""
     severity_weight: float = 1000.0
@@ -325,7 +352,7 @@ class QueueSettings(_Declared):
             sla[name.strip()] = parse_duration(duration.strip())
         return sla
 
-    @field_validator("lease_seconds", mode="before")
+    @field_validator("lease_seconds", "appeal_sla_seconds", mode="before")
     @classmethod
     def _lease(cls, value: Any) -> Any:
         return parse_duration(value.strip()) if isinstance(value, str) and not value.isdigit() else value

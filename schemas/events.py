@@ -44,6 +44,11 @@ IpAddress = Annotated[str, Field(max_length=45, pattern=r"^[0-9a-fA-F:.]+$")]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 SchemaVersion = Annotated[str, Field(pattern=r"^[0-9]+\.[0-9]+$")]
+#: A payment provider's fingerprint of a card or bank account (Stripe's ``fingerprint``, Adyen's
+#: ``paymentAccountReference``...): an opaque token, the same for the same instrument, never the
+#: number itself: not all digits (a card or account number is not a token).
+PaymentFingerprint = Annotated[str, Field(min_length=8, max_length=64,
+                                          pattern=r"^[A-Za-z0-9_-]*[A-Za-z_-][A-Za-z0-9_-]*$")]
 
 
 class Contract(BaseModel):
@@ -191,6 +196,10 @@ class ProfileUpdatedPayload(Contract):
     jobs_posted: Count = 0
     hires: Count = 0
     total_spent_band: MoneyBand = "none"
+    #: Since 1.1: the provider's fingerprint of the payout account a freelancer is paid to.
+    payout_fingerprint: PaymentFingerprint | None = None
+    #: Since 1.1: the provider's fingerprint of a client's verified payment method.
+    payment_fingerprint: PaymentFingerprint | None = None
 
 
 class DecisionPayload(Contract):
@@ -206,6 +215,35 @@ class DecisionPayload(Contract):
     analyst_id: Id
 
 
+class ActionAppliedPayload(Contract):
+    """A platform service carried out an action of ``tns.actions`` (or its reversal)."""
+
+    action_id: UUID
+    #: The user the action is about: the action's ``subject_id``.
+    user_id: Id
+    service: Id
+    details: ShortText = ""
+
+
+class ActionFailedPayload(Contract):
+    """A platform service could not carry out an action: why, for the case and the alert."""
+
+    action_id: UUID
+    user_id: Id
+    service: Id
+    reason: Annotated[str, Field(min_length=1, max_length=1_000)]
+
+
+class AppealPayload(Contract):
+    """The affected user contests a decision, through the platform."""
+
+    appeal_id: Id
+    decision_id: Id
+    #: The user appealing: must be the decision's subject.
+    user_id: Id
+    statement: Annotated[str, Field(max_length=5_000)] = ""
+
+
 # ---- envelopes ------------------------------------------------------------------------------
 
 
@@ -215,6 +253,12 @@ def _pin_versions(schema: dict[str, Any], model: type[BaseModel]) -> None:
     versions = getattr(model, "SUPPORTED_VERSIONS", None)
     if versions is not None and "schema_version" in schema.get("properties", {}):
         schema["properties"]["schema_version"]["enum"] = sorted(versions)
+    # A payload field new in a minor version is refused (absent or null only) on earlier ones.
+    for name, since in getattr(model, "ADDED", {}).items():
+        earlier = sorted(v for v in versions or () if _version(v) < _version(since))
+        schema.setdefault("allOf", []).append({
+            "if": {"properties": {"schema_version": {"enum": earlier}}},
+            "then": {"properties": {"payload": {"properties": {name: {"type": "null"}}}}}})
 
 
 class Envelope(Contract):
@@ -335,8 +379,25 @@ class UserReportFiled(Envelope):
 class ProfileUpdated(Envelope):
     SUBJECT_FIELD = "user_id"
     PAYLOAD_MODEL = ProfileUpdatedPayload
+    SUPPORTED_VERSIONS = frozenset({"1.0", "1.1"})
+    #: Payload fields added by a minor version: an event of an earlier version must not carry them.
+    ADDED: ClassVar[dict[str, str]] = {"payout_fingerprint": "1.1", "payment_fingerprint": "1.1"}
     type: Literal["profile.updated"]
     payload: ProfileUpdatedPayload
+
+    @model_validator(mode="after")
+    def _fields_of_its_version(self) -> ProfileUpdated:
+        mine = _version(self.schema_version)
+        for name, since in self.ADDED.items():
+            if getattr(self.payload, name) is not None and mine < _version(since):
+                raise ValueError(f"payload.{name} is new in schema_version {since}; this "
+                                 f"{self.type} says {self.schema_version}")
+        return self
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 class ReviewDecided(Envelope):
@@ -346,11 +407,36 @@ class ReviewDecided(Envelope):
     payload: DecisionPayload
 
 
+class ActionApplied(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ActionAppliedPayload
+    type: Literal["action.applied"]
+    payload: ActionAppliedPayload
+
+
+class ActionFailed(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ActionFailedPayload
+    type: Literal["action.failed"]
+    payload: ActionFailedPayload
+
+
+class AppealFiled(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = AppealPayload
+    type: Literal["appeal.filed"]
+    payload: AppealPayload
+
+
+#: The platform's answers to Vigil: acknowledgements of actions, and appeals.
+PLATFORM_EVENTS = (ActionApplied, ActionFailed, AppealFiled)
+
 EVENT_MODELS: dict[str, type[Envelope]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in (
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
         ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
+        ActionApplied, ActionFailed, AppealFiled,
     )
 }
 
@@ -358,6 +444,7 @@ Event = Annotated[
     Union[
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
         ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
+        ActionApplied, ActionFailed, AppealFiled,
     ],
     Field(discriminator="type"),
 ]

@@ -1,12 +1,13 @@
 """JSON Schema documents for producers and consumers in other languages (``vigil schemas
 export``): one per event type (what producers send) and one per output (``flag``: what
-``tns.flags`` carries; ``dead_letter``: what ``tns.dead_letters`` carries).
+``tns.flags`` carries; ``dead_letter``: what ``tns.dead_letters`` carries; ``platform_action``:
+what ``tns.actions`` carries, with its ``statement_of_reasons``).
 
 >>> schema = json_schemas()["message.sent"]
 >>> schema["properties"]["type"]["const"], schema["properties"]["schema_version"]["enum"]
 ('message.sent', ['1.0'])
 >>> sorted(output_schemas())
-['dead_letter', 'flag']
+['dead_letter', 'flag', 'platform_action', 'statement_of_reasons']
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from schemas.actions import PlatformAction, StatementOfReasons
 from schemas.events import EVENT_MODELS
 from schemas.outputs import DEAD_LETTER_KINDS, DeadLetter, FlagRecord
 from schemas.topics import TOPIC_BY_TYPE, Topics
@@ -63,7 +65,17 @@ def output_schemas() -> dict[str, dict[str, Any]]:
         "input the worker could not process, why, and the original bytes (base64). "
         f"kind is one of: {', '.join(DEAD_LETTER_KINDS)}."))
     letter["properties"]["kind"]["examples"] = list(DEAD_LETTER_KINDS)
-    return {"flag": flag, "dead_letter": letter}
+    action = _document(PlatformAction, "platform_action", (
+        f"A platform action on Kafka topic {Topics.ACTIONS}, keyed by subject_id: carry it out "
+        "once per action_id (a redelivery repeats the id) and acknowledge it with an "
+        "action.applied or action.failed event naming the action_id. A restrictive action "
+        "carries its statement of reasons (EU DSA Art. 17) for the affected user."))
+    statement = _document(StatementOfReasons, "statement_of_reasons", (
+        "The statement of reasons sent with every restrictive platform action (EU DSA "
+        "Art. 17(3)): the restriction and its duration, the facts relied on, whether automated "
+        "means detected or decided it, the ground, and the redress open to the user."))
+    return {"flag": flag, "dead_letter": letter, "platform_action": action,
+            "statement_of_reasons": statement}
 
 
 def render(schema: dict[str, Any]) -> str:

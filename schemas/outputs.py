@@ -35,6 +35,9 @@ EntityType = Literal["user", "job_post", "message", "proposal"]
 DEAD_LETTER_KINDS: tuple[str, ...] = (
     "empty", "oversized", "bad_json", "not_an_object", "unknown_type", "wrong_topic",
     "invalid_field", "clock_skew", "conflicting_duplicate", "processing_error",
+    # An acknowledgement of an action nobody published to that user, or an appeal refused
+    # (another user's decision, nothing to appeal, past the window): the reason says which.
+    "refused",
 )
 Severity = Literal["low", "medium", "high", "critical"]
 

@@ -14,7 +14,10 @@ class Topics:
     PROFILES: Final = "marketplace.profiles"
     REPORTS: Final = "tns.reports"
     DECISIONS: Final = "tns.decisions"
+    ACTION_RESULTS: Final = "tns.action_results"
+    APPEALS: Final = "tns.appeals"
     FLAGS: Final = "tns.flags"
+    ACTIONS: Final = "tns.actions"
     DEAD_LETTERS: Final = "tns.dead_letters"
 
 
@@ -28,22 +31,33 @@ TOPIC_BY_TYPE: Final[dict[str, str]] = {
     "profile.updated": Topics.PROFILES,
     "user_report.filed": Topics.REPORTS,
     "review.decided": Topics.DECISIONS,
+    "action.applied": Topics.ACTION_RESULTS,
+    "action.failed": Topics.ACTION_RESULTS,
+    "appeal.filed": Topics.APPEALS,
 }
 
 #: Every topic the worker consumes.
 INPUT_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_TYPE.values()))
 
 #: Topics Vigil writes to.
-OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS)
+OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS, Topics.ACTIONS)
+
+
+#: The platform's answers (acknowledgements of actions, appeals): a few a minute, not a stream.
+PLATFORM_TOPICS: Final[tuple[str, ...]] = (Topics.ACTION_RESULTS, Topics.APPEALS)
 
 
 def topic_plan(partitions: int) -> dict[str, int]:
     """Partitions per topic: ``partitions`` everywhere but ``tns.decisions``, which has one so
-    that exactly one worker (the learner) consumes the analysts' labels, in order.
+    that exactly one worker (the learner) consumes the analysts' labels, in order, and the
+    platform's answers, one each: they come at the rate analysts decide, and every partition a
+    worker is assigned is one more to fetch from on every round.
 
-    >>> topic_plan(4)[Topics.DECISIONS], topic_plan(4)[Topics.MESSAGES]
-    (1, 4)
+    >>> topic_plan(4)[Topics.DECISIONS], topic_plan(4)[Topics.MESSAGES], topic_plan(4)[Topics.APPEALS]
+    (1, 4, 1)
     """
     plan = {topic: partitions for topic in (*INPUT_TOPICS, *OUTPUT_TOPICS)}
     plan[Topics.DECISIONS] = 1
+    for topic in PLATFORM_TOPICS:
+        plan[topic] = 1
     return plan

@@ -32,9 +32,9 @@ COUNT = 20_000
 FRAUD_RATE = 0.05  # `vigil simulate`'s default --fraud-rate
 
 #: sha256 of the file `vigil simulate --count 20000 --out EVENTS --truth TRUTH` writes.
-EVENTS_SHA256 = "9a4dc98a5e7b247eeea835484872b887f62d34b2257f83651e6b1014caf5c7e0"
+EVENTS_SHA256 = "9f7bc7f6cecff61cb053976fca62421b7a36cb6749b516e2d336764bb1dded2a"
 #: sha256 of the TRUTH file written by the same command.
-TRUTH_SHA256 = "032917e1b1e94433996d9c66184a8cb8d742a5b8b658ce34e4889ea8a3da05a1"
+TRUTH_SHA256 = "e5a0660786d2eb80d612e59a05efbfc70c71085d86d915959c409385f2b437d5"
 
 
 def test_seeded_run_is_pinned_byte_for_byte() -> None:
@@ -51,7 +51,7 @@ def test_seeded_run_is_pinned_byte_for_byte() -> None:
 
 #: sha256 of every event and its label for non-default arguments: a compressed tempo (gaps below
 #: 2 s), a high fraud rate (every scenario, often) and a naive start taken as UTC.
-FAST_FRAUDULENT_SHA256 = "c6e9aa98f1b7817620cf311c3328c702c152d9936a412e3a5f8657d6f76f46ca"
+FAST_FRAUDULENT_SHA256 = "a41db7cb65d3edaee4d907cba7e8648f29530c6630251c1ac204c0b851331523"
 
 
 def test_seeded_run_with_other_arguments_is_pinned() -> None:

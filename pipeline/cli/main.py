@@ -17,12 +17,19 @@ from typing import Annotated, Optional
 
 import typer
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from pipeline.cli.dead_letters import dead_letters_app
 from pipeline.cli.models import models_app
 from pipeline.cli.output import console, err, fail
+from pipeline.cli.report import report_app
 from pipeline.cli.review import review_app
 from pipeline.cli.rules import rules_app
 from pipeline.local.stack import StackState, alive, down, settings_with_stack, up
@@ -36,6 +43,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(rules_app, name="rules")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(models_app, name="models")
+app.add_typer(report_app, name="report")
 
 
 @app.callback()

@@ -92,9 +92,21 @@ class Publisher:
             self._registry.zadd(CONSENT_PREFIX + model.subject_id,
                                 {consent_member(model): model.payload.changed_at.timestamp()})
 
+        self._produce(TOPIC_BY_TYPE[model.type], model.subject_id.encode(), value, event_id,
+                      on_delivered)
+        return event_id
+
+    def publish_record(self, topic: str, record_id: str, value: bytes, *, key: bytes,
+                       on_delivered: Callable[[], None] | None = None) -> None:
+        """Enqueue one of Vigil's own output records (a platform action: validated by its
+        producer), tracked like an event: :meth:`flush` raises if it was not delivered."""
+        self._produce(topic, key, value, record_id, on_delivered)
+
+    def _produce(self, topic: str, key: bytes, value: bytes, record_id: str,
+                 on_delivered: Callable[[], None] | None) -> None:
         def delivered(err: KafkaError | None, _msg: Message) -> None:
             if err is not None:
-                self._failures.append((event_id, err.str()))
+                self._failures.append((record_id, err.str()))
             else:
                 self.delivered += 1
                 if on_delivered:
@@ -102,13 +114,11 @@ class Publisher:
 
         while True:
             try:
-                self._producer.produce(TOPIC_BY_TYPE[model.type], key=model.subject_id.encode(),
-                                       value=value, on_delivery=delivered)
+                self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
                 break
             except BufferError:  # local queue full: serve callbacks to make room, then retry
                 self._producer.poll(0.1)
         self._producer.poll(0)
-        return event_id
 
     def publish_raw(self, topic: str, value: bytes, key: bytes | None = None) -> None:
         """Send bytes unchecked: only for tests and tools that must produce invalid input."""

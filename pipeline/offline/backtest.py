@@ -45,7 +45,7 @@ from detectors.errors import RuleSetInvalid
 from detectors.rule import CompiledRule
 from detectors.ruleset import RuleSet, load_rules
 from pipeline.offline.backtest_report import BacktestReport, RuleRow, ScenarioRow
-from pipeline.offline.replay import InvalidLine, replay_lines
+from pipeline.offline.replay import InvalidLine, final_records, replay_lines
 from pipeline.rules.records import BacktestExpectation, RuleExpectation
 
 __all__ = [
@@ -142,7 +142,7 @@ def backtest(lines: Iterable[str], candidate: RuleSet, live: RuleSet, *,
     """Replay ``lines`` (JSONL envelopes) once through both rule sets and score them."""
     merged, aliases = merged_rules(candidate, live)
     scoring = _Scoring(candidate, live, aliases, labels or {}, examples)
-    for record in replay_lines(lines, rules=merged):
+    for record in final_records(replay_lines(lines, rules=merged)):
         if isinstance(record, InvalidLine):
             scoring.invalid += 1
         else:

@@ -50,7 +50,9 @@ from detectors.sampling import (
     content_of,
 )
 from pipeline.stores.consent import ConsentHistory
+from pipeline.stores.joins import JoinSettings
 from pipeline.stores.state import MemoryState
+from pipeline.worker.late import redecide
 from pipeline.worker.processor import Processor
 from schemas.clock import ClockBound
 from schemas.decode import decode_event
@@ -265,6 +267,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                  summary: ReplaySummary | None = None, registry: ConsentHistory | None = None,
                  skip_decisions: Callable[[str], bool] | None = None,
                  on_learned: OnLearned | None = None,
+                 partitions: int = 1, joins: JoinSettings = JoinSettings(),
                  ) -> Iterator[dict[str, Any] | InvalidLine]:
     """Yield a finding record per valid event and an :class:`InvalidLine` per bad line.
 
@@ -280,11 +283,17 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
     observe nothing), ``skip_decisions(decision_id)``, true for decisions applied before, and
     ``on_learned(model_id, subject_id, x, label, occurred_at, decision_id)``, called for every
     label a model learned (for its training log).
+
+    Joins wait and counters count late events as the worker's do (:mod:`pipeline.stores.joins`,
+    ``joins`` its settings): an event released by a later line is decided again, in a record
+    of its own marked ``decided_late`` (:func:`final_records` merges them). The file is read as
+    ``partitions`` partitions per topic (event time is judged per topic-partition); one, the
+    default, for a file in event-time order.
     """
     if label_policy not in LABEL_POLICIES:
         raise ValueError(f"label_policy must be one of {', '.join(LABEL_POLICIES)}")
     ruleset = rules or load_rules()
-    state = MemoryState()
+    state = MemoryState(joins=joins, partitions=partitions)
     processor = Processor(state, lambda: ruleset, lambda: models, policy_version,
                           sampler=Sampler(sampling or SamplingPolicy()))
     summary = summary if summary is not None else ReplaySummary()
@@ -303,7 +312,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                 yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
                 continue
             try:
-                yield loop.run_until_complete(
+                yield from loop.run_until_complete(
                     _one(event, number, processor, review, learning, summary))
             except InvalidEvent as exc:  # a conflicting duplicate: not processed
                 yield InvalidLine(number, f"{exc.kind}: {exc.reason}")
@@ -312,8 +321,9 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
 
 
 async def _one(event: Envelope, number: int, processor: Processor, review: _Review,
-               learning: _Learning, summary: ReplaySummary) -> dict[str, Any]:
-    """Decide one event as the worker would, and send it to review, learning or both."""
+               learning: _Learning, summary: ReplaySummary) -> list[dict[str, Any]]:
+    """Decide one event as the worker would, and send it to review, learning or both; then
+    the events it released, decided again."""
     loaded = await processor.load([event])
     if loaded[0].conflict is not None:
         raise InvalidEvent("conflicting_duplicate", loaded[0].conflict_reason(event))
@@ -336,7 +346,53 @@ async def _one(event: Envelope, number: int, processor: Processor, review: _Revi
         record.update(await learning.on_decision(event))
     elif learning.models:
         await learning.after_scoring(event, decision.results, number)
-    return record
+    if not loaded[0].released:
+        return [record]
+    return [record, *await _again(loaded, number, processor)]
+
+
+async def _again(loaded: list[Any], number: int, processor: Processor) -> list[dict[str, Any]]:
+    """The events this one released, decided again as the worker does (:mod:`pipeline.worker.late`):
+    a record each, saying why (``decided_late``); read with :func:`final_records`."""
+    state = processor.state
+    assert isinstance(state, MemoryState)
+    out = []
+    for again in await redecide(state, processor, loaded):
+        if again.released.hold is not None:
+            state.joins.release(again.released.hold)
+        event, decision = again.event, again.decision
+        out.append({"line": number, "event_id": str(event.event_id), "type": event.type,
+                    "subject_id": event.subject_id, "decided_late": again.why,
+                    "results": [r.as_dict() for r in decision.results],
+                    "review": {"to_review": bool(decision.findings),
+                               "reasons": ["flag"] if decision.findings else []}})
+    return out
+
+
+def final_records(records: Iterable[dict[str, Any] | InvalidLine]) -> Iterator[dict[str, Any] | InvalidLine]:
+    """One record per event: each re-decision (``decided_late``) merged into its event's first
+    record (a result fired in either fired; a late fire is said in ``decided_late``), in the
+    order of the first records. Holds every record until the end: for bounded files
+    (backtests, evaluations), not for streaming ``vigil replay``'s output."""
+    firsts: dict[str, dict[str, Any]] = {}
+    order: list[dict[str, Any] | InvalidLine] = []
+    for record in records:
+        if isinstance(record, InvalidLine):
+            order.append(record)
+            continue
+        first = firsts.get(record["event_id"])
+        if first is None or "decided_late" not in record:
+            if first is None:
+                firsts[record["event_id"]] = record
+                order.append(record)
+            continue
+        results = {r["detector_id"]: r for r in first["results"]}
+        for result in record["results"]:
+            before = results.get(result["detector_id"])
+            if result.get("fired") and not (before or {}).get("fired"):
+                results[result["detector_id"]] = {**result, "decided_late": record["decided_late"]}
+        first["results"] = list(results.values())
+    yield from order
 
 
 def replay_file(path: str, out: Callable[[str], Any], *,

@@ -54,7 +54,10 @@ class Envelopes:
     def profile(self, t: float, user: User, payload: dict[str, Any]) -> dict[str, Any]:
         """A profile update carrying the whole profile; also records it on ``user``."""
         user.profile = payload
-        return self.envelope(t, "profile.updated", "profiles-service", user.user_id, payload)
+        env = self.envelope(t, "profile.updated", "profiles-service", user.user_id, payload)
+        if payload.get("payout_fingerprint") or payload.get("payment_fingerprint"):
+            env["schema_version"] = "1.1"  # the fingerprints are new in 1.1
+        return env
 
     def job_post(self, t: float, job: Job, description: str) -> dict[str, Any]:
         payload = {

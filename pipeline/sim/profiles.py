@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.sim.categories import CATEGORIES
 from pipeline.sim.envelopes import Envelopes
+from pipeline.sim.ids import has_payout, payment_of
 from pipeline.sim.market import User
 from pipeline.sim.profile_words import (
     CLIENT_HEADLINES,
@@ -89,14 +90,18 @@ class Profiles:
             "portfolio_items": rng.choice((0, 0, 1, 2, 3, 4, 6, 8)),
             "has_video_intro": rng.random() < 0.1,
             "badge": "rising_talent" if rng.random() < 0.03 else "none",
+            **({"payout_fingerprint": payment_of(user.user_id)} if has_payout(user.user_id) else {}),
         }
 
     def _client(self, user: User) -> dict[str, Any]:
         rng = self.rng
+        verified = rng.random() < 0.6
         return {
             **self._base(user), "headline": rng.choice(CLIENT_HEADLINES),
-            "overview": rng.choice(CLIENT_OVERVIEWS), "payment_verified": rng.random() < 0.6,
+            "overview": rng.choice(CLIENT_OVERVIEWS), "payment_verified": verified,
             "jobs_posted": user.jobs_posted,
+            # A verified payment method is one the provider fingerprinted.
+            **({"payment_fingerprint": payment_of(user.user_id)} if verified else {}),
         }
 
     def edit(self, t: float, user: User) -> dict[str, Any]:
@@ -108,7 +113,7 @@ class Profiles:
             payload.update(jobs_posted=user.jobs_posted, hires=user.hires,
                            total_spent_band="1+" if user.hires else "none")
             if r < 0.3:
-                payload["payment_verified"] = True
+                payload.update(payment_verified=True, payment_fingerprint=payment_of(user.user_id))
         elif r < 0.3:
             payload["portfolio_items"] = min(payload.get("portfolio_items", 0) + 1, 10_000)
         elif r < 0.5 and payload.get("hourly_rate"):
@@ -123,6 +128,8 @@ class Profiles:
                            total_earnings_band="1+" if jobs < 3 else "100+")
             if jobs >= 3:  # the platform shows a job success score after a few contracts
                 payload["job_success_score"] = rng.randint(85, 100)
+            # Paid for a first contract: payouts are set up by now.
+            payload["payout_fingerprint"] = payment_of(user.user_id)
         if r >= 0.85:
             payload["identity_verified"] = True
         payload["following"] = min(payload.get("following", 0) + rng.choice((0, 0, 1, 2)), 10_000_000)

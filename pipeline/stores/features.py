@@ -24,6 +24,7 @@ from detectors.features import (
     Remember,
     SumSince,
 )
+from pipeline.stores.joins import LUA_OPS, STASH
 from pipeline.stores.script_channel import ScriptChannel
 
 PREFIX = "vigil:f:"
@@ -49,8 +50,9 @@ local ARGV = cjson.decode(ARGV[1])
 local out, i, n = {}, 1, #ARGV
 local horizon, ttl, ceiling = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local digest_ttl = ARGV[4]
+local stash_prefix, stash_ttl = ARGV[5], ARGV[6]
 local expiring = {}
-i = 5
+i = 7
 while i <= n do
   local op, key = ARGV[i], ARGV[i + 1]
   if op == 'O' or op == 'P' then
@@ -114,6 +116,7 @@ while i <= n do
   elseif op == 'L' then
     out[#out + 1] = redis.pcall('ZREVRANGE', key, 0, 0)
     i = i + 2
+""" + LUA_OPS + """
   else
     return redis.error_reply('unknown op ' .. tostring(op))
   end
@@ -127,11 +130,13 @@ return cjson.encode(out)
 NO_CEILING = 1e308
 
 
-def script_header(ceiling: float = NO_CEILING, digest_ttl: int = 900) -> list[Any]:
+def script_header(ceiling: float = NO_CEILING, digest_ttl: int = 900,
+                  stash_ttl: int = int(2 * HORIZON)) -> list[Any]:
     """The batch script's first arguments: the horizon, the profile TTL, the ceiling no
-    trimming write passes (a feature window is trimmed at ``min(at, ceiling) - HORIZON``) and
-    how long content digests are kept (seconds, :class:`~pipeline.stores.state.RedisState`)."""
-    return [HORIZON, int(PROFILE_TTL), ceiling, digest_ttl]
+    trimming write passes (a feature window is trimmed at ``min(at, ceiling) - HORIZON``),
+    how long content digests are kept (seconds, :class:`~pipeline.stores.state.RedisState`),
+    and where and how long held events are kept (:mod:`pipeline.stores.joins`)."""
+    return [HORIZON, int(PROFILE_TTL), ceiling, digest_ttl, STASH, stash_ttl]
 
 
 class RedisFeatureStore:

@@ -1,20 +1,26 @@
 """The link index: which accounts share a device, an IP, a /24, a rare e-mail domain or a text.
 
 The worker records each event's link keys (:func:`detectors.links.link_keys`, pseudonymised)
-with :meth:`LinkIndex.observe`; the review service reads an account's network up to two hops
+and each account an analyst confirmed as fraud (:func:`detectors.links.confirmed_subject`) with
+:meth:`LinkIndex.observe`, which reports the devices that are rings by then
+(:func:`detectors.links.is_ring`); the review service reads an account's network up to two hops
 with :meth:`LinkIndex.graph`. :class:`RedisLinks` is the index in Redis, :class:`MemoryLinks`
 its in-memory twin (a parity test runs both).
 
 Memory is bounded: a key keeps its ``max_group`` most recent accounts (one more, to know it is
 too common to link anyone: a webmail domain, a carrier's NAT), a user their ``max_keys`` most
 recent keys of each sort (devices, IPs and domains; texts), and nothing is kept past
-``retention`` seconds after it was last seen. Keys: ``vigil:links:key:<kind>:<hash>``,
-``vigil:links:user:<user>`` and ``vigil:links:texts:<user>``, sorted sets by event time.
+``retention`` seconds after it was last seen; confirmed accounts count for ``retention``
+seconds after the decision, at most ``max_confirmed`` of them (the most recent). Keys:
+``vigil:links:key:<kind>:<hash>``, ``vigil:links:user:<user>`` and ``vigil:links:texts:<user>``,
+sorted sets by event time, and ``vigil:links:confirmed`` (by decision time).
 
 >>> import asyncio
->>> links = MemoryLinks(ring_accounts=2, clock=lambda: 100.0)
+>>> links = MemoryLinks(ring_accounts=2, ring_confirmed=1, clock=lambda: 100.0)
 >>> asyncio.run(links.observe([("u1", 10.0, ["device:d"]), ("u2", 11.0, ["device:d"])]))
-[('device:d', ['u1', 'u2'])]
+[]
+>>> asyncio.run(links.observe([], confirmed=[("u2", 50.0)]))
+[('device:d', ['u1', 'u2'], ['u2'])]
 >>> g = asyncio.run(links.graph("u1"))
 >>> g.nodes, g.edges
 ({'u1': 0, 'u2': 1}, [('u1', 'u2', ('device',))])
@@ -31,14 +37,17 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
-from detectors.links import link_kind
+from detectors.links import is_ring, link_kind
 from pipeline.settings import Settings
 
 USER, TEXTS, KEY = "vigil:links:user:", "vigil:links:texts:", "vigil:links:key:"
 #: One event's user, its time and its link keys.
 Observed = tuple[str, float, Sequence[str]]
-#: A shared device with enough accounts to be a ring: its key and its accounts, oldest first.
-Ring = tuple[str, list[str]]
+#: An account an analyst confirmed as fraud, and when.
+Confirmed = tuple[str, float]
+#: A shared device that is a ring: its key, its accounts (oldest first) and those of them
+#: confirmed as fraud.
+Ring = tuple[str, list[str], list[str]]
 
 
 @dataclass
@@ -53,8 +62,10 @@ class Graph:
 
 
 class LinkIndex(Protocol):
-    async def observe(self, items: Sequence[Observed]) -> list[Ring]:
-        """Record each user's link keys (idempotent); the shared devices that now make a ring."""
+    async def observe(self, items: Sequence[Observed],
+                      confirmed: Sequence[Confirmed] = ()) -> list[Ring]:
+        """Record each user's link keys and each confirmed account (idempotent); the rings
+        among the devices ``items`` showed and the devices of the ``confirmed`` accounts."""
         ...
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
@@ -106,13 +117,15 @@ class RedisLinks:
     """:class:`LinkIndex` in Redis: one script per batch of events, pipelined reads."""
 
     def __init__(self, redis: Redis, *, retention: float, max_group: int = 50,
-                 max_keys: int = 32, ring_accounts: int = 5,
-                 clock: Callable[[], float] = time.time) -> None:
+                 max_keys: int = 32, ring_accounts: int = 5, ring_confirmed: int = 2,
+                 max_confirmed: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
         self.retention = retention
         self.max_group = max_group
         self.max_keys = max_keys
         self.ring_accounts = ring_accounts
+        self.ring_confirmed = ring_confirmed
+        self.max_confirmed = max_confirmed
         self.clock = clock
         source = (resources.files(__package__) / "lua" / "links.lua").read_text(encoding="utf-8")
         self.script = redis.register_script(source)
@@ -122,26 +135,24 @@ class RedisLinks:
         """The index with the bounds of ``settings`` (the worker writes, the review service
         reads with the same)."""
         return cls(redis, retention=settings.link_retention, max_group=settings.link_max_group,
-                   max_keys=settings.link_max_keys, ring_accounts=settings.ring_accounts)
+                   max_keys=settings.link_max_keys, ring_accounts=settings.ring_accounts,
+                   ring_confirmed=settings.ring_confirmed,
+                   max_confirmed=settings.link_max_confirmed)
 
-    def queue_observe(self, pipe: Any, items: Sequence[Observed]) -> Callable[[Any], list[Ring]]:
-        """Queue :meth:`observe`'s script on ``pipe``; returns the reader of its reply."""
-        self.script(args=self._args(items), client=pipe)
-        return _rings
-
-    async def observe(self, items: Sequence[Observed]) -> list[Ring]:
+    async def observe(self, items: Sequence[Observed],
+                      confirmed: Sequence[Confirmed] = ()) -> list[Ring]:
         # What is past the retention on arrival (a backfill, a replay of old traffic) would be
         # trimmed at once: it is not sent.
         cutoff = self.clock() - self.retention
         items = [item for item in items if item[2] and item[1] >= cutoff]
-        if not items:
+        confirmed = [c for c in confirmed if c[1] >= cutoff]
+        if not items and not confirmed:
             return []
-        return _rings(await self.script(args=self._args(items)))
-
-    def _args(self, items: Sequence[Observed]) -> list[Any]:
         payload = json.dumps([[user, at, list(keys)] for user, at, keys in items])
-        return [payload, self.max_group, self.max_keys, int(self.retention), repr(self.clock()),
-                self.ring_accounts]
+        return _rings(await self.script(args=[
+            payload, self.max_group, self.max_keys, int(self.retention), repr(self.clock()),
+            self.ring_accounts, json.dumps([list(c) for c in confirmed]), self.ring_confirmed,
+            self.max_confirmed]))
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
         async def keys_of(users: list[str]) -> list[list[str]]:
@@ -169,26 +180,33 @@ def _text(value: Any) -> str:
 
 
 def _rings(reply: Any) -> list[Ring]:
-    return [(key, list(members)) for key, members in json.loads(_text(reply))]
+    # cjson writes an empty Lua table as {}: list() of it is [] all the same.
+    return [(key, list(members), list(marked))
+            for key, members, marked in json.loads(_text(reply))]
 
 
 class MemoryLinks:
     """:class:`LinkIndex` in memory, with the same bounds (for tests, replay and benchmarks)."""
 
     def __init__(self, *, retention: float = 90 * 86400.0, max_group: int = 50,
-                 max_keys: int = 32, ring_accounts: int = 5,
-                 clock: Callable[[], float] = time.time) -> None:
+                 max_keys: int = 32, ring_accounts: int = 5, ring_confirmed: int = 2,
+                 max_confirmed: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         self.retention = retention
         self.max_group = max_group
         self.max_keys = max_keys
         self.ring_accounts = ring_accounts
+        self.ring_confirmed = ring_confirmed
+        self.max_confirmed = max_confirmed
         self.clock = clock
         self.keys: dict[str, dict[str, float]] = {}
         self.users: dict[str, dict[str, float]] = {}
+        self.confirmed: dict[str, float] = {}
 
-    async def observe(self, items: Sequence[Observed]) -> list[Ring]:
-        cutoff = self.clock() - self.retention
-        rings: dict[str, list[str]] = {}
+    async def observe(self, items: Sequence[Observed],
+                      confirmed: Sequence[Confirmed] = ()) -> list[Ring]:
+        now = self.clock()
+        cutoff = now - self.retention
+        devices: dict[str, None] = {}  # to test once the batch is written, in order
         for user, at, keys in items:
             if not keys or at < cutoff:
                 continue
@@ -202,12 +220,31 @@ class MemoryLinks:
                         (TEXTS if key.startswith("text:") else USER) + user, {})
                     if _add(mine, key, at):
                         touched.append(mine)
-                if key.startswith("device:") and key not in rings:
-                    if self.ring_accounts <= len(group) <= self.max_group:
-                        rings[key] = [m for m, _ in sorted(group.items(), key=_order)]
+                if key.startswith("device:"):
+                    devices[key] = None
             for mine in {id(m): m for m in touched}.values():
                 _trim(mine, cutoff, self.max_keys)
-        return list(rings.items())
+        changed = False
+        for user, at in confirmed:
+            if at < cutoff:
+                continue
+            changed = _add(self.confirmed, user, at) or changed
+            for key in _ordered(self.users.get(USER + user, {})):
+                if key.startswith("device:"):
+                    devices[key] = None
+        if changed:
+            _trim(self.confirmed, cutoff, self.max_confirmed)
+        rings = []
+        for key in devices:
+            members = _ordered(self.keys.get(key, {}))
+            if not self.ring_accounts <= len(members) <= self.max_group:
+                continue
+            marked = [] if self.ring_confirmed <= 0 else [
+                m for m in members if m in self.confirmed and self.confirmed[m] >= cutoff]
+            if is_ring(len(members), len(marked), ring_accounts=self.ring_accounts,
+                       ring_confirmed=self.ring_confirmed, max_group=self.max_group):
+                rings.append((key, members, marked))
+        return rings
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
         async def keys_of(users: list[str]) -> list[list[str]]:

@@ -34,19 +34,22 @@ from pipeline.settings import Settings
 from pipeline.stores import ledger
 from pipeline.stores.consent import RedisConsentStore
 from pipeline.stores.heartbeat import this_worker
+from pipeline.stores.joins import JoinSettings
 from pipeline.stores.links import RedisLinks
 from pipeline.stores.state import RedisState
+from pipeline.worker.auto_actions import AutoActions, load_auto_actions
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
 from pipeline.worker.links import LinkStep
 from pipeline.worker.outputs import RedisOutputs
 from pipeline.worker.parking import Parking
+from pipeline.worker.platform import PlatformStep
 from pipeline.worker.processor import Processor
 from pipeline.worker.stats import WorkerStats
 from pipeline.worker.timers import Timers
 from pipeline.worker.worker import Worker
 from pipeline.worker.writer import BatchWriter
-from schemas.topics import INPUT_TOPICS, Topics
+from schemas.topics import INPUT_TOPICS, Topics, topic_plan
 
 
 def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Redis | None = None,
@@ -78,13 +81,19 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     clock_bound = settings.clock_bound()
     # Content digests are kept as long as the ledger keeps ids: a conflicting duplicate within
     # that window is dead-lettered (README, "Delivery guarantees").
-    state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention)
+    plan = topic_plan(settings.partitions)
+    state = RedisState(redis, max_ahead=clock_bound.ahead, digest_ttl=settings.ledger_retention,
+                       joins=JoinSettings(window=settings.join_window,
+                                          max_held=settings.join_max_held,
+                                          allowed_lateness=settings.allowed_lateness),
+                       partitions={topic: plan[topic] for topic in INPUT_TOPICS})
+    queue = ReviewQueue(redis)
     worker = Worker(
         state=state,
         processor=Processor(state, rules, scorer, policy_version=settings.policy_version,
                             sampler=sampler),
         rules=rules, learner=learner,
-        writer=BatchWriter(RedisOutputs(redis, ReviewQueue(redis), scorer, sampler=sampler,
+        writer=BatchWriter(RedisOutputs(redis, queue, scorer, sampler=sampler,
                                         pseudonym_key=settings.model_key()),
                            parking, stats),
         dead_letters=dead_letters, flag_log=FlagLog(app), parking=parking, stats=stats,
@@ -93,7 +102,9 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         # elsewhere; a message, proposal or job post's for the report window in any case.
         keep_all_inputs=settings.model_inputs == "all", clock_bound=clock_bound,
         links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key(),
-                       messages=settings.link_messages))
+                       messages=settings.link_messages),
+        platform=PlatformStep(queue, dead_letters, parking),
+        auto_actions=AutoActions(queue, load_auto_actions(settings.auto_actions)))
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,

@@ -26,6 +26,8 @@ class Batch:
     done: list[Done] = field(default_factory=list)
     #: The link index's update of ``done`` (:mod:`pipeline.worker.links`), under way.
     linking: asyncio.Future[None] | None = None
+    #: What its state script said about its joins (:class:`pipeline.stores.joins.BatchJoins`).
+    joins: Any = None
 
 
 @dataclass
@@ -41,6 +43,10 @@ class Done:
     sample: Sample | None = None
     #: What the review queue did with each flag (its case), once written.
     added: list[AddResult] = field(default_factory=list)
+    #: Why a re-decision (:mod:`pipeline.worker.late`) was made; None for the first decision.
+    late: str | None = None
+    #: The hold its write releases (a join matched), if any.
+    release: tuple[str, str, str] | None = None
 
 
 def flagged(done: Sequence[Done]) -> tuple[list[Flag], list[Envelope]]:

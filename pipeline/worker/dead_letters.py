@@ -25,7 +25,12 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLarge
 
 from pipeline import metrics
 from pipeline.worker.stats import WorkerStats
-from schemas.outputs import KEPT_KEY_BYTES, KEPT_VALUE_BYTES, MAX_REASON_CHARS, DeadLetter
+from schemas.outputs import (
+    KEPT_KEY_BYTES,
+    KEPT_VALUE_BYTES,
+    MAX_REASON_CHARS,
+    DeadLetter,
+)
 
 log = logging.getLogger("vigil.worker")
 

@@ -11,7 +11,8 @@ from schemas.outputs import Flag, flag_id_for
 
 
 def flags_for(event: Envelope, decision: Decision, now: datetime | None = None,
-              source_version: str | None = None) -> list[Flag]:
+              source_version: str | None = None, late: str | None = None) -> list[Flag]:
+    """``late``: the event is decided again, its join partner arrived (said in the evidence)."""
     flagged_at = now or datetime.now(timezone.utc)
     return [
         Flag(
@@ -21,7 +22,8 @@ def flags_for(event: Envelope, decision: Decision, now: datetime | None = None,
             detector_id=r.detector_id, detector_version=r.detector_version, is_ai=r.is_ai,
             mode="enforce", severity=r.severity, score=r.score, reason=r.reason,
             occurred_at=event.occurred_at, flagged_at=flagged_at, consent=r.consent,
-            evidence=r.evidence, dedup_seconds=r.dedup_seconds, source_version=source_version,
+            evidence={**r.evidence, "decided_late": late} if late else r.evidence,
+            dedup_seconds=r.dedup_seconds, source_version=source_version,
         )
         for r in decision.findings
     ]

@@ -6,8 +6,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from detectors.base import Detector
+from detectors.ordering import lateness
 from detectors.results import Decision
 from detectors.ruleset import RuleSet
 from pipeline import metrics
@@ -103,3 +105,31 @@ def round_trip_timer(step: str) -> Callable[..., None]:
     """Call the result (as is, or as a future's done callback) when the reply is read."""
     histogram, started = metrics.REDIS_ROUND_TRIP.labels(step), time.perf_counter()
     return lambda *_: histogram.observe(time.perf_counter() - started)
+
+
+def count_lateness(events: Sequence[Any], low_watermarks: dict[str, float],
+                   allowed: float) -> None:
+    """Count the events dated behind their topic's low watermark (:func:`lateness`): late
+    (still counted in their windows) or too late (decided, counted in no window)."""
+    if not low_watermarks:
+        return
+    for event in events:
+        low = low_watermarks.get(TOPIC_BY_TYPE[event.type])
+        if low is None:
+            continue
+        kind = lateness(at=event.occurred_at.timestamp(), watermark=low, allowed=allowed)
+        if kind != "on_time":
+            metrics.LATE_EVENTS.labels(kind).inc()
+
+
+def count_joins(joins: Any) -> None:
+    """A batch's joins (:class:`pipeline.stores.joins.BatchJoins`): events held, and entries
+    let go when their window ended or the books were full."""
+    if joins is None:
+        return
+    if joins.held:
+        metrics.JOINS_HELD.inc(joins.held)
+    if joins.ended:
+        metrics.JOINS_UNMATCHED.labels("window_ended").inc(joins.ended)
+    if joins.full:
+        metrics.JOINS_UNMATCHED.labels("book_full").inc(joins.full)

@@ -27,6 +27,7 @@ from pipeline.models.scorer import Scorer
 from pipeline.models.unlearning import queue_withdrawal
 from pipeline.review.queue import AddResult, ReviewQueue, SampleResult
 from pipeline.stores import ledger
+from pipeline.stores.joins import queue_release
 from pipeline.stores.outages import is_outage
 from pipeline.worker.batches import Done, flagged
 from pipeline.worker.observe import round_trip_timer
@@ -126,6 +127,8 @@ class RedisOutputs:
         # Every event's history entry, and who wrote each message or proposal (a user report
         # about it joins the author's case): review queue's history, bounded there.
         self.queue.record_to(pipe, (one.event for one in done), self.clock())
+        # Re-decided holds are matched once written (a kill before leaves them held).
+        queue_release(pipe, [one.release for one in done if one.release is not None])
         ledger.queue_mark(pipe, (one.event.id for one in done), self.clock())
         return finish
 

@@ -27,16 +27,26 @@ from typing import Any
 from pipeline import metrics
 from pipeline.kafka.transport import Fetched
 from pipeline.models.learner import Learner
+from pipeline.review.queue.keys import K
 from pipeline.rules.source import RuleSource
+from pipeline.stores.joins import BoundedSet
 from pipeline.stores.outages import retrying
 from pipeline.stores.state import Loaded, RedisState
+from pipeline.worker.auto_actions import AutoActions
 from pipeline.worker.batches import Batch, Done
 from pipeline.worker.dead_letters import DeadLetters
 from pipeline.worker.flag_log import FlagLog
 from pipeline.worker.flags import flags_for
+from pipeline.worker.late import redecide
 from pipeline.worker.links import LinkStep
-from pipeline.worker.observe import record_decisions, round_trip_timer
+from pipeline.worker.observe import (
+    count_joins,
+    count_lateness,
+    record_decisions,
+    round_trip_timer,
+)
 from pipeline.worker.parking import PARKED, Parking
+from pipeline.worker.platform import PlatformStep
 from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
 from pipeline.worker.stats import WorkerStats
@@ -59,7 +69,9 @@ class Worker:
                  learner: Learner, writer: BatchWriter, dead_letters: DeadLetters,
                  flag_log: FlagLog, parking: Parking, stats: WorkerStats,
                  keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
-                 clock: Callable[[], float] = time.time, links: LinkStep | None = None) -> None:
+                 clock: Callable[[], float] = time.time, links: LinkStep | None = None,
+                 platform: PlatformStep | None = None,
+                 auto_actions: AutoActions | None = None) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -73,7 +85,11 @@ class Worker:
         self.clock_bound = clock_bound
         self.clock = clock
         self.links = links
+        self.platform = platform
+        self.auto_actions = auto_actions
         self.rules_loaded = False
+        #: Flags this worker raised lately (first decisions not yet written, among them).
+        self.raised = BoundedSet()
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
         # write does not hold up deciding and the queue behind it costs one write, not eight.
@@ -106,8 +122,12 @@ class Worker:
                 await self.dead_letters.send(message, exc.kind, exc.reason)
         if decoded:
             state = self.state
+            events = [event for _, event in decoded]
+            count_lateness(events, state.low_watermarks, state.joins.allowed_lateness)
             # CPU, while Redis may still run the scripts of the batches before.
-            batch.loading = state.submit(state.prepare([event for _, event in decoded]))
+            prepared = state.prepare(events, positions=[(m.topic, m.partition) for m, _ in decoded])
+            batch.joins = prepared.joins
+            batch.loading = state.submit(prepared)
             batch.loading.add_done_callback(round_trip_timer("state"))
         return batch
 
@@ -116,6 +136,7 @@ class Worker:
         decoded = batch.decoded
         if not decoded:
             return batch
+        loaded: list[Loaded] = []
         try:
             assert batch.loading is not None
             loaded = await batch.loading
@@ -141,13 +162,57 @@ class Worker:
             except Exception as exc:  # a bug: park this event only
                 await self.parking.park(message, event, exc)
                 continue
+            if flags:  # a re-decision of the event leaves these out (_not_raised)
+                self.raised.add(flag.flag_id for flag in flags)
             # What the models saw is kept for a label: of flagged and of sampled events.
             done.append(Done(message, event, decision, flags, sample=sample,
                              keep_input=bool(decision.findings) or sample is not None
                              or keep_all_inputs))
         if self.links is not None and done:
-            batch.linking = asyncio.ensure_future(self.record_links(done))
+            batch.linking = asyncio.ensure_future(self.record_links(list(done)))
+        count_joins(batch.joins)
+        if any(item.released for item in loaded):
+            await self.decide_again(batch, loaded, source_version)
         return batch
+
+    async def decide_again(self, batch: Batch, loaded: list[Loaded],
+                           source_version: str | None) -> None:
+        """Decide again the events the batch's joins released (:mod:`pipeline.worker.late`),
+        to be written and acknowledged with the batch. A bug here is logged and counted:
+        the events were decided once already."""
+        try:
+            again = await redecide(self.state, self.processor, loaded)
+            message = batch.decoded[-1][0]  # written and acknowledged with this batch
+            made = [flags_for(one.event, one.decision, source_version=source_version,
+                              late=one.why) if one.decision.findings else [] for one in again]
+            fresh = await self._not_raised([f for flags in made for f in flags])
+            for one, flags in zip(again, made):
+                flags = [f for f in flags if f.flag_id in fresh]
+                batch.done.append(Done(message, one.event, one.decision, flags,
+                                       keep_input=bool(flags), late=one.why,
+                                       release=one.released.hold))
+                metrics.DECIDED_LATE.labels(one.released.reason).inc()
+        except Exception:
+            metrics.DECIDED_LATE.labels("error").inc()
+            log.exception("deciding released events again failed")
+
+    async def _not_raised(self, flags: list[Any]) -> set[str]:
+        """The ids of ``flags`` not raised already (by the events' first decisions, in Redis or
+        still on their way there): only what the partner changed is a new flag; the others
+        would come back as duplicates."""
+        flags = [flag for flag in flags if flag.flag_id not in self.raised]
+        if not flags:
+            return set()
+        redis = self.state.redis
+
+        async def exists() -> list[Any]:
+            pipe = redis.pipeline(transaction=False)
+            for flag in flags:
+                pipe.exists(f"{K}flag:{flag.flag_id}")
+            return list(await pipe.execute())
+
+        found = await retrying("flags raised already", exists)
+        return {flag.flag_id for flag, there in zip(flags, found) if not there}
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
                               ) -> tuple[list[tuple[Any, Envelope]], list[Loaded]]:
@@ -190,18 +255,22 @@ class Worker:
                 await batch.linking
         done = await self.writer.write([one for batch in batches for one in batch.done])
         done = await self.learn_labels(done)
+        if self.platform is not None:  # actions' acknowledgements and appeals, to their cases
+            done = await self.platform.apply(done)
+        if self.auto_actions is not None:  # flags above a configured score act at once
+            await self.auto_actions.apply(done)
         publish = self.flag_log.publish
         for one in done:  # after the write round trip: the queue's reply names each case
             for flag, added in zip(one.flags, one.added):
                 await publish(flag, added)
-        record_decisions([(d.message.topic, d.decision) for d in done])
+        record_decisions([(d.message.topic, d.decision) for d in done if d.late is None])
         now = time.perf_counter()
         for batch in batches:
             if batch.done:
                 per_event = (now - batch.started) / len(batch.done)
                 for _ in batch.done:
                     metrics.PROCESSING.observe(per_event)
-        self.stats.processed += len(done)
+        self.stats.processed += sum(d.late is None for d in done)
         for batch in batches:
             batch.fetched.ack()  # the offsets may now be committed
 

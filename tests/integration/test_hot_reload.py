@@ -84,19 +84,21 @@ def long_text_flags(stack: Stack) -> dict[str, dict]:
     return {f["event_id"]: f for f in flags if f.get("detector_id") == "message.long_text"}
 
 
-def test_a_deployed_threshold_takes_effect_within_seconds_and_a_bad_set_is_refused(stack: Stack) -> None:
+def test_a_deployed_threshold_takes_effect_while_events_flow_and_a_bad_set_is_refused(
+        stack: Stack) -> None:
     store = RuleStore(redis.Redis.from_url(stack.settings.redis_url))
     v1 = store.deploy(rule_set(threshold=10_000, version=1), author="oncall", message="silent")
     stack.start_worker()
     traffic = Traffic(stack.settings.kafka_bootstrap)
     traffic.start()
     try:
-        time.sleep(3)
+        wait_until(lambda: len(set(traffic.sent) & stack.ledger()) >= 10, 60,
+                   message="the worker to process traffic under v1")
+        under_v1 = set(traffic.sent) & stack.ledger()
         assert not long_text_flags(stack), "v1's threshold is out of reach"
         v2 = store.deploy(rule_set(threshold=40, version=2), author="oncall", message="tighten")
-        deployed_at = time.time()
         assert v2.version == v1.version + 1
-        wait_until(lambda: long_text_flags(stack), 15, message="the new threshold to flag")
+        wait_until(lambda: long_text_flags(stack), 60, message="the new threshold to flag")
         # A bad set is refused whole; the running one stays in force.
         broken = rule_set(threshold=40, version=3)
         broken["message.long_text.yaml"] = broken["message.long_text.yaml"].replace(
@@ -104,22 +106,25 @@ def test_a_deployed_threshold_takes_effect_within_seconds_and_a_bad_set_is_refus
         with pytest.raises(RuleSetInvalid):
             store.deploy(broken, author="oncall", message="typo")
         assert store.current().version == v2.version
-        time.sleep(3)
+        after_refusal = len(traffic.sent)
+        wait_until(lambda: len(traffic.sent) >= after_refusal + 20, 60,
+                   message="traffic after the refused deploy")
     finally:
         traffic.stop.set()
         traffic.join()
-    wait_until(lambda: set(traffic.sent) <= stack.ledger(), 30, message="all traffic processed")
+    wait_until(lambda: set(traffic.sent) <= stack.ledger(), 60, message="all traffic processed")
     wait_caught_up(stack)  # every input committed
     flags = long_text_flags(stack)
     assert {f["source_version"] for f in flags.values()} == {f"rules-v{v2.version}"}
-    # Every message sent 3 s or more after the deploy was flagged, including after the refusal.
-    late = [e for e, sent in traffic.sent.items() if sent >= deployed_at + 3]
-    missing = sorted(traffic.sent[e] - deployed_at for e in late if e not in flags)
-    assert late and not missing, f"{len(missing)} of {len(late)} late events unflagged, sent at +{missing[:5]}s"
-
-    # Nothing sent before the deploy was flagged (v1 was in force for it).
-    early = [e for e, sent in traffic.sent.items() if sent < deployed_at - 1]
-    assert early and not any(e in flags for e in early)
+    # One subject, one partition: messages are decided in the order they were sent. From the
+    # first one v2 flagged, every later message is flagged too (the worker switched once and
+    # the refused set changed nothing); none decided under v1 is. How soon the switch comes
+    # is a figure (README: ~1-2 s), not something this test times.
+    order = list(traffic.sent)
+    first = next(i for i, e in enumerate(order) if e in flags)
+    assert [e for e in order[first:] if e not in flags] == []
+    assert len(order) - first > 20 and after_refusal < len(order)
+    assert not under_v1 & flags.keys()
 
 
 def test_shadow_rules_count_hits_in_metrics_but_open_no_case(stack: Stack) -> None:

@@ -1,4 +1,5 @@
-"""The link index in Redis and in memory agree, stay bounded, forget, and find rings once."""
+"""The link index in Redis and in memory agree, stay bounded, forget, and find rings: enough
+accounts on a device, enough of them confirmed fraud, whichever comes last."""
 
 from __future__ import annotations
 
@@ -29,24 +30,34 @@ def server() -> Iterator[ServerProcess]:
 
 def pair(server: ServerProcess, **bounds: int) -> tuple[Redis, RedisLinks, MemoryLinks]:
     client = Redis.from_url(server.url)
-    settings = {"retention": 1000, "max_group": 6, "max_keys": 4, "ring_accounts": 3, **bounds}
+    settings = {"retention": 1000, "max_group": 6, "max_keys": 4, "ring_accounts": 3,
+                "ring_confirmed": 0, **bounds}
     return (client, RedisLinks(client, clock=lambda: NOW, **settings),
             MemoryLinks(clock=lambda: NOW, **settings))
 
 
 async def test_redis_and_memory_agree_on_rings_and_graphs(server: ServerProcess) -> None:
-    client, redis_links, memory = pair(server)
+    client, redis_links, memory = pair(server, ring_confirmed=2, max_confirmed=8)
     await client.flushdb()
     rng = random.Random(19)
     users = [f"u{i}" for i in range(30)]
-    keys = [f"{kind}:{i}" for kind in ("device", "ip", "ip24", "domain", "text") for i in range(6)]
+    keys = [f"{kind}:{i}" for kind in ("device", "ip", "ip24", "domain", "payment", "text")
+            for i in range(6)]
+    reported = 0
     try:
-        for step in range(200):
+        for step in range(300):
             batch = [(rng.choice(users), NOW - 1000 + rng.random() * 999,
                       rng.sample(keys, rng.randint(0, 3))) for _ in range(rng.randint(1, 5))]
+            confirmed = [(rng.choice(users), NOW - 1200 + rng.random() * 1199)
+                         for _ in range(rng.choice((0, 0, 1, 2)))]
             if step % 9 == 0:
                 batch += batch[:1]  # a redelivery
-            assert await redis_links.observe(batch) == await memory.observe(batch), step
+                confirmed += confirmed[:1]
+            rings = await redis_links.observe(batch, confirmed)
+            assert rings == await memory.observe(batch, confirmed), step
+            reported += len(rings)
+        assert reported  # the walk reached the threshold
+        assert await client.zcard("vigil:links:confirmed") <= 8  # max_confirmed
         for user in users:
             a, b = await redis_links.graph(user), await memory.graph(user)
             assert (a.nodes, a.edges, a.truncated) == (b.nodes, b.edges, b.truncated), user
@@ -60,10 +71,11 @@ async def test_a_ring_is_reported_from_its_threshold_and_only_while_linkable(
     await client.flushdb()
     try:
         assert await links.observe([("a", NOW, ["device:d"]), ("b", NOW, ["device:d"])]) == []
-        assert await links.observe([("c", NOW, ["device:d"])]) == [("device:d", ["a", "b", "c"])]
+        assert await links.observe([("c", NOW, ["device:d"])]) == [("device:d", ["a", "b", "c"], [])]
+        more = [(f"x{i}", NOW, ["device:d"]) for i in range(3)]
+        assert await links.observe(more) != []  # reported while at most max_group accounts
         many = [(f"x{i}", NOW, ["device:d"]) for i in range(10)]
-        assert await links.observe(many) != []  # reported while at most max_group accounts
-        assert await links.observe([("y", NOW, ["device:d"])]) == []  # too common now
+        assert await links.observe(many) == []  # too common now
         assert await client.zcard("vigil:links:key:device:d") == 7  # max_group + 1 kept
         assert await links.members("device:d") == []
         graph = await links.graph("y")
@@ -101,5 +113,44 @@ async def test_graph_reaches_two_hops_and_stops_at_max_nodes(server: ServerProce
         await links.observe([(f"m{i}", NOW, ["domain:big"]) for i in range(30)])
         small = await links.graph("m0", max_nodes=10)
         assert len(small.nodes) == 10 and small.truncated
+    finally:
+        await client.aclose()
+
+
+async def test_a_ring_needs_its_confirmed_members_whichever_comes_last(
+        server: ServerProcess) -> None:
+    client, links, _ = pair(server, ring_confirmed=2)
+    await client.flushdb()
+    accounts = [(u, NOW - 10, ["device:d", f"ip:{u}"]) for u in ("a", "b", "c")]
+    try:
+        assert await links.observe(accounts) == []  # three accounts, none confirmed
+        # A confirmation of someone elsewhere, or of one member, is not enough.
+        assert await links.observe([], [("z", NOW), ("b", NOW)]) == []
+        assert await links.observe([("z", NOW, ["device:other"])]) == []
+        # The second confirmation completes the ring without any new account on the device.
+        second = await links.observe([], [("c", NOW - 1)])
+        assert second == [("device:d", ["a", "b", "c"], ["b", "c"])]
+        assert await links.observe([], [("c", NOW - 1)]) == second  # redelivered: the same
+        # A device that reaches its accounts after its confirmations is a ring at once.
+        early = [(u, NOW - 5, ["device:e"]) for u in ("b", "c")]
+        assert await links.observe(early) == []
+        assert await links.observe([("f", NOW, ["device:e"])]) == [
+            ("device:e", ["b", "c", "f"], ["b", "c"])]
+        assert 0 < await client.ttl("vigil:links:confirmed") <= 1000
+    finally:
+        await client.aclose()
+
+
+async def test_confirmations_are_forgotten_after_the_retention(server: ServerProcess) -> None:
+    client, links, memory = pair(server, ring_confirmed=1, max_confirmed=2)
+    await client.flushdb()
+    try:
+        for index in (links, memory):
+            assert await index.observe([], [("old", NOW - 5000)]) == []  # past it on arrival
+            await index.observe([], [("p", NOW - 3), ("q", NOW - 2), ("r", NOW - 1)])
+        assert await client.zrange("vigil:links:confirmed", 0, -1) == [b"q", b"r"]  # the newest
+        assert sorted(memory.confirmed) == ["q", "r"]
+        ring = [(u, NOW, ["device:g"]) for u in ("p", "x", "y")]
+        assert await links.observe(ring) == []  # p's confirmation was pushed out
     finally:
         await client.aclose()

@@ -209,12 +209,14 @@ def test_a_simulated_ring_shows_as_a_graph_and_one_bulk_decision_decides_every_m
         browser: Any, live: LiveServer, redis_url: str) -> None:
     import redis as redis_lib
 
-    from tests.support.links import simulated_ring, write_links
+    from tests.support.links import confirm, simulated_ring, write_links
 
     tokens = add_users(redis_url, {"alice": "analyst"})
-    ring = simulated_ring(5)
-    members = [e["payload"]["user_id"] for e in ring]
-    case_id, = write_links(redis_url, ring)
+    ring = simulated_ring(5, profiles=True)
+    members = [e["payload"]["user_id"] for e in ring[:5]]
+    assert write_links(redis_url, ring) == []  # five accounts on a device, none confirmed
+    assert write_links(redis_url, confirm(redis_url, ring[3:4])) == []  # one: not yet a ring
+    case_id, = write_links(redis_url, confirm(redis_url, ring[1:2]))  # the second: one case
     page = browser.new_page()
     try:
         log_in(page, live, tokens["alice"])
@@ -228,13 +230,21 @@ def test_a_simulated_ring_shows_as_a_graph_and_one_bulk_decision_decides_every_m
         rows = page.locator("#network-table tbody tr")
         assert sorted(r.get_attribute("data-user") for r in rows.all()) == sorted(members[1:])
         assert "same device" in rows.first.inner_text()
+        assert "same payment or payout fingerprint" in rows.first.inner_text()
+        def past() -> dict[str, str]:
+            return {row.get_attribute("data-user"): row.locator("td").last.inner_text()
+                    for row in page.locator("#network-table tbody tr").all()}
+
+        confirmed = (members[1], members[3])
+        assert past() == {m: "confirmed fraud ×1" if m in confirmed else "none"
+                          for m in members[1:]}
         page.select_option("#ring_policy_reason", "fake_account")
         page.click("#ring-confirmed_fraud")
         page.wait_for_url(re.compile(rf".*/cases/{case_id}\?done=ring.*"))
         assert "one decision per account" in page.inner_text(".notice")
         r = redis_lib.Redis.from_url(redis_url)
-        assert all(r.llen(f"vigil:subject_decisions:{m}") == 1 for m in members)
-        cells = page.locator("#network-table tbody tr td:last-child").all_inner_texts()
-        assert cells == ["confirmed fraud ×1"] * 4
+        assert [r.llen(f"vigil:subject_decisions:{m}") for m in members] == [1, 2, 1, 2, 1]
+        assert past() == {m: "confirmed fraud ×2" if m in confirmed else "confirmed fraud ×1"
+                          for m in members[1:]}
     finally:
         page.close()

@@ -171,7 +171,7 @@ def test_add_user_sets_a_service_tokens_scope_and_users_shows_it(
     runner.invoke(app, ["review", "add-user", "maria", "--role", "lead"])
     listing = runner.invoke(app, ["review", "users"]).stdout.splitlines()
     assert "consent-svc\tservice\tevent types: consent.changed\tproducers: cmp,consent" in listing
-    assert ("plain-svc\tservice\tevent types: * (every type but consent.changed)\tproducers: *"
+    assert ("plain-svc\tservice\tevent types: * (every type but action.applied, action.failed, appeal.filed, consent.changed)\tproducers: *"
             in listing)
     assert "maria\tlead" in listing
     for bad in (["analyst-x", "--role", "analyst", "--event-types", "message.sent"],

@@ -171,3 +171,24 @@ def test_a_huge_integer_in_a_parsed_object_is_refused_naming_the_field() -> None
         decode_event_obj(event)
     assert info.value.kind == "invalid_field"
     assert "payload.signup_duration_ms: Input should be less than or equal to" in info.value.reason
+
+
+@pytest.mark.parametrize("field", ["payout_fingerprint", "payment_fingerprint"])
+@pytest.mark.parametrize(("version", "token", "accepted"), [
+    ("1.1", "pm_1Qx7ZzT9fingerprint", True),
+    ("1.0", "pm_1Qx7ZzT9fingerprint", False),  # a field new in 1.1 on a 1.0 event
+    ("1.1", "short", False), ("1.1", "x" * 65, False),  # bounded length
+    ("1.1", "4242 4242 4242 4242", False),  # a card number is not an opaque token
+    ("1.1", "4242424242424242", False), ("1.1", "4242424242424242x", True),
+    ("1.1", "tok/../../etc", False),
+])
+def test_a_payment_fingerprint_is_an_opaque_bounded_token_of_its_version(
+        field: str, version: str, token: str, accepted: bool) -> None:
+    event = example_event("profile.updated", {field: token}, schema_version=version)
+    try:
+        decode_event(json.dumps(event).encode())
+        decoded = True
+    except InvalidEvent:
+        decoded = False
+    assert decoded is accepted
+    assert validator("profile.updated").is_valid(event) is accepted

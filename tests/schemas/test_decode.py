@@ -28,7 +28,7 @@ from schemas import (
     decode_event,
     decode_event_obj,
 )
-from schemas.events import Envelope
+from schemas.events import ActionApplied, ActionFailed, AppealFiled, Envelope
 from tests.support.events import EXAMPLE_TYPES
 
 #: Written out by hand (not derived from EVENT_MODELS) so a wrong mapping is caught.
@@ -41,6 +41,9 @@ EXPECTED_MODEL = {
     "user_report.filed": UserReportFiled,
     "review.decided": ReviewDecided,
     "profile.updated": ProfileUpdated,
+    "action.applied": ActionApplied,
+    "action.failed": ActionFailed,
+    "appeal.filed": AppealFiled,
 }
 
 
@@ -99,6 +102,8 @@ def test_valid_example_decodes_on_its_own_topic(event_type: str) -> None:
         "message.sent": Topics.MESSAGES, "proposal.submitted": Topics.PROPOSALS,
         "consent.changed": Topics.CONSENT, "user_report.filed": Topics.REPORTS,
         "review.decided": Topics.DECISIONS, "profile.updated": Topics.PROFILES,
+        "action.applied": Topics.ACTION_RESULTS, "action.failed": Topics.ACTION_RESULTS,
+        "appeal.filed": Topics.APPEALS,
     }[event_type]
     assert decode_event(encode(example_event(event_type)), topic=topic).type == event_type
 

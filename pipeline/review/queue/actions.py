@@ -12,26 +12,37 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from pipeline import metrics
+from pipeline.review.queue.appeals import Appeals
 from pipeline.review.queue.base import as_float, as_str
+from pipeline.review.queue.enforcement import script_argument, summary
 from pipeline.review.queue.errors import (
     CaseClosed,
     CaseNotFound,
     ClaimConflict,
     DecisionConflict,
+    InvalidDecision,
     LeadsOnly,
     NotClaimed,
     ReviewError,
 )
 from pipeline.review.queue.keys import K, case_key
-from pipeline.review.queue.policy import MAX_EVENT_IDS, iso, minute_of, validate_decision
-from pipeline.review.queue.views import CaseViews
+from pipeline.review.queue.policy import (
+    MAX_EVENT_IDS,
+    iso,
+    minute_of,
+    validate_decision,
+)
+from schemas.actions import PlatformAction
 from schemas.events import ReviewDecided
+
+#: What an appeal's decision does to the decision appealed.
+APPEAL_RESULT = {"confirmed_fraud": "upheld", "legitimate": "reversed", "escalate": "escalate"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,9 @@ def _count(case: Mapping[str, Any], outcome: str) -> None:
     """Count a decision: every one, and a final one on a detection case per detector that
     flagged it (live precision), or as a labelling decision."""
     metrics.DECISIONS.labels(outcome).inc()
-    if case.get("kind") == "labelling":
+    if case.get("kind") == "appeal":
+        metrics.APPEAL_DECISIONS.labels(APPEAL_RESULT[outcome]).inc()
+    elif case.get("kind") == "labelling":
         metrics.LABELLING_DECISIONS.labels(outcome).inc()
     elif outcome != "escalate":
         for detector in case["detectors"]:
@@ -106,7 +119,8 @@ def _decision(case_id: str, case: Mapping[str, Any], decision_id: str, analyst: 
         "subject_id": subject, "outcome": outcome, "policy_reason": policy_reason,
         "notes": notes, "analyst_id": analyst, "decided_at": iso(now),
         "event_id": str(event.event_id), "event_ids": event_ids,
-        "flag_count": case["flag_count"],
+        "flag_count": case["flag_count"], "kind": case.get("kind", "detection"),
+        "opened_at": iso(case["created_at"]),
         "sla_breached": case["due_at"] is not None and case["due_at"] <= now,
     }
     return decision, event
@@ -117,14 +131,16 @@ def case_event_ids(case: Mapping[str, Any]) -> list[str]:
     (so a decision labels what the models saw of a reported message), once each, in order."""
     return list(dict.fromkeys([*(f["event_id"] for f in case["flags"]),
                                *(x["event_id"] for x in case.get("samples", [])),
-                               *(c["event_id"] for c in case.get("reported_content", []))]))
+                               *(c["event_id"] for c in case.get("reported_content", [])),
+                               *case.get("appeal_event_ids", [])]))
 
 
-class Actions(CaseViews):
+class Actions(Appeals):
     """Claims, decisions, notes and snoozes; each is one Lua script or one MULTI."""
 
     async def claim(self, case_id: str, analyst: str, *, lead: bool = False) -> ClaimResult:
         """Claim (or renew the claim on) a case for ``lease_seconds``."""
+        await self.check_hearer(case_id, analyst)
         now = self.clock()
         reply = await self.scripts.claim(args=[case_id, analyst, repr(now), self.config.lease_seconds,
                                                "1" if lead else "0", "claim", analyst, "{}"])
@@ -146,6 +162,7 @@ class Actions(CaseViews):
 
     async def reassign(self, case_id: str, to: str, *, by: str) -> ClaimResult:
         """A lead hands the case (and a fresh lease) to another analyst, whoever held it."""
+        await self.check_hearer(case_id, to)
         now = self.clock()
         details = json.dumps({"to": to})
         reply = await self.scripts.claim(args=[case_id, to, repr(now), self.config.lease_seconds,
@@ -164,26 +181,38 @@ class Actions(CaseViews):
         validate_decision(outcome, policy_reason, self.config.policy_reasons)
 
     async def decide(self, case_id: str, analyst: str, outcome: str, *, policy_reason: str = "",
-                     notes: str = "", decision_id: str | None = None,
-                     lead: bool = False) -> DecisionResult:
-        """Decide a claimed case; the same ``decision_id`` returns the first result unchanged."""
+                     notes: str = "", decision_id: str | None = None, lead: bool = False,
+                     actions: Sequence[tuple[str, int | None]] = (),
+                     automated: bool = False) -> DecisionResult:
+        """Decide a claimed case; the same ``decision_id`` returns the first result unchanged.
+        ``actions``: ``(action, duration_days)`` from the vocabulary, for the case's entity
+        (:mod:`detectors.enforcement`); ``automated``: an automatic action decided it."""
         decision_id = decision_id or f"dec_{uuid.uuid4().hex}"
         for _attempt in range(10):
             existing = await self.redis.get(f"{K}decision:{decision_id}")
             if existing:
                 return self._replayed(json.loads(existing), case_id)
-            self.validate_decision(outcome, policy_reason)
             case = await self.case(case_id)
             if case is None:
                 raise CaseNotFound(f"no case {case_id}")
+            await self.check_hearer(case_id, analyst)
+            if case["kind"] == "appeal" and outcome == "confirmed_fraud" and not policy_reason:
+                policy_reason = await self._appealed_reason(case)
+            self.validate_decision(outcome, policy_reason)
             now = self.clock()
             subject = case["subject_id"] or await self._subject_for(case)
             decision, event = _decision(case_id, case, decision_id, analyst, outcome,
                                         policy_reason, notes, subject, now)
+            planned = await self._actions_of(case, decision, actions, automated)
+            if planned:
+                decision["actions"] = [summary(a) for a in planned]
+            # An upheld appeal teaches nothing new: the label it would publish was learned.
+            upheld = case["kind"] == "appeal" and outcome == "confirmed_fraud"
             reply = await self.scripts.decide(args=[
                 case_id, decision_id, analyst, "1" if lead else "0", repr(now), case["flag_count"],
                 outcome, json.dumps(decision, sort_keys=True), event.model_dump_json(), subject,
-                minute_of(now), json.dumps(decision["event_ids"]),
+                minute_of(now), json.dumps(decision["event_ids"]), script_argument(planned),
+                "1" if upheld else "0",
             ])
             code = as_str(reply[0])
             if code == "ok":
@@ -194,6 +223,26 @@ class Actions(CaseViews):
             if code != "stale":  # a flag joined while we read: read again
                 _refused(reply, case_id, self.clock())
         raise ReviewError(f"case {case_id} kept changing; try again")
+
+    async def _actions_of(self, case: Mapping[str, Any], decision: dict[str, Any],
+                          actions: Sequence[tuple[str, int | None]],
+                          automated: bool) -> list[PlatformAction]:
+        """A decision's actions: the chosen ones, or on an appeal case none (upheld: the
+        original's stay) or the reversal of each original action (reversed)."""
+        if case["kind"] != "appeal":
+            return self.plan_actions(case, decision, actions, automated_decision=automated)
+        if actions:
+            raise InvalidDecision("an appeal's decision takes no actions of its own: upholding "
+                                  "keeps the original's, reversing undoes them")
+        decision["appeal_of"] = case["appeal_of"]
+        decision["appeal"] = APPEAL_RESULT[decision["outcome"]]
+        if decision["outcome"] != "legitimate":
+            return []
+        return await self.reversals(case, decision)
+
+    async def _appealed_reason(self, case: Mapping[str, Any]) -> str:
+        raw = await self.redis.get(f"{K}decision:{case['appeal_of']}")
+        return str(json.loads(raw).get("policy_reason", "")) if raw else ""
 
     @staticmethod
     def _replayed(decision: dict[str, Any], case_id: str) -> DecisionResult:

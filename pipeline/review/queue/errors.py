@@ -38,3 +38,9 @@ class LeadsOnly(ReviewError):
 
 class DecisionConflict(ReviewError):
     """A decision id was reused for another case."""
+
+
+class NotTheOriginalDecider(ReviewError):
+    """An appeal is heard by someone other than who took the decision appealed."""
+
+    status, code = 403, "forbidden"

@@ -14,7 +14,10 @@ content joined to the case, a list) and ``case_content_seen:<id>``,
 ``content:<type>:<id>``; search (:mod:`.search`): ``search``, ``search:at``. Labelling (:mod:`.labelling`): ``sample:<event_id>``,
 ``case:<id>:samples``, ``labelling`` / ``labelling:escalated`` / ``labelling:closed``,
 ``sample_budget:<model>:<day>``; the estimates' sums ``est:<type>``, ``est_caught:<type>``,
-``est:types``, ``stats:detector_decisions``.
+``est:types``, ``stats:detector_decisions``. Actions (:mod:`.enforcement`): ``action:<id>``
+(record, state, acknowledgements), ``case_actions:<case>``, ``outbox:actions:pending`` /
+``outbox:actions:published``, ``actions:failed``; appeals (:mod:`.appeals`): ``appeals`` /
+``appeals:escalated`` / ``appeals:closed``, ``appeal_of:<decision>``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from __future__ import annotations
 K = "vigil:"
 #: The sorted set (by priority or decision time) that holds the cases of each status.
 STATUS_SET = {"open": K + "queue", "escalated": K + "escalated", "closed": K + "closed"}
+#: The same for appeal cases (:mod:`.appeals`).
+APPEAL_SETS = {"open": K + "appeals", "escalated": K + "appeals:escalated",
+               "closed": K + "appeals:closed"}
 
 
 def sample_key(event_id: str) -> str:

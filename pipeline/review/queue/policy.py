@@ -14,7 +14,9 @@ from typing import Literal
 
 from detectors.results import SEVERITY_RANK
 from pipeline.review.queue.errors import InvalidDecision
-from pipeline.settings import DEFAULT_POLICY_REASONS as DEFAULT_POLICY_REASONS  # re-exported
+from pipeline.settings import (
+    DEFAULT_POLICY_REASONS as DEFAULT_POLICY_REASONS,  # re-exported
+)
 from pipeline.settings import QueueSettings
 from schemas.outputs import Flag
 
@@ -46,6 +48,7 @@ def priority(config: QueueSettings, base: float, created_at: float, now: float) 
 
 def sla_state(config: QueueSettings, due_at: float, severity: str, now: float) -> str:
     """``breached`` past the due time, ``due_soon`` in the last share of the SLA, else ``ok``.
+    ``severity`` ``appeal``: an appeal case's SLA (``VIGIL_REVIEW_APPEAL_SLA``).
 
     >>> sla_state(QueueSettings(), due_at=1000.0, severity="critical", now=999.0)
     'due_soon'
@@ -55,7 +58,9 @@ def sla_state(config: QueueSettings, due_at: float, severity: str, now: float) -
     left = due_at - now
     if left <= 0:
         return "breached"
-    if left < config.due_soon_fraction * config.sla_seconds.get(severity, 86400):
+    sla = (config.appeal_sla_seconds if severity == "appeal"
+           else config.sla_seconds.get(severity, 86400))
+    if left < config.due_soon_fraction * sla:
         return "due_soon"
     return "ok"
 

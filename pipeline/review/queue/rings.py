@@ -1,7 +1,8 @@
 """Ring cases: one case for accounts that share a device, and one decision for all of them.
 
 The worker opens a ring's case with a ``link.shared_device_ring`` flag on the ring's oldest
-account (:mod:`pipeline.worker.links`), its evidence naming the device's link key and members.
+account (:mod:`pipeline.worker.links`) once enough of a device's accounts are confirmed fraud,
+its evidence naming the device's link key, members and confirmed members.
 :func:`decide_ring` applies one analyst decision to every member through the same
 :meth:`~pipeline.review.queue.actions.Actions.decide` a single case goes through (so each member
 gets its own decision, label and, once actions land, platform actions): a member without an open
@@ -14,11 +15,12 @@ members already decided and decides only the rest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from detectors import enforcement
 from detectors.links import RING_DETECTOR, RING_MEMBER_DETECTOR, RING_VERSION
 from pipeline.review.queue.actions import Actions, DecisionResult
 from pipeline.review.queue.errors import CaseNotFound, InvalidDecision
@@ -48,6 +50,15 @@ def ring_of(case: Mapping[str, Any]) -> tuple[str, list[str]] | None:
     return None
 
 
+def confirmed_of(case: Mapping[str, Any]) -> list[str]:
+    """The members of a ring's case confirmed as fraud when its flag was raised (the ring
+    threshold's confirmations, :func:`detectors.links.is_ring`)."""
+    for flag in case.get("flags", []):
+        if flag.get("detector_id") == RING_DETECTOR:
+            return [str(m) for m in (flag.get("evidence") or {}).get("confirmed", [])]
+    return []
+
+
 def member_decision_id(decision_id: str, member: str) -> str:
     """The id of a member's decision within a bulk decision: the same on every retry.
 
@@ -64,11 +75,16 @@ class RingQueue(Intake, Actions):
 async def decide_ring(queue: RingQueue, case_id: str, analyst: str, outcome: str, *,
                       decision_id: str, policy_reason: str = "", notes: str = "",
                       lead: bool = False,
-                      current: Callable[[str], Awaitable[list[str]]] | None = None) -> RingDecision:
+                      current: Callable[[str], Awaitable[list[str]]] | None = None,
+                      actions: Sequence[tuple[str, int | None]] = ()) -> RingDecision:
     """Decide every member of ``case_id``'s ring as ``outcome``, each through ``queue.decide``.
     ``current``: the accounts the ring's device links now (the link index), joined to the
-    members the ring's flag named."""
+    members the ring's flag named. ``actions`` apply to each member (each member's own ids)."""
     queue.validate_decision(outcome, policy_reason)
+    try:
+        enforcement.validate("user", outcome, actions)
+    except enforcement.InvalidAction as exc:  # before any member is decided
+        raise InvalidDecision(str(exc)) from None
     case = await queue.case(case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
@@ -93,7 +109,7 @@ async def decide_ring(queue: RingQueue, case_id: str, analyst: str, outcome: str
             await queue.claim(target, analyst, lead=lead)
         done[member] = await queue.decide(
             target, analyst, outcome, policy_reason=policy_reason, decision_id=did, lead=lead,
-            notes=notes or f"bulk decision {decision_id} on ring case {case_id}")
+            notes=notes or f"bulk decision {decision_id} on ring case {case_id}", actions=actions)
     return RingDecision(ring, done)
 
 

@@ -45,6 +45,9 @@ class Scripts:
     decide: AsyncScript
     mark_breaches: AsyncScript
     mark_published: AsyncScript
+    ack_action: AsyncScript
+    open_appeal: AsyncScript
+    auto_actions: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

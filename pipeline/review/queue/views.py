@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipeline.review.queue.base import QueueBase, as_float, as_str
-from pipeline.review.queue.keys import STATUS_SET, K, case_key
+from pipeline.review.queue.keys import APPEAL_SETS, STATUS_SET, K, case_key
 from pipeline.review.queue.labelling import LABELLING_SET
 from pipeline.review.queue.policy import (
     REPORT_DETECTOR,
@@ -24,10 +24,10 @@ _SUMMARY_FIELDS = ("case_id", "entity", "entity_type", "entity_id", "subject_id"
                    "report_count", "suppressed_count", "detectors", "due_at", "breached_at",
                    "claimed_by", "lease_until", "priority_base", "top_reason", "top_detector",
                    "outcome", "decision_id", "decided_by", "decided_at", "escalated_at", "kind",
-                   "sample_count")
+                   "sample_count", "appeal_of", "original_case", "original_decider")
 #: The case kinds and the sorted sets that hold each kind's cases by status.
-KINDS = ("detection", "labelling")
-_SETS = {"detection": STATUS_SET, "labelling": LABELLING_SET}
+KINDS = ("detection", "labelling", "appeal")
+_SETS = {"detection": STATUS_SET, "labelling": LABELLING_SET, "appeal": APPEAL_SETS}
 #: How :meth:`CaseViews.list_cases` sorts open and escalated cases.
 _ORDER: dict[str, Callable[[dict[str, Any]], tuple]] = {
     "priority": lambda c: (-c["priority"], c["created_at"]),
@@ -75,6 +75,8 @@ class CaseViews(QueueBase):
             state, due_at = "none", None
         elif status == "closed":
             state, due_at = ("breached" if breached_at else "met"), due
+        elif kind == "appeal":  # an SLA of its own
+            state, due_at = sla_state(self.config, due, "appeal", now), due
         else:
             state, due_at = sla_state(self.config, due, severity, now), due
         base = as_float(c.get("priority_base"))
@@ -110,6 +112,9 @@ class CaseViews(QueueBase):
             "decided_by": c.get("decided_by") or None,
             "decided_at": as_float(c.get("decided_at")) or None,
             "escalated_at": as_float(c.get("escalated_at")) or None,
+            "appeal_of": c.get("appeal_of") or None,
+            "original_case": c.get("original_case") or None,
+            "original_decider": c.get("original_decider") or None,
         }
 
     async def summary(self, case_id: str) -> dict[str, Any] | None:
@@ -128,6 +133,9 @@ class CaseViews(QueueBase):
         # Messages and proposals users reported, joined to their author's case (add_flags.lua).
         summary["reported_content"] = [
             json.loads(r) for r in await self.redis.lrange(f"{K}case_content:{case_id}", 0, -1)]
+        if summary["kind"] == "appeal":  # the events of the decision appealed
+            raw = await self.redis.hget(case_key(case_id), "appeal_event_ids")
+            summary["appeal_event_ids"] = json.loads(raw) if raw else []
         return summary
 
     async def _samples(self, list_key: str) -> list[dict[str, Any]]:

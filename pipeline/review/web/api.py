@@ -187,7 +187,7 @@ async def decide(case_id: Id, body: DecisionIn, who: Worker, svc: Svc,
     result = await svc.queue.decide(case_id, who.name, body.outcome,
                                     policy_reason=body.policy_reason, notes=body.notes,
                                     decision_id=body.decision_id or idempotency_key,
-                                    lead=who.is_lead)
+                                    lead=who.is_lead, actions=body.chosen())
     if not result.replayed:
         svc.relay.wake.set()
     return DecisionOut(decision=result.decision, replayed=result.replayed)

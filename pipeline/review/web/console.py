@@ -20,11 +20,24 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from detectors.normalize import reveal
-from pipeline.review.queue import KINDS, OUTCOMES, SEVERITY_RANK, STATUSES, ReviewError, iso
+from pipeline.review.queue import (
+    KINDS,
+    OUTCOMES,
+    SEVERITY_RANK,
+    STATUSES,
+    ReviewError,
+    iso,
+)
+from pipeline.review.web import action_forms
 from pipeline.review.web.auth import Session, csrf_ok
 from pipeline.review.web.charts import WINDOWS, line_chart
 from pipeline.review.web.deps import TEMPLATES, ApiError, Services, services
-from pipeline.review.web.finding import MAX_FILTERS, clean_query, filters_key, timeline_of
+from pipeline.review.web.finding import (
+    MAX_FILTERS,
+    clean_query,
+    filters_key,
+    timeline_of,
+)
 from pipeline.review.web.masking import mask
 from pipeline.review.web.models import stream_id_problem
 from pipeline.review.web.names import names_for_cases
@@ -268,7 +281,8 @@ async def _case_page(request: Request, session: Session, case_id: str, *, status
                    kept=kept, **await network_context(svc, case, who),
                    error=error, notice=notice, outcomes=OUTCOMES,
                    policy_reasons=svc.queue.config.policy_reasons,
-                   decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES)
+                   decision_id=f"dec_{uuid.uuid4().hex}", snooze_choices=SNOOZE_CHOICES,
+                   action_choices=action_forms.choices(case["entity_type"]))
 
 
 @router.get("/cases/{case_id}")
@@ -297,7 +311,8 @@ async def _case_action(request: Request, case_id: str, action: str) -> Response:
     queue = services(request).queue
     back = f"/cases/{case_id}"
     request.state.kept = {k: str(v)[:5000] for k, v in form.items()
-                          if k in ("notes", "text", "policy_reason")}
+                          if k in ("notes", "text", "policy_reason")
+                          or k.startswith(("act_", "days_"))}
     try:
         if action == "claim":
             result = await queue.claim(case_id, who.name, lead=who.is_lead)
@@ -316,7 +331,8 @@ async def _case_action(request: Request, case_id: str, action: str) -> Response:
                                         error="Notes are limited to 5000 characters.")
             await queue.decide(case_id, who.name, outcome,
                                policy_reason=str(form.get("policy_reason") or "") if outcome == "confirmed_fraud" else "",
-                               notes=notes, decision_id=decision_id, lead=who.is_lead)
+                               notes=notes, decision_id=decision_id, lead=who.is_lead,
+                               actions=action_forms.chosen(form))
             services(request).relay.wake.set()
             if outcome == "escalate":
                 return RedirectResponse(f"{back}?done=escalated", status_code=303)

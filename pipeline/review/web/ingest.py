@@ -51,6 +51,17 @@ def _decode(raw: bytes) -> Any:
         raise ApiError(422, exc.kind, exc.reason) from None
 
 
+async def _platform_refusal(svc: Services, event: Any) -> str | None:
+    """Why the queue would refuse a platform event (so the service hears it now, not as a
+    dead letter later): an appeal of someone else's decision, an acknowledgement of an action
+    that was not published to that user."""
+    if event.type == "appeal.filed":
+        return await svc.queue.appeal_refusal(event.payload.user_id, event.payload.decision_id)
+    if event.type in ("action.applied", "action.failed"):
+        return await svc.queue.action_refusal(str(event.payload.action_id), event.payload.user_id)
+    return None
+
+
 @router.post("/events", status_code=202, response_model=Published,
              summary="Publish one marketplace event (services): validated, then sent to Kafka",
              responses=responses(400, 401, 403, 413, 422, 429, 503))
@@ -62,7 +73,7 @@ async def ingest(request: Request, who: Service, svc: Svc) -> Published:
     await _admit(svc, who)
     event = _decode(await request.body())  # BodyLimit stops it at the limit
     log = svc.ingest_log
-    refusal = who.scope.refusal(event.type, event.producer)
+    refusal = who.scope.refusal(event.type, event.producer) or await _platform_refusal(svc, event)
     if refusal is not None:
         await log.record(at=svc.clock(), publisher=who.name, event=event, outcome="refused",
                          reason=refusal)

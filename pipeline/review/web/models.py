@@ -13,7 +13,7 @@ EntityType = Literal["user", "job_post", "message", "proposal"]
 Severity = Literal["low", "medium", "high", "critical"]
 Status = Literal["open", "escalated", "closed"]
 #: ``detection``: flags and reports; ``labelling``: events sampled for a label, not detections.
-Kind = Literal["detection", "labelling"]
+Kind = Literal["detection", "labelling", "appeal"]
 SlaState = Literal["ok", "due_soon", "breached"]
 Sort = Literal["priority", "sla", "age", "updated"]
 Outcome = Literal["confirmed_fraud", "legitimate", "escalate"]
@@ -52,6 +52,14 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ActionIn(Body):
+    #: One of the vocabulary's actions for the case's entity type (``detectors/actions.yaml``).
+    action: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+    #: Required for actions with a duration (suspend_account, restrict_messaging), refused for
+    #: the others; at most the action's ``max_days``.
+    duration_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
 class DecisionIn(Body):
     outcome: Outcome
     #: Required for confirmed_fraud: one of GET /api/policy-reasons.
@@ -59,6 +67,11 @@ class DecisionIn(Body):
     notes: Annotated[str, Field(max_length=5000)] = ""
     #: The idempotency key (the Idempotency-Key header works too); generated when absent.
     decision_id: Id | None = None
+    #: Platform actions, with a confirmed_fraud decision only (published to tns.actions).
+    actions: Annotated[list[ActionIn], Field(max_length=10)] = []
+
+    def chosen(self) -> list[tuple[str, int | None]]:
+        return [(a.action, a.duration_days) for a in self.actions]
 
 
 class NoteIn(Body):
@@ -110,6 +123,10 @@ class CaseSummary(BaseModel):
     decided_by: str | None
     decided_at: str | None
     escalated_at: str | None
+    #: An appeal case's decision appealed, its case and who took it.
+    appeal_of: str | None = None
+    original_case: str | None = None
+    original_decider: str | None = None
 
 
 class CasePage(BaseModel):
@@ -131,6 +148,10 @@ class CaseDetail(CaseSummary):
     earlier_decisions: list[dict[str, Any]]
     consent: dict[str, Any] | None
     snoozes: list[dict[str, Any]]
+    #: Platform actions decided on this case, each with its state (pending, applied, failed).
+    actions: list[dict[str, Any]] = []
+    #: An appeal case's appeal: the original decision, its actions, flags and events.
+    appeal: dict[str, Any] | None = None
     masked: bool = False
 
 

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from detectors.links import KINDS
 from pipeline.review.queue.keys import K
-from pipeline.review.queue.rings import ring_of
+from pipeline.review.queue.rings import confirmed_of, ring_of
 from pipeline.review.web.auth import Principal
 from pipeline.review.web.deps import Services
 from pipeline.review.web.masking import mask
@@ -37,7 +37,7 @@ from pipeline.stores.links import RedisLinks
 WIDTH, HEIGHT, MARGIN = 640, 480, 36
 #: Edge colours by link kind (the legend repeats them in words: colour is never the only cue).
 COLOURS = {"device": "#b2182b", "ip": "#ef8a62", "ip24": "#999999", "domain": "#67a9cf",
-           "text": "#2166ac"}
+           "payment": "#1a9850", "text": "#2166ac"}
 
 
 async def network_of(redis: Redis, links: RedisLinks, user: str, *, hops: int = 2,
@@ -74,11 +74,13 @@ def link_index(svc: Services) -> RedisLinks:
 async def network_for_case(svc: Services, case: dict[str, Any], who: Principal,
                            max_nodes: int = 50) -> dict[str, Any]:
     """The network of a case's subject (its entity, for a user's case), masked for engineers;
-    ``ring``: the ring the case is for (its link key and members), if it is a ring's case."""
+    ``ring``: the ring the case is for (its link key, members and those of them confirmed
+    fraud when it opened), if it is a ring's case."""
     subject = str(case.get("subject_id") or case["entity_id"])
     view = await network_of(svc.redis, link_index(svc), subject, max_nodes=max_nodes)
     found = ring_of(case)
-    view["ring"] = {"key": found[0], "members": found[1]} if found else None
+    view["ring"] = ({"key": found[0], "members": found[1], "confirmed": confirmed_of(case)}
+                    if found else None)
     if who.masked:
         view = {**mask(view), "masked": True}
     return view

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from pipeline.review.queue import ReviewError
 from pipeline.review.queue.errors import InvalidDecision
 from pipeline.review.queue.rings import decide_ring
-from pipeline.review.web import console
+from pipeline.review.web import action_forms, console
 from pipeline.review.web.api import BODY, Reader, Svc, Worker, responses
 from pipeline.review.web.auth import Principal
 from pipeline.review.web.deps import ApiError, Services, services
@@ -83,7 +83,8 @@ async def _decide(svc: Services, case_id: str, who: Principal, body: DecisionIn)
     result = await decide_ring(svc.queue, case_id, who.name, body.outcome,
                                decision_id=body.decision_id or f"dec_{uuid.uuid4().hex}",
                                policy_reason=body.policy_reason, notes=body.notes,
-                               lead=who.is_lead, current=links.members)
+                               lead=who.is_lead, current=links.members,
+                               actions=body.chosen())
     svc.relay.wake.set()
     return RingDecisionOut(ring=result.ring,
                            decisions={m: r.decision for m, r in result.decisions.items()},
@@ -120,7 +121,10 @@ async def ring_decision_form(request: Request, case_id: str) -> Response:
         body = DecisionIn.model_validate({
             "outcome": form.get("outcome") or "", "notes": str(form.get("notes") or ""),
             "policy_reason": str(form.get("policy_reason") or ""),
-            "decision_id": str(form.get("decision_id") or "") or None})
+            "decision_id": str(form.get("decision_id") or "") or None,
+            "actions": [{"action": a, "duration_days": d} for a, d in action_forms.chosen(form)]})
+    except InvalidDecision as exc:
+        return await console._case_page(request, session, case_id, status=422, error=str(exc))
     except ValueError:
         return await console._case_page(request, session, case_id, status=422,
                                         error="Pick an outcome (and a policy reason for fraud); "

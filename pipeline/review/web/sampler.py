@@ -74,6 +74,7 @@ class Sampler:
     async def sample_queue(self) -> None:
         try:
             await self.queue.record_sample()
+            await self.queue.export_enforcement()
             if time.monotonic() - self._last_trim > 600:
                 await self.queue.trim_series()
                 self._last_trim = time.monotonic()

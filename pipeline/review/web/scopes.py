@@ -17,7 +17,7 @@ True
 >>> scope.refusal("message.sent", "reports")
 'this token may publish user_report.filed, not message.sent'
 >>> print(PublishScope().refusal("consent.changed", "consent"))  # doctest: +ELLIPSIS
-consent.changed is restricted (the consent scope: ...): a token publishes it only when its event types name it; this token's are * (every type but consent.changed)
+consent.changed is restricted (the consent scope: ...): a token publishes it only when its event types name it; this token's are * (every type but action.applied, action.failed, appeal.filed, consent.changed)
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ ALL = "*"
 RESTRICTED: dict[str, str] = {
     "consent.changed": "the consent scope: it is written to the consent registry at once and "
                        "turns AI scoring on or off for a user",
+    # The platform scope: what a platform service says back about actions and for its users.
+    "action.applied": "the platform scope: it marks a platform action carried out on its case",
+    "action.failed": "the platform scope: it marks a platform action failed (and alerts)",
+    "appeal.filed": "the platform scope: it reopens a decision as an appeal case",
 }
 #: Types no token may publish: the review service writes them itself.
 NEVER: dict[str, str] = {"review.decided": "review.decided events come from the review service only"}

@@ -27,7 +27,7 @@ class Scenario:
     >>> from pipeline.sim.scenarios import REGISTRY
     >>> ring = REGISTRY[0]
     >>> ring.name, ring.emits
-    ('fake_account_ring', ('user.signed_up', 'user_report.filed'))
+    ('fake_account_ring', ('user.signed_up', 'profile.updated', 'user_report.filed'))
     """
 
     #: The label on its events: the ``labels`` rules name and the backtest scores recall on.

@@ -1,8 +1,9 @@
-"""fake_account_ring: one person signs up several accounts from one device."""
+"""fake_account_ring: one person signs up several accounts from one device, and gets paid
+through one account: each member's profile names the same payout (or payment) fingerprint."""
 
 from __future__ import annotations
 
-from pipeline.sim.fraud_words import RING_WORDS
+from pipeline.sim.fraud_words import FAKE_HEADLINES, RING_WORDS
 from pipeline.sim.scenarios.base import Scenario, bystander, onboard, report
 from pipeline.sim.words import BENIGN_DOMAINS, COUNTRIES, USER_AGENTS
 from pipeline.sim.world import World
@@ -33,6 +34,14 @@ def inject(world: World, now: float) -> None:
         members.append(user)
         onboard(world, t, user, scripted=True)  # a script skips the optional choice
         world.agenda.push(t, env, NAME)
+    # The script then fills in one template profile per account, all paid out to one account.
+    payout, headline = world.ids.payment(), rng.choice(FAKE_HEADLINES)
+    field = "payout_fingerprint" if kind == "freelancer" else "payment_fingerprint"
+    for user in members:
+        t += later(20, 120)
+        payload = {"user_id": user.user_id, "account_type": kind, "headline": headline,
+                   "country": country, field: payout}
+        world.agenda.push(t, world.envelopes.profile(t, user, payload), NAME)
     if rng.random() < 0.3 and (reporter := bystander(world)):
         target = rng.choice(members)
         report(world, t + later(600, 7200), NAME, reporter, "user", target.user_id,
@@ -44,8 +53,9 @@ SCENARIO = Scenario(
     description=(
         "3-8 signups, one device_id, consecutive IPs in one 100.64.0.0/10 /24, 45-240 s apart, "
         "unverified, no photo, empty bio, signup_duration_ms 1200-3900, username word+3-5 "
-        "digits."),
-    emits=("user.signed_up", "user_report.filed"),
+        "digits; then one template profile per account, 20-120 s apart, all with the same "
+        "payout (clients: payment) fingerprint."),
+    emits=("user.signed_up", "profile.updated", "user_report.filed"),
     weight=1.0,
     inject=inject,
 )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from pipeline.sim.categories import CATEGORIES
-from pipeline.sim.fraud_words import SCAM_FEE_ASKS, SCAM_INTROS, SCAM_TITLES, SCAM_URGENCY
+from pipeline.sim.fraud_words import (
+    SCAM_FEE_ASKS,
+    SCAM_INTROS,
+    SCAM_TITLES,
+    SCAM_URGENCY,
+)
 from pipeline.sim.market import Job
 from pipeline.sim.scenarios.base import Scenario, bystander, fresh, report
 from pipeline.sim.world import World

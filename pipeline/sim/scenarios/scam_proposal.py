@@ -8,7 +8,11 @@ login page, a refundable booking charge, an outside escrow, an investment platfo
 
 from __future__ import annotations
 
-from pipeline.sim.fraud_words import SCAM_DOMAINS, SCAM_PROPOSAL_GREETINGS, SCAM_PROPOSAL_LETTERS
+from pipeline.sim.fraud_words import (
+    SCAM_DOMAINS,
+    SCAM_PROPOSAL_GREETINGS,
+    SCAM_PROPOSAL_LETTERS,
+)
 from pipeline.sim.scenarios.base import Scenario, fresh, report
 from pipeline.sim.world import World
 

@@ -47,6 +47,10 @@ RARE = [
     example_event("profile.updated", {"user_id": "u_contact", "overview":
                                       "Fast delivery. Write me at joe@example.com or https://t.me/joe"},
                   occurred_at="2026-01-05T11:00:04Z"),
+    # And in a signup's bio: the simulator's seeded stream has it only by chance (a name).
+    example_event("user.signed_up", {"user_id": "u_bio", "bio":
+                                     "Designer. Write me at joe@example.com or https://t.me/joe"},
+                  occurred_at="2026-01-05T11:00:05Z"),
 ]
 
 

@@ -6,6 +6,9 @@
 local case_id, decision_id, who, is_lead, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])
 local expected_flags, outcome, decision_json, event_json = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local subject, minute, event_ids = ARGV[10], ARGV[11], cjson.decode(ARGV[12])
+-- The decision's platform actions ([id, record JSON, id of the action it reverses or '']):
+-- each is kept under vigil:action:<id> with its state and put in the actions' outbox, once.
+local actions = cjson.decode(ARGV[13])
 local existing = redis.call('GET', 'vigil:decision:' .. decision_id)
 if existing then return {'dup', existing} end
 local key = 'vigil:case:' .. case_id
@@ -13,10 +16,12 @@ if redis.call('EXISTS', key) == 0 then return {'missing'} end
 local status, holder, lease_until, count, entity, due, breached, kind, dets = unpack(redis.call(
   'HMGET', key, 'status', 'claimed_by', 'lease_until', 'flag_count', 'entity', 'due_at',
   'breached_at', 'kind', 'detectors'))
-local labelling = kind == 'labelling'
-local open_set = labelling and 'vigil:labelling' or 'vigil:queue'
-local escalated_set = labelling and 'vigil:labelling:escalated' or 'vigil:escalated'
-local closed_set = labelling and 'vigil:labelling:closed' or 'vigil:closed'
+local labelling, appeal = kind == 'labelling', kind == 'appeal'
+local detection = not labelling and not appeal
+local prefix = (labelling and 'vigil:labelling') or (appeal and 'vigil:appeals') or nil
+local open_set = prefix or 'vigil:queue'
+local escalated_set = prefix and (prefix .. ':escalated') or 'vigil:escalated'
+local closed_set = prefix and (prefix .. ':closed') or 'vigil:closed'
 if status == 'closed' then return {'closed'} end
 if status == 'escalated' and not is_lead then return {'escalated'} end
 if status == 'escalated' and outcome == 'escalate' then return {'already_escalated'} end
@@ -34,8 +39,12 @@ redis.call('HSET', key, 'outcome', outcome, 'decision_id', decision_id, 'decided
            'decided_at', now, 'updated_at', now)
 if not labelling and (breached == false or breached == '') and tonumber(due) <= now then
   redis.call('HSET', key, 'breached_at', due)
-  redis.call('INCR', 'vigil:stats:sla_breaches')
-  redis.call('HINCRBY', 'vigil:ts:sla_breaches', minute, 1)
+  if appeal then
+    redis.call('INCR', 'vigil:stats:appeal_sla_breaches')
+  else
+    redis.call('INCR', 'vigil:stats:sla_breaches')
+    redis.call('HINCRBY', 'vigil:ts:sla_breaches', minute, 1)
+  end
 end
 redis.call('ZREM', 'vigil:sla:pending', case_id)
 if outcome == 'escalate' then
@@ -49,7 +58,7 @@ else
   redis.call('ZREM', 'vigil:sla', case_id)
   redis.call('ZADD', closed_set, now, case_id)
   redis.call('HSET', key, 'status', 'closed')
-  if not labelling then
+  if detection then
     local open_key = 'vigil:entity:' .. entity .. ':open_case'
     if redis.call('GET', open_key) == case_id then redis.call('DEL', open_key) end
     for det in string.gmatch(dets or '', '[^,]+') do
@@ -86,10 +95,20 @@ else
     end
   end
 end
-redis.call('HSET', 'vigil:outbox:pending', decision_id, event_json)
+if ARGV[14] ~= '1' then redis.call('HSET', 'vigil:outbox:pending', decision_id, event_json) end
+for _, a in ipairs(actions) do
+  local akey = 'vigil:action:' .. a[1]
+  if redis.call('EXISTS', akey) == 0 then
+    redis.call('HSET', akey, 'record', a[2], 'state', 'pending', 'case_id', case_id,
+               'created_at', now, 'updated_at', now)
+    redis.call('RPUSH', 'vigil:case_actions:' .. case_id, a[1])
+    redis.call('HSET', 'vigil:outbox:actions:pending', a[1], a[2])
+    if a[3] ~= '' then redis.call('HSET', 'vigil:action:' .. a[3], 'reversed_by', a[1]) end
+  end
+end
 redis.call('XADD', 'vigil:audit', '*', 'at', now, 'actor', who, 'action', 'decide',
            'case_id', case_id, 'details', decision_json)
-redis.call('HINCRBY', labelling and 'vigil:stats:labelling_decisions' or 'vigil:stats:decisions',
-           outcome, 1)
+redis.call('HINCRBY', (labelling and 'vigil:stats:labelling_decisions')
+           or (appeal and 'vigil:stats:appeal_decisions') or 'vigil:stats:decisions', outcome, 1)
 redis.call('HINCRBY', 'vigil:ts:decisions:' .. outcome, minute, 1)
 return {'ok', decision_json}
