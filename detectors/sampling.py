@@ -311,7 +311,9 @@ class Sampler:
         policy, budget, day = self.policy, self.budget, day_of(event)
         rate = policy.rate_for(event.type)
         drawn = rate > 0 and draw(policy.seed, event.id) < rate
-        asking = [r for r in scored if r.detector_id in models
+        # A shadow model asks for nothing: it learns from the labels the enforced models bring,
+        # so running one beside them changes no case an analyst gets.
+        asking = [r for r in scored if r.detector_id in models and r.mode == "enforce"
                   and budget.left(r.detector_id, day, policy.daily_budget)]
         if not (drawn or asking):
             return None  # the common case, once the day's picks are spent: nothing to ask

@@ -141,6 +141,19 @@ MODEL_PUBLISH_CONFLICTS = Counter(
     "vigil_model_publish_conflicts_total",
     "Learner rounds started over because another learner published first (a rebalance)",
     ["round"], registry=WORKER)
+MODEL_UNLEARNED_UP_TO = Gauge(
+    "vigil_model_unlearned_up_to_timestamp_seconds",
+    "The latest erasure or withdrawal (its time) the model's published state excludes, with "
+    "every one before it (0: none recorded yet)", ["detector"], registry=WORKER)
+MODEL_UNLEARNING_PENDING = Gauge(
+    "vigil_model_unlearning_pending",
+    "Erasures and withdrawals recorded that the model's published state does not exclude yet",
+    ["detector"], registry=WORKER)
+MODEL_UNLEARNED = Counter(
+    "vigil_model_unlearned_total",
+    "Training-log entries taken out of a model, by why (request: an erasure or withdrawal; "
+    "retention: the log's retention or cap) and how (exact: subtracted; rebuild)",
+    ["detector", "why", "method"], registry=WORKER)
 
 # ---- review queue writes (by the worker) -----------------------------------------------------
 QUEUE_FLAGS = Counter("vigil_queue_flags_total",

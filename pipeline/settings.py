@@ -148,6 +148,15 @@ class Settings(_Declared):
     model_inputs: Literal["flagged", "all"] = "flagged"
     """whose model inputs are kept: `flagged` and sampled events (what analysts can label) or
     `all` scored events, for labels from elsewhere (~1 KB per scored event for the TTL)"""
+    training_log_retention: float = Field(90 * 86400, gt=0)
+    """seconds every input a model learned is kept in its training log (with the subject's
+    pseudonym) for unlearning; older entries leave the log (subtracted from count models) and a
+    rebuilt model forgets them"""
+    training_log_maxlen: int = Field(200_000, ge=1)
+    """most entries a model's training log keeps (the oldest leave first, as by retention)"""
+    unlearn_debounce: float = Field(600.0, ge=0)
+    """seconds the learner waits after the oldest erasure or withdrawal a model does not yet
+    exclude before unlearning (so a burst of requests costs one rebuild)"""
     model_report_window: int = Field(3 * 86400, ge=0)
     """seconds what a model saw of every scored message, proposal and job post is kept for a
     user report to label it, when neither flagged nor sampled (0: off; ~1.3 KB per consented

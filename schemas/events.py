@@ -116,11 +116,21 @@ class ConsentPayload(Contract):
     ai_features: Literal["opted_in", "opted_out"]
     policy_version: Annotated[str, Field(min_length=1, max_length=32)]
     changed_at: AwareDatetime
+    #: With ``opted_out``: the user also asks that what the models learned from their past
+    #: events be undone (README, "Unlearning"); an opt-out alone only stops future learning.
+    undo_learning: bool = False
 
     @field_validator("changed_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return value.astimezone(timezone.utc)
+
+    @model_validator(mode="after")
+    def _undo_only_with_opt_out(self) -> ConsentPayload:
+        if self.undo_learning and self.ai_features != "opted_out":
+            raise ValueError("undo_learning is only valid with ai_features 'opted_out': undoing "
+                             "past learning withdraws consent")
+        return self
 
 
 class ReportPayload(Contract):
@@ -336,8 +346,17 @@ class ProposalSubmitted(Envelope):
 class ConsentChanged(Envelope):
     SUBJECT_FIELD = "user_id"
     PAYLOAD_MODEL = ConsentPayload
+    #: 1.1 added ``undo_learning`` (optional: a 1.0 event is a 1.1 event without it).
+    SUPPORTED_VERSIONS = frozenset({"1.0", "1.1"})
     type: Literal["consent.changed"]
     payload: ConsentPayload
+
+    @model_validator(mode="after")
+    def _undo_learning_is_1_1(self) -> ConsentChanged:
+        if self.payload.undo_learning and self.schema_version == "1.0":
+            raise ValueError("payload.undo_learning is a field of consent.changed 1.1: publish "
+                             "the event as schema_version 1.1")
+        return self
 
     @model_validator(mode="after")
     def _changed_before_published(self) -> ConsentChanged:

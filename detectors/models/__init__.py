@@ -5,19 +5,22 @@ opted in under the current policy, and :func:`detectors.core.learn_from_label` t
 from such subjects' events. See :mod:`detectors.models.base` for the contract.
 
 >>> [m.id for m in default_models(b"doctest-key-0123456789")]
-['message.scam_model', 'job_post.fraud_model', 'proposal.spam_model', 'signup.fake_account_model']
+['message.scam_model', 'job_post.fraud_model', 'proposal.spam_model', 'signup.fake_account_model', 'message.scam_counts_model']
 """
 
 from __future__ import annotations
 
 from detectors.models.base import LogisticModel, ModelInput, OnlineModel
+from detectors.models.counts import CountModel
 from detectors.models.job_posts import FraudJobPostModel
+from detectors.models.message_counts import ScamMessageCountsModel
 from detectors.models.messages import ScamMessageModel
 from detectors.models.proposals import ProposalSpamModel
 from detectors.models.signups import FakeSignupModel
 
 MODEL_CLASSES: tuple[type[OnlineModel], ...] = (
     ScamMessageModel, FraudJobPostModel, ProposalSpamModel, FakeSignupModel,
+    ScamMessageCountsModel,  # shadow: exactly unlearnable (README, "Unlearning")
 )
 
 
@@ -28,6 +31,6 @@ def default_models(hash_key: bytes) -> list[OnlineModel]:
 
 
 __all__ = [
-    "MODEL_CLASSES", "FakeSignupModel", "FraudJobPostModel", "LogisticModel", "ModelInput",
-    "OnlineModel", "ProposalSpamModel", "ScamMessageModel", "default_models",
+    "MODEL_CLASSES", "CountModel", "FakeSignupModel", "FraudJobPostModel", "LogisticModel", "ModelInput",
+    "OnlineModel", "ProposalSpamModel", "ScamMessageCountsModel", "ScamMessageModel", "default_models",
 ]

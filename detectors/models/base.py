@@ -219,6 +219,11 @@ class OnlineModel(Detector):
             out["warm_start"] = self.warm_start
         return out
 
+    def fresh(self) -> OnlineModel:
+        """A model of the same kind under the same key that has learned nothing (what a
+        rebuild trains: :func:`detectors.unlearning.rebuild`)."""
+        return type(self)(self._hash_key)
+
     # ---- snapshots -------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
@@ -242,16 +247,20 @@ class OnlineModel(Detector):
             data = pickle.loads(blob)  # noqa: S301 - our own snapshots only, see docstring
         except Exception as exc:
             raise SnapshotRefused(f"{self.id}: snapshot unreadable: {type(exc).__name__}: {exc}") from exc
+        self._check_snapshot(data)
+        key = self._hash_key
+        self.__dict__.clear()
+        self.__dict__.update(data["state"])
+        self._hash_key = key
+
+    def _check_snapshot(self, data: Any) -> None:
+        """Refuse (:class:`SnapshotRefused`) a snapshot of another format, model or version."""
         if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
             raise SnapshotRefused(f"{self.id}: snapshot format {data.get('format') if isinstance(data, dict) else '?'}, "
                                   f"this code reads {SNAPSHOT_FORMAT}")
         if data.get("model") != self.id or data.get("version") != self.version:
             raise SnapshotRefused(f"{self.id} {self.version}: snapshot is of "
                                   f"{data.get('model')} {data.get('version')}")
-        key = self._hash_key
-        self.__dict__.clear()
-        self.__dict__.update(data["state"])
-        self._hash_key = key
 
     def __getstate__(self) -> dict[str, Any]:
         return self._state()  # plain pickling never leaks the key either

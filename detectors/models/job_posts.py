@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from detectors.models.base import LogisticModel, ModelInput
-from detectors.models.text import account_features, flag, log_scale, text_features, text_shape
+from detectors.models.text import (
+    account_features,
+    flag,
+    log_scale,
+    text_features,
+    text_shape,
+)
 from schemas.events import Envelope
 
 

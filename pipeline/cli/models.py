@@ -1,4 +1,5 @@
-"""``vigil models``: the online models outside the worker (bootstrap from history)."""
+"""``vigil models``: the online models outside the worker (bootstrap from history, the state of
+their unlearning)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pipeline.cli.output import console, err, fail
 from pipeline.local.stack import settings_with_stack
 from pipeline.settings import MissingSecret
 
-models_app = typer.Typer(help="The online models: train them from history before go-live.",
+models_app = typer.Typer(help="The online models: train them from history before go-live, see "
+                              "what they have unlearned.",
                          no_args_is_help=True)
 
 
@@ -29,7 +31,13 @@ def bootstrap_command(
     import redis
 
     from detectors.models import default_models
-    from pipeline.offline.bootstrap import BootstrapConflict, bootstrap, read_lines, summary_lines
+    from pipeline.models.training_log import TrainingLog
+    from pipeline.offline.bootstrap import (
+        BootstrapConflict,
+        bootstrap,
+        read_lines,
+        summary_lines,
+    )
 
     settings = settings_with_stack()
     client = redis.Redis.from_url(settings.redis_url)
@@ -39,7 +47,8 @@ def bootstrap_command(
         fail(str(exc), code=2)
     try:
         result = bootstrap(client, read_lines(str(events)), read_lines(str(labels)),
-                           models=models, policy_version=settings.policy_version)
+                           models=models, policy_version=settings.policy_version,
+                           training_log=TrainingLog.from_settings(settings))
     except BootstrapConflict as exc:
         fail(str(exc))
         return
@@ -47,6 +56,35 @@ def bootstrap_command(
         err.print(f"line {invalid.line}: {invalid.reason}")
     for line in summary_lines(result):
         console.print(line)
+
+
+@models_app.command("unlearning-status")
+def unlearning_status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per model.")] = False,
+) -> None:
+    """When each model last excluded every erased or withdrawn user ("excluded all requests up
+    to T"), how, and what is still waiting (README, "Unlearning")."""
+    import asyncio
+    import json
+
+    from redis.asyncio import Redis
+
+    from detectors.models import MODEL_CLASSES
+    from pipeline.models.unlearning import unlearning_status
+
+    async def read() -> list[dict]:
+        client = Redis.from_url(settings_with_stack().redis_url)
+        try:
+            return await unlearning_status(client, [cls.id for cls in MODEL_CLASSES])
+        finally:
+            await client.aclose()
+
+    rows = asyncio.run(read())
+    for row in rows:
+        if as_json:
+            console.print_json(json.dumps(row))
+            continue
+        console.print(f"{row['model']}: {row['summary']}")
 
 
 def print_model_flags(redis_url: str) -> None:
@@ -106,6 +144,7 @@ def warm_start_demo(redis_url: str, hash_key: bytes, policy_version: str, *,
     import redis
 
     from detectors.models import MODEL_CLASSES, default_models
+    from pipeline.models.training_log import TrainingLog
     from pipeline.offline.bootstrap import bootstrap
     from pipeline.sim import generate
 
@@ -128,7 +167,8 @@ def warm_start_demo(redis_url: str, hash_key: bytes, policy_version: str, *,
                 "policy_reason": "other_policy_violation" if sim.scenario else "",
                 "event_ids": [envelope["event_id"]], "analyst_id": "demo-history"}}))
     result = bootstrap(redis.Redis.from_url(redis_url), events, labels,
-                       models=default_models(hash_key), policy_version=policy_version)
+                       models=default_models(hash_key), policy_version=policy_version,
+                       training_log=TrainingLog(hash_key))
     learned = ", ".join(f"{m} {n}" for m, n in sorted(result.learned.items()) if n) or "none"
     console.print(f"models warm-started from {result.events} simulated history events and "
                   f"{result.decisions} past decisions (vigil models bootstrap): labels learned: "

@@ -48,3 +48,24 @@ def version_key(model_id: str) -> str:
 
 def snapshot_key(model_id: str, version: int) -> str:
     return f"{PREFIX}{model_id}:snapshot:{version}"
+
+
+def training_log_key(model_id: str) -> str:
+    """Every input ``model_id`` learned, with its subject's pseudonym (a stream, oldest first):
+    what unlearning subtracts from or rebuilds without.
+
+    >>> training_log_key("message.scam_model")
+    'vigil:model:message.scam_model:training_log'
+    """
+    return f"{PREFIX}{model_id}:training_log"
+
+
+#: Per model, the latest request (erasure or withdrawal) its published state excludes (a hash:
+#: model id -> JSON ``{"excluded_up_to", "at", "method", "forgotten", "version"}``).
+UNLEARNING = PREFIX + "unlearning"
+#: Erased users (a sorted set: :func:`detectors.privacy.subject_pseudonym` -> erased at, epoch
+#: seconds), written by erasure; the raw id is never stored.
+ERASED = "vigil:privacy:erased"
+#: Users who withdrew consent and asked that past learning be undone (same shape as
+#: :data:`ERASED`), written by the worker from ``consent.changed`` with ``undo_learning``.
+LEARNING_WITHDRAWN = "vigil:privacy:learning_withdrawn"

@@ -7,7 +7,9 @@ consent-gated :func:`detectors.core.learn_from_label`, then writes a new snapsho
 that learned, the snapshot version and the decision id in one MULTI. Every worker (the learner
 too) polls the snapshot versions and restores newer ones (:class:`~pipeline.models.scorer.Scorer`).
 A redelivered decision is recognised by its id and skipped; a restarted learner resumes from
-the latest snapshot.
+the latest snapshot. What each model learned goes into its training log in the same MULTI
+(:mod:`pipeline.models.training_log`), under the subject's pseudonym, so an erased user can be
+unlearned (:mod:`pipeline.models.unlearning`).
 
 Models with an unsupervised part also learn from every unlabelled input they scored: the learner
 reads the scorers' stream every few seconds, checks consent again (an opt-out since scoring
@@ -41,6 +43,7 @@ from redis.exceptions import WatchError
 from detectors.core import LABEL_OF_OUTCOME, learn_from_label, observe_unlabelled
 from detectors.models.base import OnlineModel
 from detectors.sampling import CONTENT_TYPES
+from detectors.unlearning import Contribution
 from pipeline import metrics
 from pipeline.models.keys import (
     APPLIED,
@@ -53,6 +56,7 @@ from pipeline.models.keys import (
     version_key,
 )
 from pipeline.models.scorer import Scorer
+from pipeline.models.training_log import TrainingLog
 from pipeline.review.queue.keys import sample_key
 from pipeline.stores.consent import ConsentHistory
 from schemas.events import ReviewDecided
@@ -87,6 +91,8 @@ class _Round:
     pipe: Pipeline
     before: dict[str, bytes] = field(default_factory=dict)
     tallies: list[tuple[Any, tuple[str, ...]]] = field(default_factory=list)
+    #: What each model learned this round, for its training log (written with the snapshot).
+    learned: dict[str, list[Contribution]] = field(default_factory=dict)
 
     def keep(self, model: OnlineModel) -> None:
         if model.id not in self.before:
@@ -95,6 +101,9 @@ class _Round:
     def tally(self, counter: Any, *labels: str) -> None:
         self.tallies.append((counter, labels))
 
+    def log(self, model_id: str, contribution: Contribution) -> None:
+        self.learned.setdefault(model_id, []).append(contribution)
+
 
 class Learner:
     """Teaches the scorer's models in place and publishes their snapshots.
@@ -102,10 +111,13 @@ class Learner:
     ``consent`` is asked again before a model learns anything (an opt-out since scoring wins).
     """
 
-    def __init__(self, redis: Redis, scorer: Scorer, consent: ConsentHistory) -> None:
+    def __init__(self, redis: Redis, scorer: Scorer, consent: ConsentHistory,
+                 training_log: TrainingLog | None = None) -> None:
         self.redis = redis
         self.scorer = scorer
         self.consent = consent
+        #: Where what the models learn is logged for unlearning (None: not logged).
+        self.training_log = training_log
         # The scorer's own tables: what the learner changes is what the worker scores with.
         self.by_id = scorer.by_id
         self.versions = scorer.versions
@@ -155,6 +167,7 @@ class Learner:
                 if outcome.learned:
                     changed.add(model_id)
                     observed[model_id] += 1
+                    self._log(run, model_id, subject, json.loads(fields[b"x"]), None, at)
             progress[model_id] = (entries[-1][0], fresh)
         if not observed:
             return observed
@@ -206,6 +219,8 @@ class Learner:
                     if outcome.learned:
                         run.tally(metrics.MODEL_LABEL_SOURCES, model_id, source)
                         changed.add(model_id)
+                        self._log(run, model_id, stored["subject_id"], stored["x"], label, at,
+                                  decision_id)
         await self._before_publish("label")
         pipe.multi()
         pipe.sadd(APPLIED, decision_id)
@@ -229,6 +244,12 @@ class Learner:
             if found is not None and found.decode() not in out:
                 out[found.decode()] = "report"
         return out
+
+    def _log(self, run: _Round, model_id: str, subject_id: str, x: Any, label: bool | None,
+             at: datetime, decision_id: str | None = None) -> None:
+        if self.training_log is not None:
+            run.log(model_id, self.training_log.contribution(subject_id, x, label, at.timestamp(),
+                                                             decision_id))
 
     async def _before_publish(self, kind: str) -> None:
         """Called after a round has read and learned, just before it publishes: a seam for
@@ -279,6 +300,8 @@ class Learner:
         caller (:meth:`_rounds`) then puts the models back and starts over."""
         pipe = run.pipe
         new_versions = {}
+        for model_id, contributions in run.learned.items():
+            TrainingLog.queue_append(pipe, self.by_id[model_id], contributions)
         for model_id in sorted(changed):
             version = self.versions[model_id] + 1
             queue_snapshot(pipe, self.by_id[model_id], version)

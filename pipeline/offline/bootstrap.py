@@ -28,8 +28,10 @@ import redis as redis_lib
 
 from detectors.models.base import OnlineModel
 from detectors.sampling import SamplingPolicy
+from detectors.unlearning import Contribution
 from pipeline.models.keys import APPLIED, snapshot_key, version_key
 from pipeline.models.learner import queue_snapshot
+from pipeline.models.training_log import TrainingLog
 from pipeline.offline.replay import InvalidLine, ReplaySummary, replay_lines
 from pipeline.stores.consent import PREFIX as CONSENT_PREFIX
 from pipeline.stores.consent import RedisConsentStore
@@ -89,9 +91,19 @@ def restore(client: redis_lib.Redis, models: Sequence[OnlineModel]) -> dict[str,
 
 def bootstrap(client: redis_lib.Redis, events: Iterable[str], labels: Iterable[str], *,
               models: Sequence[OnlineModel], policy_version: str,
-              now: datetime | None = None) -> BootstrapResult:
-    """Teach ``models`` the history's decisions and publish their snapshots (see the module)."""
+              now: datetime | None = None,
+              training_log: TrainingLog | None = None) -> BootstrapResult:
+    """Teach ``models`` the history's decisions and publish their snapshots (see the module);
+    every label learned goes to the models' ``training_log`` with them."""
     versions = restore(client, models)
+    logged: dict[str, list[Contribution]] = {}
+
+    def log(model_id: str, subject_id: str, x: dict[str, Any], label: bool, at: datetime,
+            decision_id: str) -> None:
+        if training_log is not None:
+            logged.setdefault(model_id, []).append(training_log.contribution(
+                subject_id, x, label, at.timestamp(), decision_id))
+
     applied = {m.decode() for m in client.smembers(APPLIED)}
     summary, result = ReplaySummary(), BootstrapResult()
     taught: set[str] = set()
@@ -105,7 +117,8 @@ def bootstrap(client: redis_lib.Redis, events: Iterable[str], labels: Iterable[s
 
     for record in replay_lines(_lines(events, labels), models=models, summary=summary,
                                policy_version=policy_version, sampling=NO_SAMPLE,
-                               registry=_Registry(client), skip_decisions=skip):
+                               registry=_Registry(client), skip_decisions=skip,
+                               on_learned=log):
         if isinstance(record, InvalidLine):
             result.invalid.append(record)
         elif record["type"] != "review.decided":
@@ -117,7 +130,7 @@ def bootstrap(client: redis_lib.Redis, events: Iterable[str], labels: Iterable[s
     changed = [m for m in models if result.learned.get(m.id)]
     if changed:
         _warm(changed, result, summary, now or datetime.now(timezone.utc))
-        result.published = _publish(client, changed, versions, taught)
+        result.published = _publish(client, changed, versions, taught, logged)
     elif taught:  # decisions that taught nothing (escalations, no consent): applied all the same
         client.sadd(APPLIED, *sorted(taught))
     return result
@@ -137,7 +150,7 @@ def _warm(models: Sequence[OnlineModel], result: BootstrapResult, summary: Repla
 
 
 def _publish(client: redis_lib.Redis, models: Sequence[OnlineModel], versions: dict[str, int],
-             decisions: set[str]) -> dict[str, int]:
+             decisions: set[str], logged: dict[str, list[Contribution]]) -> dict[str, int]:
     """Publish the snapshots and the applied decisions in one MULTI, unless a learner published
     since they were loaded (then :class:`BootstrapConflict`, nothing written)."""
     with client.pipeline(transaction=True) as pipe:
@@ -153,6 +166,9 @@ def _publish(client: redis_lib.Redis, models: Sequence[OnlineModel], versions: d
             published[model.id] = versions[model.id] + 1
         if decisions:
             pipe.sadd(APPLIED, *sorted(decisions))
+        by_id = {m.id: m for m in models}
+        for model_id, contributions in logged.items():
+            TrainingLog.queue_append(pipe, by_id[model_id], contributions)
         try:
             pipe.execute()
         except redis_lib.WatchError as exc:

@@ -68,6 +68,10 @@ class InvalidLine:
     reason: str
 
 
+#: Called for each label a model learned: model id, subject id, input, label, event time, decision.
+OnLearned = Callable[[str, str, dict[str, Any], bool, datetime, str], None]
+
+
 @dataclass(frozen=True)
 class _Scored:
     """What one model saw of one event, kept until the event's label arrives."""
@@ -156,7 +160,8 @@ class _Learning:
     def __init__(self, models: Sequence[Detector], consent: ConsentHistory,
                  policy_version: str, review: _Review, label_policy: str,
                  summary: ReplaySummary, skip_decisions: Callable[[str], bool] | None = None,
-                 registry: ConsentHistory | None = None) -> None:
+                 registry: ConsentHistory | None = None,
+                 on_learned: OnLearned | None = None) -> None:
         self.models = {m.id: m for m in models if hasattr(m, "learn")}
         self.consent = consent
         self.registry = registry
@@ -168,6 +173,7 @@ class _Learning:
         self.reviewed_only = label_policy == "reviewed"
         self.summary = summary
         self.skip = skip_decisions or (lambda _decision_id: False)
+        self.on_learned = on_learned
         self.scored: dict[str, list[_Scored]] = {}
         self.decisions_seen: set[str] = set()
 
@@ -233,6 +239,9 @@ class _Learning:
                 stats = self.summary.model(scored.model_id)
                 if outcome.learned:
                     stats.learned[source] += 1
+                    if self.on_learned is not None:
+                        self.on_learned(scored.model_id, scored.subject_id, scored.model_input,
+                                        label, scored.occurred_at, event.payload.decision_id)
                 else:
                     stats.refused += 1
                 out["learning"].append({"event_id": labelled, **outcome.as_dict()})
@@ -257,6 +266,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
                  label_policy: str = "all", sampling: SamplingPolicy | None = None,
                  summary: ReplaySummary | None = None, registry: ConsentHistory | None = None,
                  skip_decisions: Callable[[str], bool] | None = None,
+                 on_learned: OnLearned | None = None,
                  partitions: int = 1, joins: JoinSettings = JoinSettings(),
                  ) -> Iterator[dict[str, Any] | InvalidLine]:
     """Yield a finding record per valid event and an :class:`InvalidLine` per bad line.
@@ -270,7 +280,9 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
     ``sampling`` is the labelling sample's policy (default: the worker's defaults); ``summary``
     is filled in as the replay goes. ``vigil models bootstrap`` passes ``registry``, the live
     consent registry (a later record there wins over the file's; unsupervised parts then
-    observe nothing), and ``skip_decisions(decision_id)``, true for decisions applied before.
+    observe nothing), ``skip_decisions(decision_id)``, true for decisions applied before, and
+    ``on_learned(model_id, subject_id, x, label, occurred_at, decision_id)``, called for every
+    label a model learned (for its training log).
 
     Joins wait and counters count late events as the worker's do (:mod:`pipeline.stores.joins`,
     ``joins`` its settings): an event released by a later line is decided again, in a record
@@ -287,7 +299,7 @@ def replay_lines(lines: Iterable[str], *, rules: RuleSet | None = None,
     summary = summary if summary is not None else ReplaySummary()
     review = _Review()
     learning = _Learning(models, state.consent, policy_version, review, label_policy,
-                         summary, skip_decisions, registry)
+                         summary, skip_decisions, registry, on_learned)
     loop = asyncio.new_event_loop()
     try:
         for number, line in enumerate(lines, start=1):

@@ -25,6 +25,8 @@ from detectors.sampling import Sampler
 from pipeline.kafka.transport import broker_urls
 from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
+from pipeline.models.training_log import TrainingLog
+from pipeline.models.unlearning import Unlearner
 from pipeline.review.queue import ReviewQueue
 from pipeline.rules.live import LiveRules
 from pipeline.rules.source import RuleSource
@@ -68,7 +70,10 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     # The labelling sample: its random stratum and the models' picks (budget counted in Redis
     # by the write stage's script; the sampler keeps a cache of those counts).
     sampler = Sampler(settings.sampling_policy()) if models else None
-    learner = Learner(redis, scorer, RedisConsentStore(redis))
+    training_log = TrainingLog.from_settings(settings) if models else None
+    learner = Learner(redis, scorer, RedisConsentStore(redis), training_log)
+    unlearner = (Unlearner(learner, training_log, debounce=settings.unlearn_debounce)
+                 if training_log is not None else None)
     stats = WorkerStats()
     dead_letters = DeadLetters(
         app.topic(Topics.DEAD_LETTERS, key_serializer="raw", value_serializer="raw"), stats)
@@ -88,7 +93,8 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         processor=Processor(state, rules, scorer, policy_version=settings.policy_version,
                             sampler=sampler),
         rules=rules, learner=learner,
-        writer=BatchWriter(RedisOutputs(redis, queue, scorer, sampler=sampler),
+        writer=BatchWriter(RedisOutputs(redis, queue, scorer, sampler=sampler,
+                                        pseudonym_key=settings.model_key()),
                            parking, stats),
         dead_letters=dead_letters, flag_log=FlagLog(app), parking=parking, stats=stats,
         # What the models saw is kept for flagged and sampled events (an analyst's decision
@@ -104,7 +110,8 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,
                                  max_wait=settings.batch_wait)
     Timers(app, worker_id=this_worker(), stats=stats, rules=rules, scorer=scorer,
-           learner=learner, redis=redis, ledger_retention=settings.ledger_retention).install()
+           learner=learner, redis=redis, ledger_retention=settings.ledger_retention,
+           unlearner=unlearner).install()
     return app
 
 

@@ -24,6 +24,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from detectors.sampling import Sampler
 from pipeline.models.scorer import Scorer
+from pipeline.models.unlearning import queue_withdrawal
 from pipeline.review.queue import AddResult, ReviewQueue, SampleResult
 from pipeline.stores import ledger
 from pipeline.stores.joins import queue_release
@@ -70,9 +71,11 @@ class RedisOutputs:
     the ledger's script, pipelined (not a transaction: each write is idempotent on its own)."""
 
     def __init__(self, redis: Redis, queue: ReviewQueue, scorer: Scorer, *,
-                 sampler: Sampler | None = None,
+                 sampler: Sampler | None = None, pseudonym_key: bytes | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
+        #: Withdrawals that undo past learning are recorded under pseudonyms made with it.
+        self.pseudonym_key = pseudonym_key
         self.queue = queue
         self.scorer = scorer
         #: The decide stage's sampler: its budget counts follow what Redis counted.
@@ -111,6 +114,8 @@ class RedisOutputs:
             scorer.queue_inputs(pipe, one.event, one.decision, keep=one.keep_input)
             if scorer.observers:
                 scorer.queue_unlabelled(pipe, one.event, one.decision)
+            if self.pseudonym_key is not None:
+                queue_withdrawal(pipe, one.event, self.pseudonym_key, self.clock())
         samples = [(one.event, one.sample, [flag.flag_id for flag in one.flags])
                    for one in done if one.sample is not None]
         finish = _Finish(self, start)

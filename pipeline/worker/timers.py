@@ -3,8 +3,8 @@
 :meth:`Timers.install` puts them all on the faust app, in one place:
 
 * a task following rule deploys (``vigil:rules`` pub/sub plus a 1 s poll: in force in ~1-2 s);
-* every 2 s: restoring newer model snapshots (every worker), observing unlabelled inputs (the
-  learner only), and the heartbeat (``vigil:worker:<host-pid>``) with the consumer-lag gauges,
+* every 2 s: restoring newer model snapshots (every worker), observing unlabelled inputs and
+  unlearning erased and withdrawn users (the learner only), and the heartbeat (``vigil:worker:<host-pid>``) with the consumer-lag gauges,
   the ledger's trim and the metric series of the rules and models in force (created at 0);
 * on a revoke: dropping the lag gauges of partitions another worker reports now.
 """
@@ -20,6 +20,7 @@ import faust
 from pipeline import metrics
 from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
+from pipeline.models.unlearning import Unlearner
 from pipeline.rules.source import RuleSource
 from pipeline.stores import ledger
 from pipeline.stores.heartbeat import write_beat
@@ -34,13 +35,14 @@ log = logging.getLogger("vigil.worker")
 class Timers:
     def __init__(self, app: faust.App, *, worker_id: str, stats: WorkerStats, rules: RuleSource,
                  scorer: Scorer, learner: Learner, redis: Any, ledger_retention: float,
-                 interval: float = 2.0) -> None:
+                 unlearner: Unlearner | None = None, interval: float = 2.0) -> None:
         self.app = app
         self.worker_id = worker_id
         self.stats = stats
         self.rules = rules
         self.scorer = scorer
         self.learner = learner
+        self.unlearner = unlearner
         self.redis = redis
         self.ledger_retention = ledger_retention
         self.interval = interval
@@ -49,7 +51,8 @@ class Timers:
         app = self.app
         start_series(self.rules(), self.scorer())
         app.task(self.follow_rule_deploys)
-        for timer in (self.follow_model_snapshots, self.observe_unlabelled, self.heartbeat):
+        for timer in (self.follow_model_snapshots, self.observe_unlabelled, self.unlearn,
+                      self.heartbeat):
             app.timer(interval=self.interval)(timer)
         app.on_partitions_revoked.connect(self.forget_lag)
 
@@ -75,6 +78,20 @@ class Timers:
             return
         if any(observed.values()):
             log.info("models observed unlabelled inputs: %s", observed)
+
+    async def unlearn(self) -> None:
+        # The learner takes erased and withdrawn users out of the models it publishes
+        # (debounced: README, "Unlearning"), and old entries out of their training logs.
+        if self.unlearner is None or not assigned(self.app, Topics.DECISIONS):
+            return
+        try:
+            done = await self.unlearner.run()
+        except Exception as exc:  # the requests wait in Redis for the next round
+            if not is_outage(exc):
+                log.exception("unlearning failed")
+            return
+        if done:
+            log.info("models unlearned: %s", done)
 
     async def heartbeat(self) -> None:
         # Lets `vigil up`, `vigil status` and tests see that this worker joined the group.

@@ -278,3 +278,22 @@ def test_a_consent_record_that_changed_since_stops_sampling() -> None:
     out = ConsentRecord("opted_out", CURRENT_POLICY_VERSION, T0 + timedelta(days=1), "c_out")
     assert sampler.select(event, decided(event, model), CONSENT, out, {model.id: model}) is None
     assert sampler.select(event, decided(event, model), CONSENT, CONSENT, {model.id: model})
+
+
+def test_a_shadow_model_spends_no_labelling_budget() -> None:
+    # A model not yet ready asks about anything (cold start) when it is enforced; the shadow
+    # count model beside the message model asks for nothing, so it changes no analyst's queue.
+    from detectors.models import ScamMessageCountsModel
+
+    shadow, enforced = ScamMessageCountsModel(KEY), ScamMessageModel(KEY)
+    sampler = Sampler(SamplingPolicy(rate=0.0, daily_budget=50))
+    asked = []
+    for i in range(20):
+        event = message(i)
+        only_shadow = decide(event, Context(consent=CONSENT), NO_RULES, [shadow])
+        asked.append(sampler.select(event, only_shadow, CONSENT, CONSENT, {shadow.id: shadow}))
+    assert asked == [None] * 20
+    event = message(99)
+    both = decide(event, Context(consent=CONSENT), NO_RULES, [enforced, shadow])
+    sample = sampler.select(event, both, CONSENT, CONSENT, {m.id: m for m in (enforced, shadow)})
+    assert sample is not None and sample.model_id == enforced.id

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from detectors.consent import CURRENT_POLICY_VERSION
 from detectors.examples import example_event
 from pipeline.cli.main import app
-from pipeline.models.keys import APPLIED, version_key
+from pipeline.models.keys import APPLIED, training_log_key, version_key
 from pipeline.stores.consent import RedisConsentStore
 from schemas import decode_event_obj
 from tests.support.labelling import published_model
@@ -98,6 +98,10 @@ def test_bootstrap_trains_from_history_and_the_model_says_it_starts_warm(
     assert client.scard(APPLIED) == 42
     model = published_model(stack, MODEL)
     assert model.n_labels == 40 and model.n_positive == 20
+    # Every label it taught is in the model's training log (for unlearning), under pseudonyms.
+    logged = client.xrange(training_log_key(MODEL))
+    assert len(logged) == 40 and all(f[b"subject"].startswith(b"anon_") for _, f in logged)
+    assert all(f[b"decision"].startswith(b"hist_d") for _, f in logged)
     assert model.warm_start["labels"] == 40 and model.warm_start["source"] == "bootstrap"
     assert model.warm_start["history_from"].startswith("2026-01-09")  # the consent changes
     # Every explanation says so: a scam now fires, warm.

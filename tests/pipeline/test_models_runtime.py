@@ -31,6 +31,8 @@ from schemas.events import ReviewDecided
 pytestmark = pytest.mark.integration
 SIGNUP_MODEL = "signup.fake_account_model"
 SCAM_MODEL = "message.scam_model"
+#: Every model that learns a message's label: the scam model and the count model beside it.
+MESSAGE_MODELS = ["message.scam_counts_model", SCAM_MODEL]
 KEY = b"test-key-0123456789"
 NOW = datetime.now(timezone.utc)
 
@@ -88,7 +90,7 @@ async def scored_message(redis: Redis, runtime: Learner, user: str, text: str) -
     decision = decide(event, Context(features={}, consent=record), RuleSet((), fingerprint="none"),
                       runtime.scorer.models)
     pipe = redis.pipeline(transaction=False)
-    assert runtime.scorer.queue_inputs(pipe, event, decision) == 1
+    assert runtime.scorer.queue_inputs(pipe, event, decision) == 2  # the scam and count models
     await pipe.execute()
     return str(event.event_id)
 
@@ -142,9 +144,9 @@ async def test_two_racing_learners_each_teach_their_label_exactly_once(redis: Re
 
     racing = asyncio.create_task(a.learn(label("d_a", spam, "confirmed_fraud")))
     await asyncio.wait_for(a.paused.wait(), 10)  # A has read version 0 and learned d_a
-    assert (await b.learn(label("d_b", ham, "legitimate")))["learned"] == [SCAM_MODEL]
+    assert (await b.learn(label("d_b", ham, "legitimate")))["learned"] == MESSAGE_MODELS
     a.go_on.set()
-    assert (await racing)["learned"] == [SCAM_MODEL]
+    assert (await racing)["learned"] == MESSAGE_MODELS
 
     model = await published(redis, SCAM_MODEL)
     assert (model.n_labels, model.n_positive) == (2, 1), "one learner's label was overwritten"
@@ -230,7 +232,7 @@ async def test_a_learner_that_keeps_losing_gives_up_after_a_few_rounds_unchanged
     assert await redis.get(version_key(SCAM_MODEL)) is None
 
     learner.contended = False
-    assert (await learner.learn(label("d_c", event, "confirmed_fraud")))["learned"] == [SCAM_MODEL]
+    assert (await learner.learn(label("d_c", event, "confirmed_fraud")))["learned"] == MESSAGE_MODELS
     assert learner.by_id[SCAM_MODEL].n_labels == 1
     assert (await published(redis, SCAM_MODEL)).n_labels == 1
 
@@ -259,7 +261,7 @@ async def test_a_connection_lost_mid_round_is_an_outage_not_a_conflict(redis: Re
     assert is_outage(raised.value) and not isinstance(raised.value, WatchError)
     assert conflicts("label") == conflicts_before
     assert learner.by_id[SCAM_MODEL].n_labels == 0
-    assert (await learner.learn(label("d_o", event, "confirmed_fraud")))["learned"] == [SCAM_MODEL]
+    assert (await learner.learn(label("d_o", event, "confirmed_fraud")))["learned"] == MESSAGE_MODELS
     assert (await published(redis, SCAM_MODEL)).n_labels == 1
 
 

@@ -347,3 +347,22 @@ def test_services_publish_valid_events_through_the_ingest_endpoint(stack: Stack)
                message="the published event")
     values = [json.loads(r.value) for r in read_topic(stack.settings.kafka_bootstrap, Topics.MESSAGES, idle=0.5)]
     assert [v["event_id"] for v in values] == [event["event_id"]]
+
+
+def test_the_unlearning_status_says_up_to_when_each_model_excludes_every_erasure(
+        client: TestClient, tokens: dict[str, str], redis_url: str) -> None:
+    from pipeline.models.keys import ERASED, UNLEARNING
+
+    direct = redis_lib.Redis.from_url(redis_url)
+    direct.zadd(ERASED, {"anon_a": 1_767_600_000.0, "anon_b": 1_767_700_000.0})
+    direct.hset(UNLEARNING, "message.scam_counts_model", json.dumps(
+        {"excluded_up_to": 1_767_600_000.0, "at": 1_767_600_030.0, "method": "exact",
+         "forgotten": 3, "version": 9}))
+    rows = {r["model"]: r for r in
+            client.get("/api/models/unlearning", headers=auth(tokens, "alice")).json()["models"]}
+    counts = rows["message.scam_counts_model"]
+    assert counts["excluded_up_to"] == 1_767_600_000.0 and counts["pending"] == 1
+    assert counts["summary"].startswith(
+        "excluded all erasures and withdrawals up to 2026-01-05T08:00:00Z (exact")
+    assert rows["message.scam_model"]["pending"] == 2  # never unlearned yet: both wait
+    assert client.get("/api/models/unlearning").status_code == 401

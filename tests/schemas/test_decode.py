@@ -217,6 +217,24 @@ def test_refuses_mistyped_field_without_coercion(event_type: str, field: str, va
     assert f"payload.{field}" in error.reason
 
 
+def test_a_withdrawal_may_ask_to_undo_past_learning_in_consent_changed_1_1() -> None:
+    withdrawal = {"ai_features": "opted_out", "undo_learning": True}
+    event = decode_event(encode(example_event("consent.changed", withdrawal,
+                                              schema_version="1.1")))
+    assert event.payload.undo_learning is True
+    assert decode_event(encode(example_event("consent.changed", {}))).payload.undo_learning is False
+
+
+def test_undo_learning_is_refused_with_an_opt_in_or_in_a_1_0_event() -> None:
+    with_opt_in = refusal(encode(example_event(
+        "consent.changed", {"ai_features": "opted_in", "undo_learning": True},
+        schema_version="1.1")))
+    assert with_opt_in.kind == "invalid_field" and "only valid with ai_features" in with_opt_in.reason
+    in_1_0 = refusal(encode(example_event(
+        "consent.changed", {"ai_features": "opted_out", "undo_learning": True})))
+    assert "field of consent.changed 1.1" in in_1_0.reason
+
+
 def test_refuses_unknown_payload_field() -> None:
     error = refusal(encode(example_event("message.sent", {"priority": "high"})))
     assert error.kind == "invalid_field"

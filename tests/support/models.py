@@ -200,3 +200,13 @@ def fraud_example(model: OnlineModel, event_type: str | None = None) -> tuple[En
 def fine_example(model: OnlineModel, event_type: str | None = None) -> tuple[Envelope, dict[str, Any]]:
     ev, features, _ = EXAMPLES[event_type or event_types(model)[0]](102, False)
     return ev, features
+
+
+def learned_state(model: OnlineModel) -> bytes:
+    """The model's snapshot as a worker that restored it would take it: two models with equal
+    learned state give equal bytes. (A model that learned in this process pickles the feature
+    names its weights share with river's once; restored, they are separate strings, pickled
+    twice, so raw snapshots of equal states can differ in length. One round trip settles it.)"""
+    copy = type(model)(model._hash_key or b"learned-state-key-0123")
+    copy.restore(model.snapshot())
+    return copy.snapshot()

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from detectors.models import MODEL_CLASSES
+from pipeline.models.unlearning import unlearning_status
 from pipeline.review.queue import ClaimResult, iso
 from pipeline.review.web.auth import Principal
 from pipeline.review.web.deps import ApiError, Services, services
@@ -254,3 +256,10 @@ async def stats(_who: Reader, svc: Svc) -> dict[str, Any]:
                     "and live precision per detector")
 async def estimates(_who: Reader, svc: Svc) -> dict[str, Any]:
     return await svc.queue.estimates()
+
+
+@router.get("/models/unlearning", responses=responses(401, 403),
+            summary="Per model: every erasure and withdrawal its published state excludes, up "
+                    "to when, and what still waits (README, Unlearning)")
+async def models_unlearning(_who: Reader, svc: Svc) -> dict[str, Any]:
+    return {"models": await unlearning_status(svc.redis, [cls.id for cls in MODEL_CLASSES])}

@@ -59,10 +59,11 @@ def one_event(model: OnlineModel, event_type: str | None = None) -> tuple[Any, d
 
 
 def test_registry_holds_one_model_per_module_each_with_its_own_id() -> None:
-    assert len(set(IDS)) == len(IDS) == 4
+    assert len(set(IDS)) == len(IDS) == 5
     assert {type(m).__module__ for m in MODELS} == {
         "detectors.models.messages", "detectors.models.job_posts",
-        "detectors.models.proposals", "detectors.models.signups"}
+        "detectors.models.proposals", "detectors.models.signups",
+        "detectors.models.message_counts"}
 
 
 def test_has_id_description_version_and_is_ai(model: OnlineModel) -> None:
