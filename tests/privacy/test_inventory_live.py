@@ -1,0 +1,71 @@
+"""Every key a running stack writes belongs to an inventory entry: simulated traffic through
+the worker, then an analyst's day through the review service's API (claim, note, decide,
+snooze, a saved filter, a published event, a refused login), the decisions relayed and
+learned, and a rule deploy. A new key family that reaches Redis without an entry fails here."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from detectors.ruleset import default_sources
+from pipeline.local.embedded import free_port
+from pipeline.models.keys import APPLIED
+from pipeline.privacy.inventory import entry_for_key
+from pipeline.rules.store import RuleStore
+from tests.support.labelling import publish
+from tests.support.review import add_service, add_users
+from tests.support.stack import Stack
+from tests.support.traffic import simulated, wait_caught_up, wait_processed
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def an_analysts_day(base: str, analyst: str, service: str, event: dict) -> None:
+    auth = {"Authorization": f"Bearer {analyst}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=30) as api:
+        cases = api.get("/api/cases", params={"limit": 5}).json()["items"]
+        assert cases, "the traffic opened no case"
+        for n, case in enumerate(cases[:3]):
+            case_id = case["case_id"]
+            assert api.post(f"/api/cases/{case_id}/claim").status_code == 200
+            assert api.post(f"/api/cases/{case_id}/notes", json={"text": "seen before"}).status_code == 201
+            outcome = "confirmed_fraud" if n else "legitimate"
+            body = {"outcome": outcome, "policy_reason": "spam" if n else ""}
+            assert api.post(f"/api/cases/{case_id}/decision", json=body).status_code == 200
+        snooze = {"entity_type": "user", "entity_id": "usr_x", "detector_id": "proposal.burst",
+                  "duration_seconds": 3600, "reason": "travelling"}
+        assert api.post("/api/snoozes", json=snooze).status_code == 201
+        assert api.put("/api/filters", json={"name": "mine", "query": "status=open"}).status_code == 200
+    published = httpx.post(f"{base}/api/events", json=event, timeout=30,
+                           headers={"Authorization": f"Bearer {service}"})
+    assert published.status_code in (200, 202), published.text
+    refused = httpx.get(f"{base}/api/me", headers={"Authorization": "Bearer vgl_forged"})
+    assert refused.status_code == 401
+
+
+def test_every_key_a_running_stack_writes_has_an_inventory_entry(stack: Stack) -> None:
+    stack.start_worker()
+    events = simulated(1500, seed=5, fraud_rate=0.2)
+    publish(stack, events[:-1])
+    wait_processed(stack, {e["event_id"] for e in events[:-1]})
+    wait_caught_up(stack)
+    tokens = add_users(stack.settings.redis_url, {"ana": "analyst"})
+    service = add_service(stack.settings.redis_url, "market", event_types=[events[-1]["type"]],
+                          producers=[events[-1]["producer"]])
+    port = free_port()
+    stack.start_review(port)
+    an_analysts_day(f"http://127.0.0.1:{port}", tokens["ana"], service, events[-1])
+    wait_until(lambda: stack.client.scard(APPLIED) > 0, 90,
+               message="the learner to learn a relayed decision")
+    RuleStore(stack.client).deploy(default_sources(), author="bo", message="same rules")
+
+    keys = {k.decode() for k in stack.client.scan_iter(count=5000)}
+    assert len(keys) > 1000
+    families = {entry_for_key(k).family for k in keys if entry_for_key(k)}
+    # The traffic reached the stores the inventory is about.
+    assert {"case", "case notes", "decision", "snooze", "audit log", "flagged event",
+            "consent history", "user feature windows",
+            "model inputs awaiting a label", "labelling sample"} <= families
+    assert sorted(k for k in keys if entry_for_key(k) is None) == []
