@@ -97,6 +97,12 @@ def record_decisions(decisions: Iterable[tuple[str, Decision]]) -> None:
         metrics.AI_SKIPPED.labels(*labels).inc(n)
 
 
+def record_late_hits(detectors: Iterable[str]) -> None:
+    """Count the flags a re-decision (:mod:`pipeline.worker.late`) newly raised as hits."""
+    for detector, n in Counter(detectors).items():
+        metrics.DETECTOR_HITS.labels(detector, "enforce").inc(n)
+
+
 def seconds_since(moment: datetime) -> float:
     return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
 

@@ -43,6 +43,7 @@ from pipeline.worker.observe import (
     count_joins,
     count_lateness,
     record_decisions,
+    record_late_hits,
     round_trip_timer,
 )
 from pipeline.worker.parking import PARKED, Parking
@@ -264,6 +265,9 @@ class Worker:
             for flag, added in zip(one.flags, one.added):
                 await publish(flag, added)
         record_decisions([(d.message.topic, d.decision) for d in done if d.late is None])
+        # A re-decision counts once more only what it newly flagged (its other hits were
+        # counted with the first decision): every published flag is a counted hit.
+        record_late_hits([flag.detector_id for d in done if d.late is not None for flag in d.flags])
         now = time.perf_counter()
         for batch in batches:
             if batch.done:
