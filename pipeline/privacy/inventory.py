@@ -7,13 +7,16 @@ spells a Redis key family the inventory does not name, when a live stack holds a
 matches, and when a topic of the plan has no entry, so a new store cannot appear unlisted.
 
 A pattern names a key's variable parts in angle brackets: ``<user>`` a user id, ``<entity>``
-an entity (``user:usr_1``, ``job_post:job_1``), ``<n>`` a number, anything else one segment
-without a colon.
+an entity (``user:usr_1``, ``job_post:job_1``), ``<n>`` a number, ``<address>`` a client
+address (the rest of the key: an IPv6 address has colons), anything else one segment without a
+colon.
 
 >>> entry_for_key("vigil:consent:usr_1").family
 'consent history'
 >>> entry_for_key("vigil:f:ip24:10.0.0.0/24:accounts").holds
 ('identifier', 'derived')
+>>> entry_for_key("vigil:bucket:login:addr:2001:db8::1").family
+'failed-login buckets'
 """
 
 from __future__ import annotations
@@ -141,8 +144,11 @@ REDIS: tuple[Entry, ...] = (
            "pipeline.review.web.finding"),
     _redis("ingest log", "vigil:ingest_log", ("identifier", "staff"), "a capped stream", "delete",
            "pipeline.review.web.ingest_log"),
-    _redis("rate-limit buckets", "vigil:bucket:<name>", ("staff",), "seconds", "none",
-           "pipeline.review.web.limits"),
+    _redis("ingest rate-limit buckets", "vigil:bucket:ingest:<service>", _NONE,
+           "until full again (seconds)", "none", "pipeline.review.web.ingest"),
+    # A client address may be an IPv6 address: the rest of the key, colons and all.
+    _redis("failed-login buckets", "vigil:bucket:login:<kind>:<address>", ("staff",),
+           "until full again (a minute)", "none", "pipeline.review.web.login"),
     _redis("analysts and tokens", "vigil:auth:<name>", ("staff",), "kept", "none",
            "pipeline.review.web.auth"),
     _redis("console sessions", "vigil:session:<digest>", ("staff",), "8 h (VIGIL_REVIEW_SESSION)",
@@ -270,7 +276,7 @@ INVENTORY: tuple[Entry, ...] = (*REDIS, *KAFKA, *FILES)
 #: Redis pub/sub channels: messages pass, nothing is kept.
 CHANNELS: frozenset[str] = frozenset({"vigil:rules"})
 
-_SEGMENT = {"entity": r"[a-z0-9_]+:[^:]+", "n": r"\d+"}
+_SEGMENT = {"entity": r"[a-z0-9_]+:[^:]+", "n": r"\d+", "address": r".+"}
 
 
 @cache
