@@ -43,6 +43,10 @@ from schemas.actions import (
 )
 from schemas.errors import VigilError
 
+#: An appeal's case id starts with this (one appeal case per decision): a decision on such a
+#: case hears an appeal, and ``legitimate`` reverses the decision appealed.
+APPEAL_CASE_PREFIX = "apl_"
+
 #: The most actions one decision takes.
 MAX_ACTIONS = 10
 #: Detectors that are people, not automated means: a user report.

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from detectors.enforcement import APPEAL_CASE_PREFIX
 from detectors.features import ip_prefix, text_fingerprints
 from detectors.privacy import keyed_hash
 from schemas.events import (
@@ -107,6 +108,26 @@ def confirmed_subject(event: Envelope) -> str | None:
     True
     """
     if isinstance(event, ReviewDecided) and event.payload.outcome == "confirmed_fraud":
+        return event.subject_id
+    return None
+
+
+def withdrawn_subject(event: Envelope) -> str | None:
+    """The account whose confirmation an appeal withdrew: a ``review.decided`` event that
+    decides an appeal (its case is an appeal's) ``legitimate``, reversing the decision that
+    confirmed its subject as fraud; else None. The account no longer counts towards a ring.
+
+    >>> from schemas import decode_event_obj
+    >>> from detectors.examples import example_event
+    >>> reversed_ = example_event("review.decided", {"outcome": "legitimate", "case_id": "apl_1"})
+    >>> withdrawn_subject(decode_event_obj(reversed_)) == reversed_["subject_id"]
+    True
+    >>> cleared = example_event("review.decided", {"outcome": "legitimate", "case_id": "cas_1"})
+    >>> withdrawn_subject(decode_event_obj(cleared)) is None  # not an appeal: nothing withdrawn
+    True
+    """
+    if (isinstance(event, ReviewDecided) and event.payload.outcome == "legitimate"
+            and event.payload.case_id.startswith(APPEAL_CASE_PREFIX)):
         return event.subject_id
     return None
 

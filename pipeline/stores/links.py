@@ -62,10 +62,12 @@ class Graph:
 
 
 class LinkIndex(Protocol):
-    async def observe(self, items: Sequence[Observed],
-                      confirmed: Sequence[Confirmed] = ()) -> list[Ring]:
-        """Record each user's link keys and each confirmed account (idempotent); the rings
-        among the devices ``items`` showed and the devices of the ``confirmed`` accounts."""
+    async def observe(self, items: Sequence[Observed], confirmed: Sequence[Confirmed] = (),
+                      withdrawn: Sequence[Confirmed] = ()) -> list[Ring]:
+        """Record each user's link keys and each confirmed account, and forget each
+        confirmation an appeal reversed (``withdrawn``: the user and when, unless confirmed
+        again later); idempotent. The rings among the devices ``items`` showed and the devices
+        of the ``confirmed`` accounts."""
         ...
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
@@ -139,20 +141,20 @@ class RedisLinks:
                    ring_confirmed=settings.ring_confirmed,
                    max_confirmed=settings.link_max_confirmed)
 
-    async def observe(self, items: Sequence[Observed],
-                      confirmed: Sequence[Confirmed] = ()) -> list[Ring]:
+    async def observe(self, items: Sequence[Observed], confirmed: Sequence[Confirmed] = (),
+                      withdrawn: Sequence[Confirmed] = ()) -> list[Ring]:
         # What is past the retention on arrival (a backfill, a replay of old traffic) would be
         # trimmed at once: it is not sent.
         cutoff = self.clock() - self.retention
         items = [item for item in items if item[2] and item[1] >= cutoff]
         confirmed = [c for c in confirmed if c[1] >= cutoff]
-        if not items and not confirmed:
+        if not items and not confirmed and not withdrawn:
             return []
         payload = json.dumps([[user, at, list(keys)] for user, at, keys in items])
         return _rings(await self.script(args=[
             payload, self.max_group, self.max_keys, int(self.retention), repr(self.clock()),
             self.ring_accounts, json.dumps([list(c) for c in confirmed]), self.ring_confirmed,
-            self.max_confirmed]))
+            self.max_confirmed, json.dumps([list(w) for w in withdrawn])]))
 
     async def graph(self, user: str, *, hops: int = 2, max_nodes: int = 50) -> Graph:
         async def keys_of(users: list[str]) -> list[list[str]]:
@@ -202,8 +204,8 @@ class MemoryLinks:
         self.users: dict[str, dict[str, float]] = {}
         self.confirmed: dict[str, float] = {}
 
-    async def observe(self, items: Sequence[Observed],
-                      confirmed: Sequence[Confirmed] = ()) -> list[Ring]:
+    async def observe(self, items: Sequence[Observed], confirmed: Sequence[Confirmed] = (),
+                      withdrawn: Sequence[Confirmed] = ()) -> list[Ring]:
         now = self.clock()
         cutoff = now - self.retention
         devices: dict[str, None] = {}  # to test once the batch is written, in order
@@ -232,6 +234,9 @@ class MemoryLinks:
             for key in _ordered(self.users.get(USER + user, {})):
                 if key.startswith("device:"):
                     devices[key] = None
+        for user, at in withdrawn:
+            if user in self.confirmed and self.confirmed[user] <= at:
+                del self.confirmed[user]
         if changed:
             _trim(self.confirmed, cutoff, self.max_confirmed)
         rings = []

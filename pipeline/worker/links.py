@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from detectors.links import RING_DETECTOR, RING_VERSION, confirmed_subject, link_keys
+from detectors.links import (RING_DETECTOR, RING_VERSION, confirmed_subject, link_keys,
+                             withdrawn_subject)
 from pipeline.stores.links import LinkIndex, Ring
 from pipeline.worker.batches import Done
 from schemas.outputs import Flag, flag_id_for
@@ -36,7 +37,7 @@ class LinkStep:
     async def apply(self, done: Sequence[Done]) -> None:
         """Record ``done``'s links and confirmations; append a ring's flag to the event that
         made it a ring."""
-        items, owners, confirmed, deciders = [], [], [], []
+        items, owners, confirmed, deciders, withdrawn = [], [], [], [], []
         for one in done:
             user, keys = link_keys(one.event, self.key, messages=self.messages)
             if keys:
@@ -45,9 +46,11 @@ class LinkStep:
             elif (fraud := confirmed_subject(one.event)) is not None:
                 confirmed.append((fraud, one.event.occurred_at.timestamp()))
                 deciders.append(one)
-        if not items and not confirmed:
+            elif (cleared := withdrawn_subject(one.event)) is not None:
+                withdrawn.append((cleared, one.event.occurred_at.timestamp()))
+        if not items and not confirmed and not withdrawn:
             return
-        for ring in await self.index.observe(items, confirmed):
+        for ring in await self.index.observe(items, confirmed, withdrawn):
             device, members, _ = ring
             # The event that last showed this device completes the ring; else a decision did.
             one = next((o for o, (_, _, keys) in zip(reversed(owners), reversed(items))

@@ -50,11 +50,14 @@ async def test_redis_and_memory_agree_on_rings_and_graphs(server: ServerProcess)
                       rng.sample(keys, rng.randint(0, 3))) for _ in range(rng.randint(1, 5))]
             confirmed = [(rng.choice(users), NOW - 1200 + rng.random() * 1199)
                          for _ in range(rng.choice((0, 0, 1, 2)))]
+            withdrawn = [(rng.choice(users), NOW - 1200 + rng.random() * 1199)
+                         for _ in range(rng.choice((0, 0, 0, 1)))]
             if step % 9 == 0:
                 batch += batch[:1]  # a redelivery
                 confirmed += confirmed[:1]
-            rings = await redis_links.observe(batch, confirmed)
-            assert rings == await memory.observe(batch, confirmed), step
+                withdrawn += withdrawn[:1]
+            rings = await redis_links.observe(batch, confirmed, withdrawn)
+            assert rings == await memory.observe(batch, confirmed, withdrawn), step
             reported += len(rings)
         assert reported  # the walk reached the threshold
         assert await client.zcard("vigil:links:confirmed") <= 8  # max_confirmed
@@ -152,5 +155,24 @@ async def test_confirmations_are_forgotten_after_the_retention(server: ServerPro
         assert sorted(memory.confirmed) == ["q", "r"]
         ring = [(u, NOW, ["device:g"]) for u in ("p", "x", "y")]
         assert await links.observe(ring) == []  # p's confirmation was pushed out
+    finally:
+        await client.aclose()
+
+
+async def test_a_reversed_confirmation_no_longer_makes_a_ring(server: ServerProcess) -> None:
+    client, links, memory = pair(server, ring_confirmed=2)
+    await client.flushdb()
+    accounts = [(u, NOW - 10, ["device:w"]) for u in ("a", "b", "c")]
+    try:
+        for index in (links, memory):
+            assert await index.observe(accounts, [("a", NOW - 9), ("b", NOW - 8)]) != []
+            # b's appeal is upheld: its confirmation no longer counts, so no ring.
+            assert await index.observe([], withdrawn=[("b", NOW - 7)]) == []
+            assert await index.observe([("d", NOW - 6, ["device:w"])]) == []
+            # A reversal older than a later confirmation leaves the later one standing.
+            assert await index.observe([], [("c", NOW - 4)], [("c", NOW - 5)]) == [
+                ("device:w", ["a", "b", "c", "d"], ["a", "c"])]
+        assert await client.zrange("vigil:links:confirmed", 0, -1) == [b"a", b"c"]
+        assert sorted(memory.confirmed) == ["a", "c"]
     finally:
         await client.aclose()

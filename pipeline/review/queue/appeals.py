@@ -42,7 +42,7 @@ def appeal_case_id(decision_id: str) -> str:
     >>> appeal_case_id("dec_1")
     'apl_b8cf2931467c2281c553'
     """
-    return "apl_" + hashlib.sha256(decision_id.encode()).hexdigest()[:20]
+    return enforcement.APPEAL_CASE_PREFIX + hashlib.sha256(decision_id.encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)

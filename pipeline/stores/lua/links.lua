@@ -4,7 +4,9 @@
 -- more is kept, to tell a value too common to link); ARGV[3]: most keys kept per user;
 -- ARGV[4]: retention, seconds; ARGV[5]: the worker's clock; ARGV[6]: accounts on a device
 -- that make a ring; ARGV[7]: JSON [[user, decided_at], ...], confirmed fraud; ARGV[8]: confirmed
--- accounts a ring needs; ARGV[9]: most confirmed accounts kept. Idempotent: a redelivered event
+-- accounts a ring needs; ARGV[9]: most confirmed accounts kept; ARGV[10]: JSON [[user, at], ...],
+-- confirmations an appeal reversed at ``at`` (removed unless confirmed again later, so the order
+-- a batch brings a confirmation and its reversal in does not matter). Idempotent: a redelivered event
 -- changes nothing (ZADD GT keeps the latest time, and a write that changed nothing trims and
 -- extends nothing), and reports the same rings again (the queue drops their flags by id).
 local items, confirmed = cjson.decode(ARGV[1]), cjson.decode(ARGV[7])
@@ -57,6 +59,10 @@ for _, c in ipairs(confirmed) do
   for _, k in ipairs(redis.call('ZRANGE', 'vigil:links:user:' .. c[1], 0, -1)) do
     if string.sub(k, 1, 7) == 'device:' then candidate(k) end
   end
+end
+for _, w in ipairs(cjson.decode(ARGV[10])) do
+  local score = redis.call('ZSCORE', CONFIRMED, w[1])
+  if score and tonumber(score) <= w[2] then redis.call('ZREM', CONFIRMED, w[1]) end
 end
 if changed then
   redis.call('ZREMRANGEBYSCORE', CONFIRMED, '-inf', cutoff)
