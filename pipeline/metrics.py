@@ -34,8 +34,13 @@ for _registry in (WORKER, REVIEW):  # the process's own CPU, memory and GC figur
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 # ---- worker: input ---------------------------------------------------------------------------
-EVENTS = Counter("vigil_events_total", "Valid events processed", ["topic", "type"],
-                 registry=WORKER)
+EVENTS = Counter("vigil_events_total", "Valid events processed (each once: see redelivered)",
+                 ["topic", "type"], registry=WORKER)
+EVENTS_REDELIVERED = Counter(
+    "vigil_events_redelivered_total",
+    "Valid events Kafka delivered again after a restart or rebalance (their digest was seen), "
+    "decided again and written idempotently; not counted in vigil_events_total", ["topic"],
+    registry=WORKER)
 DEAD_LETTERS = Counter("vigil_dead_letters_total", "Inputs sent to tns.dead_letters",
                        ["topic", "kind"], registry=WORKER)
 LINK_ERRORS = Counter("vigil_link_errors_total",

@@ -81,15 +81,16 @@ while i <= n do
     i = i + 4
   elseif op == 'D' then
     -- An event's content digest under its id, kept for a TTL: the same digest again is a
-    -- redelivery; another is a different event under the same id, whose operations (the
-    -- next ARGV[i + 3] arguments) are skipped: it writes nothing and reads nothing.
+    -- redelivery (replied '='; '' for a first sight); another is a different event under the
+    -- same id, whose operations (the next ARGV[i + 3] arguments) are skipped: it writes
+    -- nothing and reads nothing (replied the digest seen).
     local seen = redis.call('GET', key)
     if seen and seen ~= ARGV[i + 2] then
       out[#out + 1] = seen
       i = i + 4 + ARGV[i + 3]
     else
       if not seen then redis.call('SET', key, ARGV[i + 2], 'EX', digest_ttl) end
-      out[#out + 1] = ''
+      out[#out + 1] = seen and '=' or ''
       i = i + 4
     end
   elseif op == 'C' then

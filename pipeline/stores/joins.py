@@ -10,7 +10,10 @@ a held event survives a worker's kill and a redelivery holds or releases nothing
   :class:`Present`);
 * ``V`` returns the stashed events held for the arriving partner, to be decided again; they
   stay held until the re-decision is written (:func:`queue_release`), so a worker killed
-  before that writing leaves them for the redelivered partner to release again;
+  before that writing leaves them for the redelivered partner to release again. Written,
+  they leave the window (no deadline ends them) but stay in their book until the stash
+  expires: a worker killed after the writing and before the flags' publishing leaves them
+  for the redelivered partner too, whose re-decision publishes the flags again;
 * ``W`` counts the event in its entity's book, and returns the events already there dated in
   ``[at, at + window)``: their counts just grew, so they are decided again (a re-decision's
   own ``W`` releases nothing, so re-decisions do not cascade);
@@ -291,9 +294,10 @@ def parse_expiry(reply: list[Any], topics: Sequence[str], into: BatchJoins) -> N
 
 
 def queue_release(pipe: Any, releases: Sequence[tuple[str, str, str]]) -> None:
-    """After a re-decision is written: its holds are matched, and leave their books."""
-    for book, held, member in releases:
-        pipe.zrem(book, orjson.loads(member)[2])
+    """After a re-decision is written: its holds are matched, and leave the window (no
+    deadline lets them go, no bound trims them). They stay in their books, for a redelivered
+    partner to release again (the book and the stash expire with the stash's TTL)."""
+    for _, held, member in releases:
         pipe.zrem(held, member)
 
 
@@ -373,7 +377,8 @@ class MemoryJoins:
         heapq.heappush(self.deadlines[topic], (deadline, entry))
 
     def release(self, hold: tuple[str, str, str]) -> None:
-        """A re-decision was made: its hold leaves its book."""
+        """A re-decision was made: its hold leaves its book (a file is read once: no
+        redelivered partner can come to release it again, as it can in Redis)."""
         _, book, event_id = hold
         self.books.get(book, {}).pop(event_id, None)
         for held in self.held.values():

@@ -72,6 +72,9 @@ class Loaded:
     conflict: str | None = None
     #: Events to decide again now that this one arrived (:mod:`pipeline.stores.joins`).
     released: tuple[Released, ...] = ()
+    #: Seen before with the same content (within the digest TTL): a redelivery, whose
+    #: re-decisions' flags may have been written and never published.
+    redelivered: bool = False
 
     def conflict_reason(self, event: Envelope) -> str:
         return (f"event_id {event.id} was seen with content digest {self.conflict}; this "
@@ -185,8 +188,9 @@ class RedisState:
         joins = prepared.joins
         for readers, event, join_readers in zip(prepared.spans, prepared.events,
                                                  prepared.join_spans):
-            if replies[i]:  # a conflicting duplicate: its digest check's reply, nothing else
-                out.append(replace(_CONFLICT, conflict=replies[i]))
+            digest = replies[i]
+            if digest and digest not in ("=", b"="):  # a conflicting duplicate: nothing else
+                out.append(replace(_CONFLICT, conflict=digest))
                 i += 1
                 continue
             i += 1
@@ -197,7 +201,8 @@ class RedisState:
             released = parse_event(join_readers, replies[i:i + len(join_readers)], event, joins,
                                    records=PREFIX, present=self.present)
             i += len(join_readers)
-            out.append(Loaded(raw, *consent, released=tuple(released)))
+            out.append(Loaded(raw, *consent, released=tuple(released),
+                              redelivered=bool(digest)))
         if prepared.expiry:
             parse_expiry(replies[i], list(self.partitions), joins)
             self.low_watermarks = joins.low_watermarks
@@ -225,6 +230,7 @@ class MemoryState:
         ceiling = self.clock() + self.max_ahead
         counts, joins = self.join_counts, self.joins
         for event, plan in zip(events, plan_batch(events)):
+            redelivered = event.id in self.digests
             seen = self.digests.setdefault(event.id, event.digest)
             if seen != event.digest:
                 out.append(replace(_CONFLICT, conflict=seen))
@@ -238,7 +244,7 @@ class MemoryState:
             released = joins.apply(event, joined(event, late), counts, redo=redo)
             out.append(Loaded(raw, await self.consent.as_of(event.subject_id, event.occurred_at),
                               await self.consent.latest(event.subject_id),
-                              released=tuple(released)))
+                              released=tuple(released), redelivered=redelivered))
             if not redo:
                 joins.advance(event, counts, ceiling)
         return out

@@ -47,6 +47,8 @@ class Done:
     late: str | None = None
     #: The hold its write releases (a join matched), if any.
     release: tuple[str, str, str] | None = None
+    #: Kafka delivered it before (its digest was seen: a restart or rebalance since).
+    redelivered: bool = False
 
 
 def flagged(done: Sequence[Done]) -> tuple[list[Flag], list[Envelope]]:

@@ -40,6 +40,9 @@ class Redecided:
     event: Envelope
     decision: Decision
     released: Released
+    #: The event that released it was a redelivery: this re-decision may have been written
+    #: before and its flags never published.
+    redelivered: bool = False
 
     @property
     def why(self) -> str:
@@ -52,10 +55,10 @@ async def redecide(state: RedoState, processor: Processor, loaded: Sequence[Load
     """Decide again every event released in ``loaded`` (and those their re-decisions release)."""
     out: list[Redecided] = []
     seen: set[str] = set()
-    pending = [r for item in loaded for r in item.released]
+    pending = [(r, item.redelivered) for item in loaded for r in item.released]
     for _ in range(rounds):
         events, why = [], []
-        for released in pending:
+        for released, redelivered in pending:
             try:
                 event = decode_event(released.raw)
             except InvalidEvent:  # it was valid when held: a bug, not the event's
@@ -64,11 +67,13 @@ async def redecide(state: RedoState, processor: Processor, loaded: Sequence[Load
             if event.id not in seen:
                 seen.add(event.id)
                 events.append(event)
-                why.append(released)
+                why.append((released, redelivered))
         if not events:
             break
         again = await state.load(events, redo=True)
         decisions = processor.decide(events, again)
-        out += [Redecided(e, d, r) for e, d, r in zip(events, decisions, why)]
-        pending = [r for item in again for r in item.released]
+        out += [Redecided(e, d, r, redo) for e, d, (r, redo) in zip(events, decisions, why)]
+        # A re-decision's own load sees its event's digest (it is always "seen"): what it
+        # releases is a redelivery's only if it is.
+        pending = [(r, redo) for item, (_, redo) in zip(again, why) for r in item.released]
     return out

@@ -18,8 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from detectors.links import (RING_DETECTOR, RING_VERSION, confirmed_subject, link_keys,
-                             withdrawn_subject)
+from detectors.links import (
+    RING_DETECTOR,
+    RING_VERSION,
+    confirmed_subject,
+    link_keys,
+    withdrawn_subject,
+)
 from pipeline.stores.links import LinkIndex, Ring
 from pipeline.worker.batches import Done
 from schemas.outputs import Flag, flag_id_for

@@ -48,6 +48,7 @@ def start_series(rules: RuleSet, models: Sequence[Detector]) -> None:
     for event_type, topic in TOPIC_BY_TYPE.items():
         metrics.EVENTS.labels(topic, event_type)
     for topic in INPUT_TOPICS:
+        metrics.EVENTS_REDELIVERED.labels(topic)
         for kind in DEAD_LETTER_KINDS:
             metrics.DEAD_LETTERS.labels(topic, kind)
     detectors = [(rule.id, rule.spec.mode) for rule in rules.rules if rule.spec.mode != "off"]
@@ -95,6 +96,12 @@ def record_decisions(decisions: Iterable[tuple[str, Decision]]) -> None:
         metrics.DETECTOR_ERRORS.labels(detector).inc(n)
     for labels, n in skipped.items():
         metrics.AI_SKIPPED.labels(*labels).inc(n)
+
+
+def record_redeliveries(topics: Iterable[str]) -> None:
+    """Count the events Kafka delivered again (decided again, out of ``vigil_events_total``)."""
+    for topic, n in Counter(topics).items():
+        metrics.EVENTS_REDELIVERED.labels(topic).inc(n)
 
 
 def record_late_hits(detectors: Iterable[str]) -> None:

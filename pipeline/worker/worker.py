@@ -44,6 +44,7 @@ from pipeline.worker.observe import (
     count_lateness,
     record_decisions,
     record_late_hits,
+    record_redeliveries,
     round_trip_timer,
 )
 from pipeline.worker.parking import PARKED, Parking
@@ -154,7 +155,10 @@ class Worker:
         version = self.rules.version
         source_version = f"rules-v{version}" if version else None
         done, keep_all_inputs = batch.done, self.keep_all_inputs
-        for (message, event), decision, sample in zip(decoded, decisions, samples):
+        again = ([item.redelivered for item in loaded] if len(loaded) == len(decoded)
+                 else [False] * len(decoded))
+        for (message, event), decision, sample, redelivered in zip(decoded, decisions, samples,
+                                                                    again):
             if decision is None:  # parked
                 continue
             try:
@@ -168,7 +172,7 @@ class Worker:
             # What the models saw is kept for a label: of flagged and of sampled events.
             done.append(Done(message, event, decision, flags, sample=sample,
                              keep_input=bool(decision.findings) or sample is not None
-                             or keep_all_inputs))
+                             or keep_all_inputs, redelivered=redelivered))
         if self.links is not None and done:
             batch.linking = asyncio.ensure_future(self.record_links(list(done)))
         count_joins(batch.joins)
@@ -186,7 +190,10 @@ class Worker:
             message = batch.decoded[-1][0]  # written and acknowledged with this batch
             made = [flags_for(one.event, one.decision, source_version=source_version,
                               late=one.why) if one.decision.findings else [] for one in again]
-            fresh = await self._not_raised([f for flags in made for f in flags])
+            fresh = await self._not_raised(
+                [f for flags in made for f in flags],
+                {f.flag_id for one, flags in zip(again, made) if one.redelivered for f in flags})
+            self.raised.add(fresh)  # a later release of the same event raises them no more
             for one, flags in zip(again, made):
                 flags = [f for f in flags if f.flag_id in fresh]
                 batch.done.append(Done(message, one.event, one.decision, flags,
@@ -197,23 +204,26 @@ class Worker:
             metrics.DECIDED_LATE.labels("error").inc()
             log.exception("deciding released events again failed")
 
-    async def _not_raised(self, flags: list[Any]) -> set[str]:
+    async def _not_raised(self, flags: list[Any], redelivered: set[str]) -> set[str]:
         """The ids of ``flags`` not raised already (by the events' first decisions, in Redis or
         still on their way there): only what the partner changed is a new flag; the others
-        would come back as duplicates."""
+        would come back as duplicates. A flag in ``redelivered`` (its re-decision was released
+        by a redelivered event) that a re-decision raised is raised again: a worker killed
+        after writing it and before publishing it left it off ``tns.flags``."""
         flags = [flag for flag in flags if flag.flag_id not in self.raised]
         if not flags:
             return set()
         redis = self.state.redis
 
-        async def exists() -> list[Any]:
+        async def stored() -> list[Any]:
             pipe = redis.pipeline(transaction=False)
             for flag in flags:
-                pipe.exists(f"{K}flag:{flag.flag_id}")
+                pipe.get(f"{K}flag:{flag.flag_id}")
             return list(await pipe.execute())
 
-        found = await retrying("flags raised already", exists)
-        return {flag.flag_id for flag, there in zip(flags, found) if not there}
+        found = await retrying("flags raised already", stored)
+        return {flag.flag_id for flag, there in zip(flags, found)
+                if there is None or (flag.flag_id in redelivered and _raised_late(there))}
 
     async def _drop_conflicts(self, decoded: list[tuple[Any, Envelope]], loaded: list[Loaded],
                               ) -> tuple[list[tuple[Any, Envelope]], list[Loaded]]:
@@ -264,17 +274,18 @@ class Worker:
         for one in done:  # after the write round trip: the queue's reply names each case
             for flag, added in zip(one.flags, one.added):
                 await publish(flag, added)
-        record_decisions([(d.message.topic, d.decision) for d in done if d.late is None])
+        firsts = [d for d in done if d.late is None]
+        record_decisions([(d.message.topic, d.decision) for d in firsts if not d.redelivered])
+        record_redeliveries([d.message.topic for d in firsts if d.redelivered])
         # A re-decision counts once more only what it newly flagged (its other hits were
         # counted with the first decision): every published flag is a counted hit.
         record_late_hits([flag.detector_id for d in done if d.late is not None for flag in d.flags])
         now = time.perf_counter()
-        for batch in batches:
-            if batch.done:
-                per_event = (now - batch.started) / len(batch.done)
-                for _ in batch.done:
-                    metrics.PROCESSING.observe(per_event)
-        self.stats.processed += sum(d.late is None for d in done)
+        for batch in batches:  # per event taken from Kafka: re-decisions went with them
+            taken = sum(d.late is None for d in batch.done)
+            for _ in range(taken):
+                metrics.PROCESSING.observe((now - batch.started) / taken)
+        self.stats.processed += len(firsts)
         for batch in batches:
             batch.fetched.ack()  # the offsets may now be committed
 
@@ -314,3 +325,8 @@ class Worker:
                          {k: v for k, v in result.items() if k != "outcomes"})
             kept.append(one)
         return kept
+
+
+def _raised_late(stored: bytes | str) -> bool:
+    """Whether a stored flag was raised by a re-decision (its evidence says ``decided_late``)."""
+    return (b'"decided_late"' if isinstance(stored, bytes) else '"decided_late"') in stored

@@ -16,7 +16,7 @@ import pytest
 from detectors.ruleset import load_rules
 from pipeline.local.embedded import free_port
 from pipeline.offline.backtest import backtest
-from schemas.topics import TOPIC_BY_TYPE, Topics
+from schemas.topics import TOPIC_BY_TYPE
 from tests.support.metrics import scrape
 from tests.support.stack import Stack, with_settings
 from tests.support.traffic import (
@@ -94,10 +94,15 @@ def test_a_shuffled_backlog_on_four_partitions_flags_exactly_what_replay_flags(
     assert samples["vigil_joins_held_total{}"] > 0
     assert samples['vigil_decided_late_total{reason="partner_arrived"}'] > 0
     assert samples['vigil_decided_late_total{reason="error"}'] == 0
-    # The proposals came before their job posts: their flags were raised late, and say so.
+    # A flag raised late says so: a partner arrived, or a counter's book grew by an event dated
+    # before it. (Which flags are late depends on how the worker's fetches interleave the
+    # topics, so only their wording is asserted.)
     late = [f for f in flags_in_redis(stack) if f["evidence"].get("decided_late")]
-    assert any(f["detector_id"] == "proposal.genai_restricted_job"
-               and f["evidence"]["decided_late"].startswith("partner_arrived:job:") for f in late)
+    assert late, "the proposals came before their job posts: some flag was raised late"
+    for flag in late:
+        assert flag["evidence"]["decided_late"].startswith(("partner_arrived:", "counted_late:")), flag
+        if flag["detector_id"] == "proposal.genai_restricted_job":
+            assert flag["evidence"]["decided_late"].startswith("partner_arrived:job:"), flag
     # The backtest's figures are the live run's.
     lines = [json.dumps(e) for e in traffic]
     library = load_rules()
@@ -139,4 +144,3 @@ def test_publishing_order_no_longer_matters_on_one_partition_either(
     wait_processed(stack, {e["event_id"] for e in events})
     wait_caught_up(stack)
     assert live_flags(stack) == expected_flags(events)
-    assert Topics.SIGNUPS  # (the topic the joins waited on)

@@ -17,8 +17,6 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(reason="issue 18 regression, open: since joins re-decide events, "
-                   "vigil_events_total counts 426 events for 400 published", strict=False)
 def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_data(stack: Stack) -> None:
     port = free_port()
     with_settings(stack, metrics_port=port)
@@ -33,7 +31,10 @@ def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_dat
     wait_until(lambda: total(scrape(port)[0], "vigil_dead_letters_total") == 2, 20,
                message="two dead letters counted")
     samples, text = scrape(port)
+    # Each event counted once; one Kafka delivered again (the consumer group settling at
+    # start may hand a partition over) is counted apart, as decided again.
     assert total(samples, "vigil_events_total") == len(events)
+    redelivered = total(samples, "vigil_events_redelivered_total")
     assert samples['vigil_dead_letters_total{kind="bad_json",topic="marketplace.messages"}'] == 1
     assert samples['vigil_dead_letters_total{kind="invalid_field",topic="marketplace.signups"}'] == 1
     published = total(samples, "vigil_flags_published_total")
@@ -42,7 +43,7 @@ def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_dat
                message="the queue sink to account for every published flag")
     samples, text = scrape(port)
     assert total(samples, "vigil_detector_hits_total") >= published
-    assert samples["vigil_event_processing_seconds_count{}"] == len(events)
+    assert samples["vigil_event_processing_seconds_count{}"] == len(events) + redelivered
     # One state round trip per fetch that held a valid event, and at least one write.
     fetches = samples["vigil_batch_events_count{}"]
     assert 0 < samples['vigil_redis_round_trip_seconds_count{step="state"}'] <= fetches

@@ -105,9 +105,6 @@ def test_publishing_the_same_events_twice_creates_no_duplicate_flags_or_cases(
     assert_cases_consistent(stack)
 
 
-@pytest.mark.xfail(reason="issue 18 regression, open: with joins that wait, a worker killed "
-                   "mid-stream misses 2 of replay's flags (a held event's re-decision is lost)",
-                   strict=False)
 def test_a_worker_killed_mid_stream_loses_and_duplicates_nothing(stack: Stack) -> None:
     events = simulated(4000, seed=23, fraud_rate=0.15)
     ids = {e["event_id"] for e in events}

@@ -127,12 +127,17 @@ async def test_a_proposal_before_its_job_post_is_decided_again_when_the_job_post
     assert again.event.id == early.id
     assert "proposal.genai_restricted_job" in {f.detector_id for f in again.decision.findings}
     # Until the re-decision is written it stays held: a redelivered job post (its worker
-    # killed) releases it again; once written, nothing.
+    # killed) releases it again.
+    assert not arrived.redelivered
     [redelivered] = await h.load(job_post(1, T0, "j1"))
+    assert redelivered.redelivered
     assert [r.raw for r in redelivered.released] == [released.raw]
     await h.written([released.hold])
     [after] = await h.load(job_post(1, T0, "j1"))
-    assert not after.released
+    if h.redis is None:  # a file is read once: a written re-decision is released no more
+        assert not after.released
+    else:  # its worker may have been killed before publishing the flags: released again
+        assert [r.raw for r in after.released] == [released.raw] and after.redelivered
     # A redelivered proposal is decided with its job post at once, and held no more.
     [late_copy] = await h.load(early)
     assert assemble(early, late_copy.raw)["job_known"] is True and h.counts().held == 0
