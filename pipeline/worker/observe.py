@@ -114,6 +114,19 @@ def seconds_since(moment: datetime) -> float:
     return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
 
 
+def stage_observer(names: Sequence[str]) -> Callable[[int, float, float], None]:
+    """The :class:`pipeline.worker.stages.Stages` hook exporting ``vigil_stage_seconds`` for the
+    stages ``names`` (in order)."""
+    children = [(metrics.STAGE_SECONDS.labels(name, "waited"),
+                 metrics.STAGE_SECONDS.labels(name, "ran")) for name in names]
+
+    def observe(index: int, waited: float, ran: float) -> None:
+        waiting, running = children[index]
+        waiting.observe(waited)
+        running.observe(ran)
+    return observe
+
+
 def round_trip_timer(step: str) -> Callable[..., None]:
     """Call the result (as is, or as a future's done callback) when the reply is read."""
     histogram, started = metrics.REDIS_ROUND_TRIP.labels(step), time.perf_counter()

@@ -39,19 +39,24 @@ one call, whatever the load.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 Stage = Callable[[Any], Awaitable[Any]]
+#: Called after each stage call with the stage's index, how long its (oldest) item waited for
+#: it and how long the call ran, in seconds.
+Observer = Callable[[int, float, float], None]
 
 
 class Stages:
     """Stage *i* awaits ``stages[i](item)`` and hands the result to stage *i + 1*; at most
     ``depth`` items wait before each stage (one number for all, or one per stage). A stage
-    whose ``gather`` flag is set is called with a list: every item waiting for it."""
+    whose ``gather`` flag is set is called with a list: every item waiting for it. ``observe``,
+    if given, is told each call's wait and run time (:data:`Observer`)."""
 
     def __init__(self, stages: Sequence[Stage], *, depth: int | Sequence[int] = 1,
-                 gather: Sequence[bool] | None = None) -> None:
+                 gather: Sequence[bool] | None = None, observe: Observer | None = None) -> None:
         if not stages:
             raise ValueError("at least one stage")
         self.stages = list(stages)
@@ -59,6 +64,7 @@ class Stages:
         self.gather = list(gather) if gather is not None else [False] * len(self.stages)
         if len(self.depths) != len(self.stages) or len(self.gather) != len(self.stages):
             raise ValueError("one depth and one gather flag per stage")
+        self.observe = observe
         self._queues: list[asyncio.Queue[Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -74,16 +80,20 @@ class Stages:
     async def _run(self, i: int) -> None:
         stage, inbox = self.stages[i], self._queues[i]
         outbox = self._queues[i + 1] if i + 1 < len(self.stages) else None
-        gather = self.gather[i]
+        gather, observe, clock = self.gather[i], self.observe, time.perf_counter
         while True:
-            items = [await inbox.get()]
+            queued = [await inbox.get()]  # (when it was queued, item)
             if gather:
                 while not inbox.empty():
-                    items.append(inbox.get_nowait())
+                    queued.append(inbox.get_nowait())
+            items = [item for _, item in queued]
             try:
+                started = clock()
                 result = await stage(items if gather else items[0])
+                if observe is not None:
+                    observe(i, started - queued[0][0], clock() - started)
                 if outbox is not None:
-                    await outbox.put(result)
+                    await outbox.put((clock(), result))
             finally:
                 for _ in items:  # after the hand-off, so join() sees it in the next queue
                     inbox.task_done()
@@ -92,7 +102,7 @@ class Stages:
         """Hand ``item`` to the first stage; returns once it is queued (backpressure), or
         raises the error of a stage that failed."""
         self._ensure_running()
-        putting = asyncio.ensure_future(self._queues[0].put(item))
+        putting = asyncio.ensure_future(self._queues[0].put((time.perf_counter(), item)))
         await asyncio.wait({putting, *self._tasks}, return_when=asyncio.FIRST_COMPLETED)
         if not putting.done():
             putting.cancel()

@@ -46,6 +46,7 @@ from pipeline.worker.observe import (
     record_late_hits,
     record_redeliveries,
     round_trip_timer,
+    stage_observer,
 )
 from pipeline.worker.parking import PARKED, Parking
 from pipeline.worker.platform import PlatformStep
@@ -95,7 +96,10 @@ class Worker:
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which takes all of them in its next round trip, so a slow
         # write does not hold up deciding and the queue behind it costs one write, not eight.
-        self.stages = Stages([self.decide, self.write], depth=(1, 8), gather=(False, True))
+        self.stages = Stages([self.decide, self.write], depth=(1, 8), gather=(False, True),
+                             observe=stage_observer(("decide", "write")))
+        self._prepared = metrics.STAGE_SECONDS.labels("prepare", "ran")
+        self._published = metrics.STAGE_SECONDS.labels("publish", "ran")
 
     async def take(self, fetched: Fetched) -> None:
         """Take one fetch of the input topics in hand: decode it, start its state script and
@@ -103,7 +107,10 @@ class Worker:
         then. A failed stage fails this, and so the fetch loop, instead of stalling it."""
         metrics.BATCH_EVENTS.observe(len(fetched.records))
         self.stats.batches += 1
-        await self.stages.put(await self.prepare(fetched))
+        started = time.perf_counter()
+        batch = await self.prepare(fetched)
+        self._prepared.observe(time.perf_counter() - started)
+        await self.stages.put(batch)
 
     async def prepare(self, fetched: Fetched) -> Batch:
         """Decode a batch and submit its state script. Invalid events become dead letters, and so
@@ -270,10 +277,11 @@ class Worker:
             done = await self.platform.apply(done)
         if self.auto_actions is not None:  # flags above a configured score act at once
             await self.auto_actions.apply(done)
-        publish = self.flag_log.publish
+        publish, started = self.flag_log.publish, time.perf_counter()
         for one in done:  # after the write round trip: the queue's reply names each case
             for flag, added in zip(one.flags, one.added):
                 await publish(flag, added)
+        self._published.observe(time.perf_counter() - started)
         firsts = [d for d in done if d.late is None]
         record_decisions([(d.message.topic, d.decision) for d in firsts if not d.redelivered])
         record_redeliveries([d.message.topic for d in firsts if d.redelivered])

@@ -49,6 +49,13 @@ def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_dat
     assert 0 < samples['vigil_redis_round_trip_seconds_count{step="state"}'] <= fetches
     assert 0 < samples['vigil_redis_round_trip_seconds_count{step="write"}'] <= fetches
     assert samples['vigil_redis_round_trip_seconds_sum{step="state"}'] > 0
+    # Every stage from fetch to case is observed, per batch: prepare once per fetch.
+    assert samples['vigil_stage_seconds_count{phase="ran",stage="prepare"}'] == fetches
+    for stage in ("decide", "write", "publish"):
+        assert 0 < samples[f'vigil_stage_seconds_count{{phase="ran",stage="{stage}"}}'] <= fetches
+    for stage in ("decide", "write"):
+        waited = f'vigil_stage_seconds_count{{phase="waited",stage="{stage}"}}'
+        assert samples[waited] == samples[f'vigil_stage_seconds_count{{phase="ran",stage="{stage}"}}']
     # No personal data in label values: no user id, email, IP or device id appears anywhere.
     personal = set()
     for event in events:

@@ -80,3 +80,32 @@ def test_one_depth_and_one_gather_flag_per_stage() -> None:
 
     with pytest.raises(ValueError, match="one depth and one gather flag"):
         Stages([stage, stage], gather=[True])
+
+
+async def test_the_observer_is_told_each_calls_wait_and_run_time() -> None:
+    """A stage held up by a slow call shows it as its items' waiting; the slow call as running."""
+    told: list[tuple[int, float, float]] = []
+    release = asyncio.Event()
+
+    async def first(x: int) -> int:
+        return x
+
+    async def write(items: list[int]) -> None:
+        if items == [0]:
+            await release.wait()
+
+    stages = Stages([first, write], depth=(1, 8), gather=(False, True),
+                    observe=lambda i, waited, ran: told.append((i, waited, ran)))
+    await stages.put(0)
+    await asyncio.sleep(0.01)
+    for x in (1, 2):
+        await stages.put(x)
+    await asyncio.sleep(0.05)
+    release.set()
+    await stages.join()
+    writes = [(waited, ran) for i, waited, ran in told if i == 1]
+    assert len([i for i, _, _ in told if i == 0]) == 3 and len(writes) == 2
+    (_, held), (waited, _) = writes
+    assert held >= 0.05  # the first write ran while it was held
+    assert waited >= 0.04  # the items behind it waited for it
+    assert all(waited >= 0 and ran >= 0 for _, waited, ran in told)
