@@ -162,10 +162,10 @@ class Worker:
         version = self.rules.version
         source_version = f"rules-v{version}" if version else None
         done, keep_all_inputs = batch.done, self.keep_all_inputs
-        again = ([item.redelivered for item in loaded] if len(loaded) == len(decoded)
-                 else [False] * len(decoded))
+        redeliveries = ([item.redelivered for item in loaded] if len(loaded) == len(decoded)
+                        else [False] * len(decoded))  # unknown after the one-by-one fallback
         for (message, event), decision, sample, redelivered in zip(decoded, decisions, samples,
-                                                                    again):
+                                                                    redeliveries):
             if decision is None:  # parked
                 continue
             try:
