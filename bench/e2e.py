@@ -11,12 +11,18 @@
    Redis and a new consumer group), and summarised by the median of the rounds' ratios: on a
    shared machine one run's rates swing by +-30 % from minute to minute, and a ratio of two
    runs minutes apart measures that swing as much as the pipeline.
-3. Latency: publish -> case p50/p95/p99 for flagged events under a steady load at half the
-   measured capacity (target p99 < 100 ms), and publish -> processed for all events.
-   Each latency run is followed by its floor: a bare faust consumer under the same load (what
-   faust and the broker alone cost). ``--latency-rate R`` runs only a latency run, at R
-   events/s; with ``--bare``, only the bare consumer under that load: its publish -> consumed
-   percentiles and every process's CPU.
+3. Live load, in steps of 25, 50 and 75 % of the one-worker backlog rate just measured
+   (``--steps``): a steady load on a fresh stack, after 3 s of unmeasured warm-up. Per step:
+   whether the worker kept up (its lag, events sent but not processed, stayed bounded: grew by
+   at most 2 % of the rate per second and ended within 1 s of traffic; ``bench/load_steps.py``),
+   publish -> case p50/p95/p99 for flagged events and publish -> processed for all, the worker's
+   stage profile from its own ``vigil_stage_seconds`` (how long a batch waited for and ran in
+   each stage, Redis round trips, batch size), and then the floor: a bare faust consumer under
+   the same load on another fresh stack (what faust and the broker alone cost), with the
+   worker's percentiles as ratios to it. Targets: kept up at 75 %; p99 at 50 % within 3x the
+   floor's. ``--backlog-rate R`` skips the throughput rounds and takes R as the backlog rate.
+   ``--latency-rate R`` runs only a latency run, at R events/s; with ``--bare``, only the bare
+   consumer under that load: its publish -> consumed percentiles and every process's CPU.
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
 consumer-group join is not counted. Each throughput line also prints the CPU time per event of
@@ -29,11 +35,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +53,7 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.load_steps import LagTrend, lag_trend, stage_profile  # noqa: E402
 from pipeline.kafka.publisher import Publisher  # noqa: E402
 from pipeline.local.embedded import create_topics, start_kafka, start_redis  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -214,11 +223,13 @@ def _cpu_line(costs: dict[str, float]) -> str:
 def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
             pids: tuple[int, int], warmup: float = 3.0) -> dict[str, Any]:
     """Steady load at ``rate`` after ``warmup`` seconds of the same; publish -> processed (all)
-    and publish -> case (flagged), for the measured events only; and the share of a core each
-    process used meanwhile."""
+    and publish -> case (flagged), for the measured events only; whether the worker kept up
+    (:func:`bench.load_steps.lag_trend`); the share of a core each process used meanwhile;
+    and the worker's stage profile over the whole run (its ``/metrics``)."""
     client = redis.Redis.from_url(settings.redis_url)
     client.delete(LEDGER)
-    settings = settings.replace(app_id="vigil-bench-latency")
+    port = _free_port()
+    settings = settings.replace(app_id="vigil-bench-latency", metrics_port=port)
     proc = spawn("pipeline.worker", settings, workdir / "latency.log")
     sampler = _watch([proc], *pids, label="worker")
     sampler.pids["load generator"] = [os.getpid()]
@@ -232,17 +243,25 @@ def latency(settings: Settings, rate: float, seconds: float, workdir: Path,
         sampler.sample()
         sent = _steady_load(publisher, rate, seconds, seed=99)
         sampler.sample()
-        _wait_ledger(client, sent)
+        _wait_ledger(client, sent, timeout=max(60, 4 * seconds))
         time.sleep(2)
         processed = {m.decode(): t for m, t in client.zrange(LEDGER, 0, -1, withscores=True)}
         case_lat = _case_latencies(client, sent)
+        scrape = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
     finally:
         stop([proc])
     to_processed = sorted(processed[e] - t for e, t in sent.items() if e in processed)
     (t0, c0), (t1, c1) = sampler.samples
     cores = {name: (c1[name] - c0[name]) / (t1 - t0) for name in c0}
     return {"events": len(sent), "to_processed": _pcts(to_processed), "to_case": _pcts(case_lat),
-            "flagged": len(case_lat), "cores": cores}
+            "flagged": len(case_lat), "cores": cores, "lag": lag_trend(sent, processed),
+            "profile": stage_profile(scrape.decode())}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path,
@@ -344,12 +363,70 @@ def _pcts(values: list[float]) -> dict[str, float]:
 
 
 def _print_latency(lat: dict[str, Any], rate: float, share: str) -> None:
+    lag: LagTrend = lat["lag"]
     print(f"latency at {rate:,.0f} events/s{share}, {lat['events']} events, {lat['flagged']} flagged:")
+    print(f"  kept up              : {'yes' if lag.kept_up else 'NO'} (lag grew {lag.slope:+,.1f}"
+          f" events/s, {lag.end_lag:,} behind when the load ended, at most {lag.max_lag:,})")
     print("  publish -> processed : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_processed"].items()))
-    print("  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items())
-          + "   (target p99 < 100 ms)")
+    print("  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items()))
     print("  share of a core while loading: "
           + ", ".join(f"{name} {share:.0%}" for name, share in lat["cores"].items()))
+    print("  stages: " + lat["profile"].line())
+
+
+@dataclass(frozen=True)
+class Step:
+    """One live-load step: the worker and the bare consumer under the same rate."""
+
+    share: float
+    rate: float
+    kept_up: bool
+    case: dict[str, float]  # the worker's publish -> case percentiles
+    floor: dict[str, float]  # the bare consumer's publish -> consumed
+
+    def ratio(self, pct: str) -> float:
+        return self.case[pct] / self.floor[pct] if self.case and self.floor else float("nan")
+
+
+def load_step(share: float, backlog_rate: float, args: argparse.Namespace,
+              workdir: Path) -> Step:
+    """The worker, then the bare consumer, each on a fresh stack (a latency run must not
+    first chew through an earlier backlog), at ``share`` of the backlog rate."""
+    rate = backlog_rate * share
+    kafka, server, settings = fresh_stack(workdir / f"latency-{share}", args.partitions)
+    try:
+        lat = latency(settings, rate=rate, seconds=args.latency_seconds, workdir=workdir,
+                      pids=(kafka.process.pid, server.process.pid))
+    finally:
+        server.stop()
+        kafka.stop()
+    _print_latency(lat, rate, f" ({share:.0%} of the backlog rate)")
+    kafka, server, settings = fresh_stack(workdir / f"bare-{share}", args.partitions)
+    try:
+        cores, floor = bare_live(settings, rate, args.latency_seconds, workdir,
+                                 (kafka.process.pid, server.process.pid))
+    finally:
+        server.stop()
+        kafka.stop()
+    step = Step(share, rate, lat["lag"].kept_up, lat["to_case"], floor)
+    print("  the floor, a bare faust consumer at the same rate: publish -> consumed "
+          + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
+          + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
+    print(f"  worker / floor       : p50 {step.ratio('p50_ms'):.1f}x, p99 {step.ratio('p99_ms'):.1f}x",
+          flush=True)
+    return step
+
+
+def _print_steps(steps: list[Step], backlog_rate: float) -> None:
+    print(f"live load, as shares of the backlog rate ({backlog_rate:,.0f} events/s):")
+    for step in steps:
+        case = step.case
+        print(f"  {step.share:4.0%} {step.rate:8,.0f} events/s: kept up {'yes' if step.kept_up else 'NO '}"
+              f"  publish -> case p50 {case.get('p50_ms', float('nan')):7.1f} ms"
+              f" p99 {case.get('p99_ms', float('nan')):8.1f} ms"
+              f"  (floor p99 {step.floor.get('p99_ms', float('nan')):6.1f} ms;"
+              f" ratio p50 {step.ratio('p50_ms'):.1f}x, p99 {step.ratio('p99_ms'):.1f}x)")
+    print("  targets: kept up at 75 %; p99 at 50 % within 3x the floor's")
 
 
 def main() -> None:
@@ -359,6 +436,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="throughput rounds (bare, one worker, two workers); medians printed")
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--steps", type=lambda text: [float(x) for x in text.split(",") if x],
+                        default=[0.25, 0.5, 0.75],
+                        help="live-load steps, as shares of the measured backlog rate")
+    parser.add_argument("--backlog-rate", type=float, default=None,
+                        help="skip the throughput rounds: the load steps' shares of this rate")
     parser.add_argument("--latency-rate", type=float, default=None,
                         help="only the latency run, at this many events/s")
     parser.add_argument("--bare", action="store_true",
@@ -381,6 +463,12 @@ def main() -> None:
             server.stop()
             kafka.stop()
         return
+    if args.backlog_rate:
+        server.stop()
+        kafka.stop()
+        _print_steps([load_step(share, args.backlog_rate, args, workdir) for share in args.steps],
+                     args.backlog_rate)
+        return
     try:
         events = [s.envelope for s in generate(seed=2026, count=args.events, fraud_rate=0.05)]
         publish_all(settings, events)
@@ -391,28 +479,12 @@ def main() -> None:
                   for i in range(args.rounds)]
         one = statistics.median(r.one for r in rounds)
         _print_summary(rounds)
-        for share in (0.5, 0.25):
-            server.stop()
-            kafka.stop()
-            # A fresh stack, so a latency run does not first chew through an earlier backlog.
-            kafka, server, settings = fresh_stack(workdir / f"latency-{share}", args.partitions)
-            rate = one * share
-            lat = latency(settings, rate=rate, seconds=args.latency_seconds, workdir=workdir,
-                          pids=(kafka.process.pid, server.process.pid))
-            _print_latency(lat, rate, f" ({share:.0%} of capacity)")
-            # The floor under that load: faust and the broker alone, the same traffic consumed
-            # and thrown away (on a fresh stack too).
-            server.stop()
-            kafka.stop()
-            kafka, server, settings = fresh_stack(workdir / f"bare-{share}", args.partitions)
-            cores, floor = bare_live(settings, rate, args.latency_seconds, workdir,
-                                     (kafka.process.pid, server.process.pid))
-            print("  the floor, a bare faust consumer at the same rate: publish -> consumed "
-                  + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
-                  + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
     finally:
         server.stop()
         kafka.stop()
+    steps = [load_step(share, one, args, workdir) for share in args.steps]
+    if steps:
+        _print_steps(steps, one)
 
 
 if __name__ == "__main__":

@@ -90,12 +90,14 @@ REDIS_ROUND_TRIP = Histogram(
     "A batch's Redis work, from being sent to its reply being read, by step: state (feature "
     "windows and consent, before deciding) or write (cases, ledger, model inputs)",
     ["step"], buckets=LATENCY_BUCKETS, registry=WORKER)
-STAGES = ("prepare", "decide", "write", "publish")
+STAGES = ("prepare", "decide", "write", "finish", "publish")
 STAGE_SECONDS = Histogram(
     "vigil_stage_seconds",
     "Where a batch's time goes between its fetch and its cases, per stage call: prepare "
-    "(decode, send the state script), decide (await the state, the core), write (cases, "
-    "ledger, labels, actions, then publish), publish (flags to tns.flags, within write); "
+    "(decode, send the state script), decide (await the state, the core), write (await the "
+    "links, send cases, ledger and labels to Redis), finish (await that write's replies, "
+    "labels learned, platform answers, actions, then publish), publish (flags to tns.flags, "
+    "within finish); "
     "phase waited (queued for the stage while it was busy with the batches before) or ran",
     ["stage", "phase"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),

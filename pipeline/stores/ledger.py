@@ -31,6 +31,7 @@ for start = 1, #ids, 1000 do
 end
 return #ids
 """
+MARK_SCRIPT = _MARK
 MARK_SHA = hashlib.sha1(_MARK.encode()).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""Calls of one Lua script that Redis runs in the order they were made, without a round trip each.
+"""Calls that Redis runs in the order they were made, without a round trip each: one Lua script's
+(:class:`ScriptChannel`, the state scripts) or any commands (:class:`CommandChannel`, the writes).
 
 Redis runs the commands of one connection in the order they arrive, so calls sent one after
 another on a connection of their own keep their order without waiting for each other's
@@ -33,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -44,22 +46,41 @@ log = logging.getLogger("vigil.redis")
 
 
 class _Call:
-    __slots__ = ("packed", "reply")
+    """Commands sent together, and the future of their replies: the one reply (``single``: an
+    error reply is raised) or the list of them (an error reply in its place)."""
 
-    def __init__(self, packed: list[bytes]) -> None:
+    __slots__ = ("packed", "count", "single", "replies", "reply")
+
+    def __init__(self, packed: list[bytes], count: int, single: bool) -> None:
         self.packed = packed
+        self.count = count
+        self.single = single
+        self.replies: list[Any] = []
         self.reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
+    def answer(self, reply: Any) -> bool:
+        """Take one reply; True once the call has all of its replies (its future is set)."""
+        self.replies.append(reply)
+        if len(self.replies) < self.count:
+            return False
+        if not self.reply.done():
+            if not self.single:
+                self.reply.set_result(self.replies)
+            elif isinstance(reply, Exception):
+                self.reply.set_exception(reply)
+            else:
+                self.reply.set_result(reply)
+        return True
 
-class ScriptChannel:
-    """Runs ``script`` (``EVAL`` with one argument, no keys) on a connection of its own, with
-    every call sent as soon as it is made and the replies handed back in call order."""
 
-    def __init__(self, redis: Redis, script: str, *, max_delay: float = 5.0) -> None:
+class CommandChannel:
+    """Sends calls (each one command or several) on a connection of its own, every call as
+    soon as it is made, and hands back the replies in call order."""
+
+    def __init__(self, redis: Redis, *, max_delay: float = 5.0) -> None:
         # Its own connection, made from the client's settings (address, timeouts, TLS), kept
         # out of the pool: pipelined calls need every reply read by this channel, in order.
         self._connection = redis.connection_pool.make_connection()
-        self._script = script
         self._max_delay = max_delay
         self._unsent: deque[_Call] = deque()
         self._unanswered: deque[_Call] = deque()
@@ -68,11 +89,14 @@ class ScriptChannel:
         self._task: asyncio.Task[None] | None = None
         self._answered_any = False
 
-    def call(self, argument: bytes) -> asyncio.Future[Any]:
-        """Send a call behind those made before it; its future gets the script's reply."""
-        # EVAL, not EVALSHA: the script's text is small beside a batch's argument, and a Redis
-        # that restarted without its scripts needs nothing loaded before the next call.
-        call = _Call(self._connection.pack_command("EVAL", self._script, 0, argument))
+    def send(self, commands: Sequence[Sequence[Any]]) -> asyncio.Future[list[Any]]:
+        """Send ``commands`` (each its arguments) behind the calls made before; the future
+        gets their replies in order, an error reply as the :class:`ResponseError` it is. Redis
+        runs them one after another, as a pipeline (not a transaction): after an outage the
+        whole call is sent again, so each command must be idempotent."""
+        return self._queue(_Call(self._connection.pack_commands(commands), len(commands), False))
+
+    def _queue(self, call: _Call) -> asyncio.Future[Any]:
         self._unsent.append(call)
         self._made.set()
         if self._task is None or self._task.done():
@@ -113,7 +137,10 @@ class ScriptChannel:
                 return  # the next call starts again on a new connection
             if self._answered_any:  # a new outage, not the same one still going on
                 delay, self._answered_any = 0.05, False
-            # Every call not answered goes again, in its order, once Redis is back.
+            # Every call not answered goes again, in its order, once Redis is back (whole: the
+            # replies of a call read so far are dropped with the connection).
+            for call in self._unanswered:
+                call.replies.clear()
             self._unsent.extendleft(reversed(self._unanswered))
             self._unanswered.clear()
             log.warning("state scripts: Redis unavailable (%s); retrying in %.2fs", error, delay)
@@ -145,18 +172,14 @@ class ScriptChannel:
                 await self._sent.wait()
                 continue
             try:
-                reply = await self._connection.read_response()
-            except ResponseError as exc:  # an error reply: about this call, or an outage
+                reply: Any = await self._connection.read_response()
+            except ResponseError as exc:  # an error reply: about this command, or an outage
                 if is_outage(exc):
                     raise
-                call = self._unanswered.popleft()
-                if not call.reply.done():
-                    call.reply.set_exception(exc)
-                continue
-            call = self._unanswered.popleft()
-            self._answered_any = True
-            if not call.reply.done():
-                call.reply.set_result(reply)
+                reply = exc
+            if self._unanswered[0].answer(reply):
+                self._unanswered.popleft()
+                self._answered_any = True
 
     def _fail(self, exc: BaseException | None) -> None:
         for call in (*self._unanswered, *self._unsent):
@@ -164,3 +187,19 @@ class ScriptChannel:
                 call.reply.cancel() if exc is None else call.reply.set_exception(exc)
         self._unanswered.clear()
         self._unsent.clear()
+
+
+class ScriptChannel(CommandChannel):
+    """Runs ``script`` (``EVAL`` with one argument, no keys) through a :class:`CommandChannel`."""
+
+    def __init__(self, redis: Redis, script: str, *, max_delay: float = 5.0) -> None:
+        super().__init__(redis, max_delay=max_delay)
+        self._script = script
+
+    def call(self, argument: bytes) -> asyncio.Future[Any]:
+        """Send a call behind those made before it; its future gets the script's reply (an
+        error reply is raised by it)."""
+        # EVAL, not EVALSHA: the script's text is small beside a batch's argument, and a Redis
+        # that restarted without its scripts needs nothing loaded before the next call.
+        return self._queue(_Call(self._connection.pack_command("EVAL", self._script, 0, argument),
+                                 1, True))

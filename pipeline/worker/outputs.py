@@ -14,12 +14,14 @@ so a batch redelivered after a crash, or retried event by event, writes nothing 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.exceptions import NoScriptError, ResponseError
 
 from detectors.sampling import Sampler
@@ -29,12 +31,15 @@ from pipeline.review.queue import AddResult, ReviewQueue, SampleResult
 from pipeline.stores import ledger
 from pipeline.stores.joins import queue_release
 from pipeline.stores.outages import is_outage
+from pipeline.stores.script_channel import CommandChannel
 from pipeline.worker.batches import Done, flagged
 from pipeline.worker.observe import round_trip_timer
 from schemas.events import Envelope
 from schemas.outputs import Flag
 
 R = TypeVar("R")
+#: Options redis-py's parse_response takes off before calling a response callback.
+_NOT_FOR_CALLBACKS = frozenset({NEVER_DECODE, EMPTY_RESPONSE, "keys"})
 
 
 @dataclass
@@ -54,6 +59,12 @@ class OutputStore(Protocol):
         and finish ``done`` in one round trip. An outage of the round trip
         (:func:`~pipeline.stores.outages.is_outage`) is raised, to be retried as a whole;
         every other error is returned in :class:`Written`."""
+        ...
+
+    def send(self, flags: Sequence[Flag], done: Sequence[Done]) -> Awaitable[Written]:
+        """:meth:`write`, sent now behind the writes sent before and applied in that order,
+        without waiting for their replies; awaiting the result gives what :meth:`write` would
+        return (or raises what it would raise)."""
         ...
 
     async def add_flags(self, flags: Sequence[Flag], events: Sequence[Envelope]) -> list[AddResult]:
@@ -81,23 +92,78 @@ class RedisOutputs:
         #: The decide stage's sampler: its budget counts follow what Redis counted.
         self.sampler = sampler
         self.clock = clock
+        #: The write channel (:meth:`send`), made on first use: its connection belongs to the
+        #: worker's event loop.
+        self.channel: CommandChannel | None = None
+        self._texts: dict[str, str] | None = None  # script text by sha, for EVAL
 
     async def write(self, flags: Sequence[Flag], done: Sequence[Done]) -> Written:
-        events = flagged(done)[1]  # the envelope each flag's case keeps
-
-        def build(pipe: Any) -> tuple[Callable[[Any], list[AddResult]] | None, _Finish]:
-            read = self.queue.add_flags_to(pipe, flags, events) if flags else None
-            return read, self._queue_finish(pipe, done)
-
         done_writing = round_trip_timer("write")
-        replies, (read, finish) = await self._run(build)
+        replies, (read, finish) = await self._run(lambda pipe: self._build(pipe, flags, done))
         done_writing()
+        return self._written(replies, read, finish)
+
+    def send(self, flags: Sequence[Flag], done: Sequence[Done]) -> asyncio.Future[Written]:
+        """:meth:`write`'s commands, sent now on the write channel behind the writes sent
+        before (Redis runs them in that order, as if each had waited for the one before); the
+        future gets what :meth:`write` would return. Scripts go as ``EVAL`` with their text:
+        a Redis that restarted without them runs them all the same, in order (an ``EVALSHA``
+        refused there would have to be sent again after the writes behind it). An outage is
+        waited out by the channel."""
+        pipe = self.redis.pipeline(transaction=False)
+        read, finish = self._build(pipe, flags, done)
+        commands = list(pipe.command_stack)
+        done_writing = round_trip_timer("write")
+        if self.channel is None:
+            self.channel = CommandChannel(self.redis)
+        replies = self.channel.send([self._with_text(args) for args, _ in commands])
+
+        async def written() -> Written:
+            raw = await replies
+            done_writing()
+            return self._written(self._parsed(commands, raw), read, finish)
+
+        return asyncio.ensure_future(written())
+
+    def _with_text(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """``EVALSHA sha ...`` as ``EVAL text ...`` (every script a write sends is known here)."""
+        if args[0] != "EVALSHA":
+            return args
+        if self._texts is None:
+            self._texts = {script.sha: script.script for script in vars(self.queue.scripts).values()}
+            self._texts[ledger.MARK_SHA] = ledger.MARK_SCRIPT
+        return ("EVAL", self._texts[args[1]], *args[2:])
+
+    def _build(self, pipe: Any, flags: Sequence[Flag], done: Sequence[Done],
+               ) -> tuple[Callable[[Any], list[AddResult]] | None, _Finish]:
+        events = flagged(done)[1]  # the envelope each flag's case keeps
+        read = self.queue.add_flags_to(pipe, flags, events) if flags else None
+        return read, self._queue_finish(pipe, done)
+
+    @staticmethod
+    def _written(replies: list[Any], read: Callable[[Any], list[AddResult]] | None,
+                 finish: _Finish) -> Written:
         finish_errors = finish.errors(replies)
         if read is None:
             return Written(finish_errors=finish_errors)
         if isinstance(replies[0], Exception):
             return Written(flag_error=replies[0], finish_errors=finish_errors)
         return Written(read(replies[0]), finish_errors=finish_errors)
+
+    def _parsed(self, commands: list[Any], raw: list[Any]) -> list[Any]:
+        """Replies as a redis-py pipeline would return them (its response callbacks applied);
+        an outage among them is raised, as :meth:`_run` raises it."""
+        callbacks = self.redis.response_callbacks
+        out = []
+        for (args, options), reply in zip(commands, raw):
+            if isinstance(reply, Exception):
+                if is_outage(reply):
+                    raise reply
+            elif args[0] in callbacks:
+                extra = {k: v for k, v in options.items() if k not in _NOT_FOR_CALLBACKS}
+                reply = callbacks[args[0]](reply, **extra)
+            out.append(reply)
+        return out
 
     async def add_flags(self, flags: Sequence[Flag], events: Sequence[Envelope]) -> list[AddResult]:
         return await self.queue.add_flags(flags, events)

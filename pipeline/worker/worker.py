@@ -1,4 +1,4 @@
-"""The worker's three stages over the input topics' fetches: take, decide, write.
+"""The worker's stages over the input topics' fetches: take, decide, write, finish.
 
 The input topics come a fetch at a time (:mod:`pipeline.kafka.transport`): faust's per-message
 agent path cost more CPU than deciding an event. Each fetch reads as the core's contract::
@@ -7,13 +7,15 @@ agent path cost more CPU than deciding an event. Each fetch reads as the core's 
              loading = state.submit(state.prepare(events))  # a Redis script: features, consent
     decide:  decisions = processor.decide(events, await loading)   # the pure decide()
              samples = processor.select(events, loaded, decisions)  # labelling sample, pure
-    write:   cases (flags, then samples), labels, flags, ledger, metrics; then acknowledge
+    write:   sending = writer.send(cases (flags, then samples), labels, ledger)
+    finish:  await sending; learn labels, platform answers, actions, flags, metrics; acknowledge
 
 Each stage is its own task (:mod:`pipeline.worker.stages`), so while batch N waits on Redis to be
-written, batch N+1 is decided and N+2's script runs. A fetch is acknowledged only once written;
-a stop or crash before that leaves it uncommitted, so it is fetched again, and every output is
-idempotent. State scripts are pipelined on a connection of their own, in batch order, each sent
-as soon as its batch is taken (:mod:`pipeline.stores.script_channel`).
+written, batch N+1's write is sent, N+2 is decided and N+3's script runs. A fetch is acknowledged
+only once written; a stop or crash before that leaves it uncommitted, so it is fetched again,
+and every output is idempotent. State scripts and writes are each pipelined on a connection of
+their own, in batch order, each sent as soon as it is ready
+(:mod:`pipeline.stores.script_channel`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline import metrics
@@ -53,13 +56,25 @@ from pipeline.worker.platform import PlatformStep
 from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
 from pipeline.worker.stats import WorkerStats
-from pipeline.worker.writer import BatchWriter
+from pipeline.worker.writer import BatchWriter, Sending
 from schemas.clock import ClockBound
 from schemas.decode import decode_event
 from schemas.errors import InvalidEvent
-from schemas.events import Envelope, ReviewDecided
+from schemas.events import PLATFORM_EVENTS, Envelope, ReviewDecided
 
 log = logging.getLogger("vigil.worker")
+#: Writes sent and not yet finished, at most (one being finished, the others queued for it).
+WRITES_IN_FLIGHT = 3
+
+
+@dataclass
+class Sent:
+    """Batches whose write is sent (:meth:`Worker.write`), for :meth:`Worker.finish`."""
+
+    batches: list[Batch]
+    sending: Sending
+    #: Set when this write's after-write steps are done (None: it has none).
+    after: asyncio.Future[None] | None
 
 
 class Worker:
@@ -94,10 +109,15 @@ class Worker:
         #: Flags this worker raised lately (first decisions not yet written, among them).
         self.raised = BoundedSet()
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
-        # batches wait for write, which takes all of them in its next round trip, so a slow
+        # batches wait for write, which sends all of them in its next round trip, so a slow
         # write does not hold up deciding and the queue behind it costs one write, not eight.
-        self.stages = Stages([self.decide, self.write], depth=(1, 8), gather=(False, True),
-                             observe=stage_observer(("decide", "write")))
+        # Up to WRITES_IN_FLIGHT sent writes wait for finish: Redis runs one while the next
+        # is built and sent.
+        self.stages = Stages([self.decide, self.write, self.finish],
+                             depth=(1, 8, WRITES_IN_FLIGHT - 1), gather=(False, True, False),
+                             observe=stage_observer(("decide", "write", "finish")))
+        #: Set once the steps after the last sent write that has some are done.
+        self._after_steps: asyncio.Future[None] | None = None
         self._prepared = metrics.STAGE_SECONDS.labels("prepare", "ran")
         self._published = metrics.STAGE_SECONDS.labels("publish", "ran")
 
@@ -262,16 +282,45 @@ class Worker:
                                               lambda: self.processor.handle(event))
         return None if decision is PARKED else decision
 
-    async def write(self, batches: list[Batch]) -> None:
-        """Write decided batches (cases, ledger, labels, flags), then acknowledge them in order.
+    async def write(self, batches: list[Batch]) -> Sent:
+        """Send the write of decided batches (cases, ledger, labels) behind the writes before.
 
-        Every batch decided while the last write was out is written in the next one: a round
+        Every batch decided while the last write was being sent goes in the next one: a round
         trip costs about the same for 20 events as for 200, so under load batches share it
-        rather than queue for one each (that queue was most of the time from event to case)."""
+        rather than queue for one each. The write is not waited for here (:meth:`finish`
+        does), so the next one can be sent while Redis runs this one: Redis applies them in
+        the order sent. A batch whose events have steps after their write (platform answers,
+        analysts' decisions, automatic actions) holds the next write until those are done,
+        so every step sees the batches before it complete."""
+        if self._after_steps is not None:
+            await self._after_steps
         for batch in batches:  # a new ring's flag is written with the batch's cases
             if batch.linking is not None:
                 await batch.linking
-        done = await self.writer.write([one for batch in batches for one in batch.done])
+        done = [one for batch in batches for one in batch.done]
+        after = (asyncio.get_running_loop().create_future()
+                 if any(self._has_after_steps(one) for one in done) else None)
+        self._after_steps = after
+        return Sent(batches, self.writer.send(done), after)
+
+    def _has_after_steps(self, one: Done) -> bool:
+        event = one.event
+        return (isinstance(event, (ReviewDecided, *PLATFORM_EVENTS))
+                or (self.auto_actions is not None and bool(one.flags)
+                    and any(f.detector_id in self.auto_actions.detectors for f in one.flags)))
+
+    async def finish(self, sent: Sent) -> None:
+        """Wait for a sent write, then the steps after it (labels learned, platform answers,
+        automatic actions), publish its flags, count it and acknowledge its batches in order."""
+        try:
+            await self._finish(sent)
+        finally:
+            if sent.after is not None and not sent.after.done():
+                sent.after.set_result(None)
+
+    async def _finish(self, sent: Sent) -> None:
+        batches = sent.batches
+        done = await self.writer.confirm(sent.sending)
         done = await self.learn_labels(done)
         if self.platform is not None:  # actions' acknowledgements and appeals, to their cases
             done = await self.platform.apply(done)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from redis.exceptions import ResponseError
 
-from pipeline.stores.outages import retrying
+from pipeline.stores.outages import is_outage, retrying
 from pipeline.worker.batches import Done, flagged
 from pipeline.worker.outputs import OutputStore, Written
 from pipeline.worker.parking import PARKED, Parking
@@ -31,6 +32,15 @@ from pipeline.worker.stats import WorkerStats
 from schemas.outputs import Flag
 
 log = logging.getLogger("vigil.worker")
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A write sent (:meth:`BatchWriter.send`) and not yet confirmed."""
+
+    done: list[Done]
+    flags: list[Flag]
+    reply: Awaitable[Written] | None
 
 
 class BatchWriter:
@@ -42,11 +52,32 @@ class BatchWriter:
     async def write(self, done: list[Done]) -> list[Done]:
         """Write ``done`` (flags, model inputs, ledger) in one round trip; returns the events
         written, having parked any that could not be."""
-        if not done:
-            return done
+        return await self.confirm(self.send(done))
+
+    def send(self, done: list[Done]) -> Sending:
+        """Send ``done``'s write now, behind the writes sent before (:meth:`OutputStore.send`);
+        :meth:`confirm` then waits for it and applies the failure policy. Writes are sent in
+        the order their batches are acknowledged, so more than one can be in flight."""
         flags, _ = flagged(done)
-        written = await retrying(f"{len(flags)} flags and {len(done)} events",
-                                 lambda: self._round_trip(flags, done))
+        return Sending(done, flags, self.store.send(flags, done) if done else None)
+
+    async def confirm(self, sending: Sending) -> list[Done]:
+        """The events of a sent write that were written, having parked any that could not be.
+        A write that did not simply land (an outage, a flag refused for one) is done again as
+        a round trip of its own, retried until it lands."""
+        done, flags = sending.done, sending.flags
+        if sending.reply is None:
+            return done
+        try:
+            written = self._checked(await sending.reply)
+        except Exception as exc:
+            if not is_outage(exc):
+                log.warning("a sent write failed (%r); writing it again on its own", exc)
+            written = await retrying(f"{len(flags)} flags and {len(done)} events",
+                                     lambda: self._round_trip(flags, done))
+        return await self._settle(done, flags, written)
+
+    async def _settle(self, done: list[Done], flags: list[Flag], written: Written) -> list[Done]:
         kept = done
         if written.flag_error is None:
             self.stats.flags += sum(result.created for result in written.added)
@@ -70,7 +101,10 @@ class BatchWriter:
         return kept  # parking took the others out of the batch's ledger entry
 
     async def _round_trip(self, flags: Sequence[Flag], done: Sequence[Done]) -> Written:
-        written = await self.store.write(flags, done)
+        return self._checked(await self.store.write(flags, done))
+
+    @staticmethod
+    def _checked(written: Written) -> Written:
         outage = [result.error for result in written.added if result.outage]
         if outage:  # Redis refuses writes (out of memory, read-only): wait it out
             raise ResponseError(outage[0])

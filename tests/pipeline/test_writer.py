@@ -4,8 +4,9 @@ same on the real servers, through a worker process)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -69,6 +70,9 @@ class FakeStore:
         written = Written(self._add(flags))
         self.finished += [one.event.id for one in done]
         return written
+
+    def send(self, flags: Sequence[Any], done: Sequence[Done]) -> Awaitable[Written]:
+        return asyncio.ensure_future(self.write(flags, done))
 
     async def add_flags(self, flags: Sequence[Any], events: Sequence[Any]) -> list[AddResult]:
         return self._add(flags)
