@@ -20,9 +20,11 @@
    each stage, Redis round trips, batch size), and then the floor: a bare faust consumer under
    the same load on another fresh stack (what faust and the broker alone cost), with the
    worker's percentiles as ratios to it. Targets: kept up at 75 %; p99 at 50 % within 3x the
-   floor's. ``--backlog-rate R`` skips the throughput rounds and takes R as the backlog rate.
-   ``--latency-rate R`` runs only a latency run, at R events/s; with ``--bare``, only the bare
-   consumer under that load: its publish -> consumed percentiles and every process's CPU.
+   floor's. Last, the same question of faust itself: the bare consumer under live load at 75 %
+   of its own backlog rate (does the transport alone keep up there?). ``--backlog-rate R``
+   skips the throughput rounds and takes R as the backlog rate. ``--latency-rate R`` runs
+   only a latency run, at R events/s; with ``--bare``, only the bare consumer under that load:
+   whether it kept up, its publish -> consumed percentiles and every process's CPU.
 
 Rates come from timestamps the consumers record (the processing ledger for the pipeline), so the
 consumer-group join is not counted. Each throughput line also prints the CPU time per event of
@@ -264,10 +266,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path,
-              pids: tuple[int, int]) -> tuple[dict[str, float], dict[str, float]]:
+def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path, pids: tuple[int, int],
+              ) -> tuple[dict[str, float], dict[str, float], LagTrend | None]:
     """The bare consumer under the same steady load as :func:`latency`: the share of a core
-    each process used, and publish -> consumed percentiles of the measured events."""
+    each process used, publish -> consumed percentiles of the measured events, and whether it
+    kept up with them."""
     out = workdir / "bare-live-latencies.jsonl"
     proc = spawn("bench.bare_consumer", settings.replace(app_id="vigil-bench-bare-live"),
                  workdir / "bare-live.log", BENCH_EXPECT=str(10**12),
@@ -280,7 +283,7 @@ def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path,
         _steady_load(publisher, rate, 3, seed=98)
         sampler.sample()
         began = time.time()
-        _steady_load(publisher, rate, seconds, seed=99)
+        sends = sorted(_steady_load(publisher, rate, seconds, seed=99).values())
         ended = time.time()
         sampler.sample()
         time.sleep(3)  # the last latencies written
@@ -288,8 +291,14 @@ def bare_live(settings: Settings, rate: float, seconds: float, workdir: Path,
         stop([proc])
     (t0, c0), (t1, c1) = sampler.samples
     pairs = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
-    measured = sorted(lat for at, lat in pairs if began <= at <= ended)
-    return ({name: (c1[name] - c0[name]) / (t1 - t0) for name in c0}, _pcts(measured))
+    inside = [(at, lat) for at, lat in pairs if began <= at <= ended]
+    # Whether faust alone kept up: the same verdict as the worker's, from the sends and when
+    # the measured messages were consumed (one never consumed is lag to the end).
+    consumed = sorted(at + lat for at, lat in inside)
+    kept = (lag_trend(dict(enumerate(sends)), dict(enumerate(consumed))) if inside and sends
+            else None)
+    return ({name: (c1[name] - c0[name]) / (t1 - t0) for name in c0},
+            _pcts(sorted(lat for _, lat in inside)), kept)
 
 
 def _steady_load(publisher: Publisher, rate: float, seconds: float, seed: int) -> dict[str, float]:
@@ -363,15 +372,20 @@ def _pcts(values: list[float]) -> dict[str, float]:
 
 
 def _print_latency(lat: dict[str, Any], rate: float, share: str) -> None:
-    lag: LagTrend = lat["lag"]
     print(f"latency at {rate:,.0f} events/s{share}, {lat['events']} events, {lat['flagged']} flagged:")
-    print(f"  kept up              : {'yes' if lag.kept_up else 'NO'} (lag grew {lag.slope:+,.1f}"
-          f" events/s, {lag.end_lag:,} behind when the load ended, at most {lag.max_lag:,})")
+    print(f"  kept up              : {_verdict(lat['lag'])}")
     print("  publish -> processed : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_processed"].items()))
     print("  publish -> case      : " + ", ".join(f"{k} {v:.1f}" for k, v in lat["to_case"].items()))
     print("  share of a core while loading: "
           + ", ".join(f"{name} {share:.0%}" for name, share in lat["cores"].items()))
     print("  stages: " + lat["profile"].line())
+
+
+def _verdict(lag: LagTrend | None) -> str:
+    if lag is None:
+        return "NO (nothing consumed)"
+    return (f"{'yes' if lag.kept_up else 'NO'} (lag grew {lag.slope:+,.1f} events/s, {lag.end_lag:,}"
+            f" behind when the load ended, at most {lag.max_lag:,})")
 
 
 @dataclass(frozen=True)
@@ -383,6 +397,7 @@ class Step:
     kept_up: bool
     case: dict[str, float]  # the worker's publish -> case percentiles
     floor: dict[str, float]  # the bare consumer's publish -> consumed
+    floor_kept_up: bool
 
     def ratio(self, pct: str) -> float:
         return self.case[pct] / self.floor[pct] if self.case and self.floor else float("nan")
@@ -403,14 +418,15 @@ def load_step(share: float, backlog_rate: float, args: argparse.Namespace,
     _print_latency(lat, rate, f" ({share:.0%} of the backlog rate)")
     kafka, server, settings = fresh_stack(workdir / f"bare-{share}", args.partitions)
     try:
-        cores, floor = bare_live(settings, rate, args.latency_seconds, workdir,
-                                 (kafka.process.pid, server.process.pid))
+        cores, floor, floor_kept = bare_live(settings, rate, args.latency_seconds, workdir,
+                                             (kafka.process.pid, server.process.pid))
     finally:
         server.stop()
         kafka.stop()
-    step = Step(share, rate, lat["lag"].kept_up, lat["to_case"], floor)
-    print("  the floor, a bare faust consumer at the same rate: publish -> consumed "
-          + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
+    step = Step(share, rate, lat["lag"].kept_up, lat["to_case"], floor,
+                floor_kept is not None and floor_kept.kept_up)
+    print("  the floor, a bare faust consumer at the same rate: kept up " + _verdict(floor_kept)
+          + "; publish -> consumed " + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
           + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
     print(f"  worker / floor       : p50 {step.ratio('p50_ms'):.1f}x, p99 {step.ratio('p99_ms'):.1f}x",
           flush=True)
@@ -424,7 +440,8 @@ def _print_steps(steps: list[Step], backlog_rate: float) -> None:
         print(f"  {step.share:4.0%} {step.rate:8,.0f} events/s: kept up {'yes' if step.kept_up else 'NO '}"
               f"  publish -> case p50 {case.get('p50_ms', float('nan')):7.1f} ms"
               f" p99 {case.get('p99_ms', float('nan')):8.1f} ms"
-              f"  (floor p99 {step.floor.get('p99_ms', float('nan')):6.1f} ms;"
+              f"  (floor p99 {step.floor.get('p99_ms', float('nan')):6.1f} ms,"
+              f" kept up {'yes' if step.floor_kept_up else 'NO '};"
               f" ratio p50 {step.ratio('p50_ms'):.1f}x, p99 {step.ratio('p99_ms'):.1f}x)")
     print("  targets: kept up at 75 %; p99 at 50 % within 3x the floor's")
 
@@ -452,8 +469,10 @@ def main() -> None:
         pids = (kafka.process.pid, server.process.pid)
         try:
             if args.bare:
-                cores, lat = bare_live(settings, args.latency_rate, args.latency_seconds, workdir, pids)
-                print(f"bare faust consumer at {args.latency_rate:,.0f} events/s:")
+                cores, lat, kept = bare_live(settings, args.latency_rate, args.latency_seconds,
+                                             workdir, pids)
+                print(f"bare faust consumer at {args.latency_rate:,.0f} events/s: kept up "
+                      + _verdict(kept))
                 print("  publish -> consumed  : " + ", ".join(f"{k} {v:.1f}" for k, v in lat.items()))
                 print("  share of a core: " + ", ".join(f"{name} {share:.0%}" for name, share in cores.items()))
             else:
@@ -485,6 +504,25 @@ def main() -> None:
     steps = [load_step(share, one, args, workdir) for share in args.steps]
     if steps:
         _print_steps(steps, one)
+        faust_alone(0.75, statistics.median(r.bare for r in rounds), args, workdir)
+
+
+def faust_alone(share: float, bare_rate: float, args: argparse.Namespace, workdir: Path) -> None:
+    """What the same target means for faust itself: the bare consumer under live load at
+    ``share`` of its own backlog rate (the load generator and broker share the machine's
+    cores with it, as they do with the worker)."""
+    rate = bare_rate * share
+    kafka, server, settings = fresh_stack(workdir / f"bare-own-{share}", args.partitions)
+    try:
+        cores, floor, kept = bare_live(settings, rate, args.latency_seconds, workdir,
+                                       (kafka.process.pid, server.process.pid))
+    finally:
+        server.stop()
+        kafka.stop()
+    print(f"the bare faust consumer at {share:.0%} of its own backlog rate ({rate:,.0f} events/s):"
+          f" kept up {_verdict(kept)}; publish -> consumed "
+          + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
+          + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
 
 
 if __name__ == "__main__":
