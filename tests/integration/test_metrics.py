@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 
 import pytest
@@ -93,3 +95,32 @@ def test_unreadable_consent_skips_ai_as_unavailable_and_the_rules_still_run(stac
     samples, _ = scrape(port)
     assert samples['vigil_dead_letters_total{kind="processing_error",topic="marketplace.messages"}'] == 0
     assert samples['vigil_detector_hits_total{detector="message.off_platform_payment",mode="enforce"}'] == 2
+
+
+def test_events_delivered_again_after_a_kill_are_counted_as_redeliveries(stack: Stack) -> None:
+    """A worker killed before it committed: the next one is handed every event again, and
+    counts each as a redelivery (its content digest was seen), none as a new event, and opens
+    no case twice."""
+    events = [s.envelope for s in generate(seed=5, count=200, fraud_rate=0.2)]
+    with_settings(stack, commit_interval=600)  # the first worker commits nothing
+    first = stack.start_worker("first")
+    with Publisher(stack.settings.kafka_bootstrap) as publisher:
+        for event in events:
+            publisher.publish(event)
+    wait_until(lambda: len(stack.ledger()) == len(events), 60, message="all events processed")
+    cases = stack.client.zcard("vigil:queue")
+    assert cases > 0, "the simulated fraud should open cases"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    port = free_port()
+    with_settings(stack, commit_interval=0.5, metrics_port=port)
+    stack.start_worker("second")
+    wait_until(lambda: total(scrape(port)[0], "vigil_events_redelivered_total") == len(events),
+               60, message="every event delivered again and counted so")
+    samples, _ = scrape(port)
+    assert total(samples, "vigil_events_total") == 0
+    assert samples['vigil_events_redelivered_total{topic="marketplace.messages"}'] == \
+        sum(e["type"] == "message.sent" for e in events)
+    assert stack.client.zcard("vigil:queue") == cases
+    assert not any(k.endswith('result="created"}') and v
+                   for k, v in samples.items() if k.startswith("vigil_queue_flags_total{"))
