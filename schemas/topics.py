@@ -61,3 +61,30 @@ def topic_plan(partitions: int) -> dict[str, int]:
     for topic in PLATFORM_TOPICS:
         plan[topic] = 1
     return plan
+
+
+DAY_MS: Final = 24 * 3600 * 1000
+
+#: How long the broker keeps each topic's records (``retention.ms``), set where topics are
+#: created (``vigil`` and the local stack, compose's ``kafka-init``, Kubernetes' topics job).
+#: Topics with people's raw content (what they wrote, their profiles, appeals) keep a week:
+#: enough to replay the backlog of an outage, after which the content lives only in the stores
+#: the data inventory lists (and erasure reaches). Dead letters keep their raw bytes a fortnight,
+#: on-call's time to repair and replay them. The rest hold identifiers and decisions: 30 days.
+RETENTION_MS: Final[dict[str, int]] = {
+    **{topic: 7 * DAY_MS for topic in INPUT_TOPICS},
+    Topics.DECISIONS: 30 * DAY_MS,
+    Topics.ACTION_RESULTS: 30 * DAY_MS,
+    Topics.FLAGS: 30 * DAY_MS,
+    Topics.ACTIONS: 30 * DAY_MS,
+    Topics.DEAD_LETTERS: 14 * DAY_MS,
+}
+
+
+def retention_days(topic: str) -> float:
+    """``RETENTION_MS`` of ``topic`` in days.
+
+    >>> retention_days(Topics.MESSAGES), retention_days(Topics.DEAD_LETTERS)
+    (7.0, 14.0)
+    """
+    return RETENTION_MS[topic] / DAY_MS

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from schemas.errors import VigilError
+from schemas.topics import RETENTION_MS
 
 if TYPE_CHECKING:  # client libraries are imported lazily so importing this module stays cheap
     from confluent_kafka.admin import AdminClient
@@ -39,6 +40,21 @@ def admin_client(bootstrap: str) -> AdminClient:
     )
 
 
+def _config(name: str, compacted: set[str]) -> dict[str, str]:
+    """A topic's configuration: compaction if asked, and Vigil's retention for its own topics
+    (:data:`schemas.topics.RETENTION_MS`: raw content leaves the broker after a week).
+
+    >>> _config("marketplace.messages", set())
+    {'retention.ms': '604800000'}
+    >>> _config("vigil.test.state", {"vigil.test.state"})
+    {'cleanup.policy': 'compact'}
+    """
+    config = {"cleanup.policy": "compact"} if name in compacted else {}
+    if name in RETENTION_MS:
+        config["retention.ms"] = str(RETENTION_MS[name])
+    return config
+
+
 def create_topics(
     bootstrap: str,
     topics: dict[str, int],
@@ -46,7 +62,8 @@ def create_topics(
     compacted: Iterable[str] = (),
     timeout: float = 20,
 ) -> None:
-    """Create ``{topic: partitions}`` (replication 1); ``compacted`` ones get cleanup.policy=compact.
+    """Create ``{topic: partitions}`` (replication 1); ``compacted`` ones get cleanup.policy=compact,
+    and Vigil's own topics their ``retention.ms`` (:data:`schemas.topics.RETENTION_MS`).
 
     Idempotent: topics that already exist are left as they are (a partition-count mismatch is
     logged, not fixed). Returns once every topic shows up in the broker's metadata.
@@ -74,7 +91,7 @@ def create_topics(
             name,
             num_partitions=partitions,
             replication_factor=1,
-            config={"cleanup.policy": "compact"} if name in compacted else {},
+            config=_config(name, compacted),
         )
         for name, partitions in topics.items()
     ]

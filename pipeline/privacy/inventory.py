@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from schemas.topics import INPUT_TOPICS, Topics
+from schemas.topics import INPUT_TOPICS, Topics, retention_days
 
 Store = Literal["redis", "kafka", "file"]
 #: What an entry holds of a person: ``identifier`` (a user, e-mail, IP, device or content id in
@@ -251,19 +251,25 @@ REDIS: tuple[Entry, ...] = (
            "none", "pipeline.models.learner"),
 )
 
-_RAW_TOPIC = "the broker's log retention (compose: 7 days; Kubernetes: the cluster's default)"
+def _kept(topic: str) -> str:
+    return (f"{retention_days(topic):g} days (retention.ms where topics are created: vigil, "
+            "compose, Kubernetes)")
+
+
 KAFKA: tuple[Entry, ...] = (
-    *(Entry(f"input topic {topic}", "kafka", topic, ("identifier", "raw content"), _RAW_TOPIC,
+    *(Entry(f"input topic {topic}", "kafka", topic, ("identifier", "raw content"), _kept(topic),
             "expire", "platform services (pipeline.kafka.publisher)") for topic in INPUT_TOPICS
-      if topic != Topics.DECISIONS),
-    Entry("decisions", "kafka", Topics.DECISIONS, ("identifier", "staff"), _RAW_TOPIC, "expire",
-          f"{_Q}.outbox"),
-    Entry("flag log", "kafka", Topics.FLAGS, ("identifier",), _RAW_TOPIC, "expire",
+      if topic not in (Topics.DECISIONS, Topics.ACTION_RESULTS)),
+    Entry("decisions", "kafka", Topics.DECISIONS, ("identifier", "staff"), _kept(Topics.DECISIONS),
+          "expire", f"{_Q}.outbox"),
+    Entry("platform acknowledgements", "kafka", Topics.ACTION_RESULTS, ("identifier",),
+          _kept(Topics.ACTION_RESULTS), "expire", "platform services (pipeline.kafka.publisher)"),
+    Entry("flag log", "kafka", Topics.FLAGS, ("identifier",), _kept(Topics.FLAGS), "expire",
           "pipeline.worker.flag_log"),
-    Entry("dead letters", "kafka", Topics.DEAD_LETTERS, ("identifier", "raw content"), _RAW_TOPIC,
-          "expire", "pipeline.worker.dead_letters"),
-    Entry("platform actions", "kafka", Topics.ACTIONS, ("identifier",), _RAW_TOPIC, "expire",
-          f"{_Q}.outbox"),
+    Entry("dead letters", "kafka", Topics.DEAD_LETTERS, ("identifier", "raw content"),
+          _kept(Topics.DEAD_LETTERS), "expire", "pipeline.worker.dead_letters"),
+    Entry("platform actions", "kafka", Topics.ACTIONS, ("identifier",), _kept(Topics.ACTIONS),
+          "expire", f"{_Q}.outbox"),
 )
 
 FILES: tuple[Entry, ...] = (

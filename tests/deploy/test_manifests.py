@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS
+from schemas.topics import INPUT_TOPICS, OUTPUT_TOPICS, RETENTION_MS
 from tests.support.deploy import (
     COMPOSE_FILE,
     DASHBOARDS,
@@ -266,12 +266,44 @@ def test_compose_kafka_is_kraft_with_auto_create_off(compose: dict) -> None:
     assert env["KAFKA_LOG_DIRS"] in {v.split(":")[1] for v in kafka["volumes"]}
 
 
-def test_compose_init_creates_every_vigil_topic_with_partitions_from_env(compose: dict) -> None:
+def created_topics(script: str, topics: str, tmp_path: Path) -> dict[str, list[str]]:
+    """Run a topic-creation script in /bin/sh with ``kafka-topics.sh`` replaced by a stub
+    that records its arguments; topic -> the arguments it was created with."""
+    calls = tmp_path / "calls"
+    stub = tmp_path / "kafka-topics.sh"
+    stub.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >> {calls}\n'
+                    f'echo --- >> {calls}\n')
+    stub.chmod(0o755)
+    subprocess.run(["/bin/sh", "-c", script.replace("/opt/kafka/bin/kafka-topics.sh", str(stub))],
+                   env={"VIGIL_TOPICS": topics, "VIGIL_PARTITIONS": "4", "PATH": "/usr/bin:/bin",
+                        "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", "REPLICATION_FACTOR": "3",
+                        "MIN_INSYNC_REPLICAS": "2"}, check=True)
+    out = {}
+    for call in calls.read_text().split("---\n"):
+        args = call.split()
+        if "--create" in args:
+            out[args[args.index("--topic") + 1]] = args
+    return out
+
+
+def assert_created_with_retention(created: dict[str, list[str]]) -> None:
+    assert set(created) == ALL_TOPICS
+    for topic, args in created.items():
+        configs = [args[i + 1] for i, a in enumerate(args) if a == "--config"]
+        assert f"retention.ms={RETENTION_MS[topic]}" in configs, (topic, configs)
+        assert args[args.index("--partitions") + 1] == "4"
+
+
+def test_compose_init_creates_every_vigil_topic_with_partitions_from_env(compose: dict,
+                                                                        tmp_path: Path) -> None:
     init = compose["services"]["kafka-init"]
-    assert set(init["environment"]["VIGIL_TOPICS"].split()) == ALL_TOPICS
     assert init["environment"]["VIGIL_PARTITIONS"].startswith("${VIGIL_PARTITIONS")
     script = "\n".join(init["command"])
     assert '--partitions "$$VIGIL_PARTITIONS"' in script and "--if-not-exists" in script
+    # As compose runs it: $$ is its escape for $. Each topic gets its retention.ms.
+    created = created_topics(script.replace("$$", "$"), init["environment"]["VIGIL_TOPICS"],
+                             tmp_path)
+    assert_created_with_retention(created)
     for name in ("worker", "review"):
         depends = compose["services"][name]["depends_on"]
         assert depends["kafka-init"]["condition"] == "service_completed_successfully"
@@ -520,12 +552,14 @@ def test_hpa_scales_workers_on_lag_up_to_the_partitions(k8s: dict) -> None:
     assert not problems, problems
 
 
-def test_topics_job_creates_every_vigil_topic(k8s: dict) -> None:
+def test_topics_job_creates_every_vigil_topic(k8s: dict, tmp_path: Path) -> None:
     job = k8s[("Job", "vigil-topics")]
     (container,) = job["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert set(env["VIGIL_TOPICS"].split()) == ALL_TOPICS
     assert '--partitions "$VIGIL_PARTITIONS"' in container["args"][0]
+    created = created_topics(container["args"][0], env["VIGIL_TOPICS"], tmp_path)
+    assert_created_with_retention(created)
+    assert all("min.insync.replicas=2" in args for args in created.values())
 
 
 def test_selectors_match_pods(k8s: dict) -> None:
