@@ -82,7 +82,7 @@ class StageProfile:
     round_trips: dict[str, float]  # step -> ms per round trip
 
     def line(self) -> str:
-        order = [("prepare", "ran"), ("decide", "waited"), ("decide", "ran"),
+        order = [("prepare", "ran"), ("prepare", "waited"), ("decide", "waited"), ("decide", "ran"),
                  ("write", "waited"), ("write", "ran"), ("finish", "waited"), ("finish", "ran"),
                  ("publish", "ran")]
         parts = [f"{stage} {phase} {self.stages[(stage, phase)]:.1f}"

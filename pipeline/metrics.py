@@ -98,7 +98,8 @@ STAGE_SECONDS = Histogram(
     "links, send cases, ledger and labels to Redis), finish (await that write's replies, "
     "labels learned, platform answers, actions, then publish), publish (flags to tns.flags, "
     "within finish); "
-    "phase waited (queued for the stage while it was busy with the batches before) or ran",
+    "phase waited (queued for the stage while it was busy with the batches before; for "
+    "prepare, the prepared fetch held until decide had room, no more fetched meanwhile) or ran",
     ["stage", "phase"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=WORKER)

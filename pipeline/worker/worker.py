@@ -119,6 +119,8 @@ class Worker:
         #: Set once the steps after the last sent write that has some are done.
         self._after_steps: asyncio.Future[None] | None = None
         self._prepared = metrics.STAGE_SECONDS.labels("prepare", "ran")
+        #: A prepared fetch held until decide has room (no more is fetched meanwhile).
+        self._held = metrics.STAGE_SECONDS.labels("prepare", "waited")
         self._published = metrics.STAGE_SECONDS.labels("publish", "ran")
 
     async def take(self, fetched: Fetched) -> None:
@@ -129,8 +131,10 @@ class Worker:
         self.stats.batches += 1
         started = time.perf_counter()
         batch = await self.prepare(fetched)
-        self._prepared.observe(time.perf_counter() - started)
+        prepared = time.perf_counter()
+        self._prepared.observe(prepared - started)
         await self.stages.put(batch)
+        self._held.observe(time.perf_counter() - prepared)
 
     async def prepare(self, fetched: Fetched) -> Batch:
         """Decode a batch and submit its state script. Invalid events become dead letters, and so

@@ -53,6 +53,7 @@ def test_worker_metrics_count_events_dead_letters_and_flags_without_personal_dat
     assert samples['vigil_redis_round_trip_seconds_sum{step="state"}'] > 0
     # Every stage from fetch to case is observed, per batch: prepare once per fetch.
     assert samples['vigil_stage_seconds_count{phase="ran",stage="prepare"}'] == fetches
+    assert samples['vigil_stage_seconds_count{phase="waited",stage="prepare"}'] == fetches
     for stage in ("decide", "write", "finish", "publish"):
         assert 0 < samples[f'vigil_stage_seconds_count{{phase="ran",stage="{stage}"}}'] <= fetches
     for stage in ("decide", "write", "finish"):
