@@ -77,7 +77,9 @@ class CommandChannel:
     """Sends calls (each one command or several) on a connection of its own, every call as
     soon as it is made, and hands back the replies in call order."""
 
-    def __init__(self, redis: Redis, *, max_delay: float = 5.0) -> None:
+    def __init__(self, redis: Redis, *, max_delay: float = 5.0, name: str = "writes") -> None:
+        #: What the channel carries, for its log lines.
+        self.name = name
         # Its own connection, made from the client's settings (address, timeouts, TLS), kept
         # out of the pool: pipelined calls need every reply read by this channel, in order.
         self._connection = redis.connection_pool.make_connection()
@@ -131,7 +133,7 @@ class CommandChannel:
                     reading.cancel()
                 await self._connection.disconnect(nowait=True)
             if not is_outage(error):  # a bug, or a reply out of step: fail every call waiting
-                log.error("state scripts: channel failed (%r); failing %d calls", error,
+                log.error("%s: channel failed (%r); failing %d calls", self.name, error,
                           len(self._unanswered) + len(self._unsent))
                 self._fail(error)
                 return  # the next call starts again on a new connection
@@ -143,7 +145,7 @@ class CommandChannel:
                 call.replies.clear()
             self._unsent.extendleft(reversed(self._unanswered))
             self._unanswered.clear()
-            log.warning("state scripts: Redis unavailable (%s); retrying in %.2fs", error, delay)
+            log.warning("%s: Redis unavailable (%s); retrying in %.2fs", self.name, error, delay)
             await asyncio.sleep(delay)
             delay = min(self._max_delay, delay * 2)
 
@@ -192,8 +194,9 @@ class CommandChannel:
 class ScriptChannel(CommandChannel):
     """Runs ``script`` (``EVAL`` with one argument, no keys) through a :class:`CommandChannel`."""
 
-    def __init__(self, redis: Redis, script: str, *, max_delay: float = 5.0) -> None:
-        super().__init__(redis, max_delay=max_delay)
+    def __init__(self, redis: Redis, script: str, *, max_delay: float = 5.0,
+                 name: str = "state scripts") -> None:
+        super().__init__(redis, max_delay=max_delay, name=name)
         self._script = script
 
     def call(self, argument: bytes) -> asyncio.Future[Any]:
