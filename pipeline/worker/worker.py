@@ -63,8 +63,9 @@ from schemas.errors import InvalidEvent
 from schemas.events import PLATFORM_EVENTS, Envelope, ReviewDecided
 
 log = logging.getLogger("vigil.worker")
-#: Writes sent and not yet finished, at most (one being finished, the others queued for it).
-WRITES_IN_FLIGHT = 3
+#: Writes sent and not yet finished, at most: one being finished, two queued for it, and one
+#: the write stage has sent and waits to hand on.
+WRITES_IN_FLIGHT = 4
 
 
 @dataclass
@@ -111,10 +112,10 @@ class Worker:
         # One fetch waits for decide (its script running meanwhile). Up to eight decided
         # batches wait for write, which sends all of them in its next round trip, so a slow
         # write does not hold up deciding and the queue behind it costs one write, not eight.
-        # Up to WRITES_IN_FLIGHT sent writes wait for finish: Redis runs one while the next
+        # Up to WRITES_IN_FLIGHT sent writes are unfinished: Redis runs one while the next
         # is built and sent.
         self.stages = Stages([self.decide, self.write, self.finish],
-                             depth=(1, 8, WRITES_IN_FLIGHT - 1), gather=(False, True, False),
+                             depth=(1, 8, WRITES_IN_FLIGHT - 2), gather=(False, True, False),
                              observe=stage_observer(("decide", "write", "finish")))
         #: Set once the steps after the last sent write that has some are done.
         self._after_steps: asyncio.Future[None] | None = None
