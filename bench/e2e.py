@@ -416,18 +416,10 @@ def load_step(share: float, backlog_rate: float, args: argparse.Namespace,
         server.stop()
         kafka.stop()
     _print_latency(lat, rate, f" ({share:.0%} of the backlog rate)")
-    kafka, server, settings = fresh_stack(workdir / f"bare-{share}", args.partitions)
-    try:
-        cores, floor, floor_kept = bare_live(settings, rate, args.latency_seconds, workdir,
-                                             (kafka.process.pid, server.process.pid))
-    finally:
-        server.stop()
-        kafka.stop()
+    floor, floor_kept = bare_on_fresh_stack(
+        rate, args, workdir / f"bare-{share}", "  the floor, a bare faust consumer at the same rate")
     step = Step(share, rate, lat["lag"].kept_up, lat["to_case"], floor,
                 floor_kept is not None and floor_kept.kept_up)
-    print("  the floor, a bare faust consumer at the same rate: kept up " + _verdict(floor_kept)
-          + "; publish -> consumed " + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
-          + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
     print(f"  worker / floor       : p50 {step.ratio('p50_ms'):.1f}x, p99 {step.ratio('p99_ms'):.1f}x",
           flush=True)
     return step
@@ -512,17 +504,27 @@ def faust_alone(share: float, bare_rate: float, args: argparse.Namespace, workdi
     ``share`` of its own backlog rate (the load generator and broker share the machine's
     cores with it, as they do with the worker)."""
     rate = bare_rate * share
-    kafka, server, settings = fresh_stack(workdir / f"bare-own-{share}", args.partitions)
+    bare_on_fresh_stack(rate, args, workdir / f"bare-own-{share}",
+                        f"the bare faust consumer at {share:.0%} of its own backlog rate"
+                        f" ({rate:,.0f} events/s)")
+
+
+def bare_on_fresh_stack(rate: float, args: argparse.Namespace, workdir: Path, label: str,
+                        ) -> tuple[dict[str, float], LagTrend | None]:
+    """:func:`bare_live` at ``rate`` on a stack of its own; prints ``label`` with whether it
+    kept up, its percentiles and the cores used; returns the percentiles and the verdict."""
+    kafka, server, settings = fresh_stack(workdir, args.partitions)
     try:
-        cores, floor, kept = bare_live(settings, rate, args.latency_seconds, workdir,
+        cores, floor, kept = bare_live(settings, rate, args.latency_seconds, workdir.parent,
                                        (kafka.process.pid, server.process.pid))
     finally:
         server.stop()
         kafka.stop()
-    print(f"the bare faust consumer at {share:.0%} of its own backlog rate ({rate:,.0f} events/s):"
-          f" kept up {_verdict(kept)}; publish -> consumed "
+    print(f"{label}: kept up {_verdict(kept)}; publish -> consumed "
           + ", ".join(f"{k} {v:.1f}" for k, v in floor.items())
-          + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()))
+          + "; share of a core: " + ", ".join(f"{n} {c:.0%}" for n, c in cores.items()),
+          flush=True)
+    return floor, kept
 
 
 if __name__ == "__main__":
