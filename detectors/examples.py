@@ -64,6 +64,10 @@ _BASE_PAYLOADS: dict[str, dict[str, Any]] = {
         "appeal_id": "apl_example", "decision_id": "dec_example", "user_id": "u_example",
         "statement": "I did not do this.",
     },
+    "erasure.requested": {
+        "user_id": "u_example", "request_id": "dsr_example", "requested_by": "privacy-desk",
+        "reason": "the user asked to be forgotten",
+    },
     "user_report.filed": {
         "reporter_id": "u_example", "target_type": "user", "target_id": "u_other",
         "reason": "scam", "details": "",

@@ -176,6 +176,17 @@ MODEL_UNLEARNED = Counter(
     "retention: the log's retention or cap) and how (exact: subtracted; rebuild)",
     ["detector", "why", "method"], registry=WORKER)
 
+# ---- data rights ---------------------------------------------------------------------------
+ERASURES = Counter("vigil_erasures_total",
+                   "Erasures by stage: requested (recorded), pass (a pass over the keyspace "
+                   "done), done (audited)", ["stage"], registry=WORKER)
+ERASURES_PENDING = Gauge("vigil_erasures_pending",
+                         "Erasures requested and not done yet (the owner of tns.privacy runs "
+                         "them)", registry=WORKER)
+EVENTS_OF_ERASED = Counter("vigil_events_of_erased_users_total",
+                           "Events dropped unprocessed because they name an erased user (the "
+                           "late-event rule), by topic", ["topic"], registry=WORKER)
+
 # ---- review queue writes (by the worker) -----------------------------------------------------
 QUEUE_FLAGS = Counter("vigil_queue_flags_total",
                       "Flags offered to the review queue, by what happened to them",

@@ -5,8 +5,8 @@ service reads its server addresses here too), :class:`ReviewSettings` (the revie
 ``VIGIL_REVIEW_*``) and :class:`QueueSettings` (the review queue's SLA, lease and priority
 weights, ``VIGIL_REVIEW_*`` too). ``Settings()`` reads the environment; a field given as an
 argument wins over it. What is derived, the environment for child processes (:meth:`env`) and
-the README's configuration table (:func:`settings_table`, printed by ``python -m
-pipeline.settings``), comes from these declarations.
+the README's configuration table (:mod:`pipeline.settings_table`), comes from these
+declarations.
 
 >>> Settings(partitions=12).env()["VIGIL_PARTITIONS"]
 '12'
@@ -31,7 +31,7 @@ from schemas.clock import ClockBound
 from schemas.errors import VigilError
 
 __all__ = ["DEVELOPMENT_HASH_KEY", "MissingSecret", "QueueSettings", "ReviewSettings", "Settings",
-           "SettingsInvalid", "settings_table", "variable_names"]
+           "SettingsInvalid", "variable_names"]
 
 
 #: The key ``vigil up``'s processes hash identifiers under: public, so never outside it.
@@ -76,7 +76,7 @@ class _Declared(BaseSettings):
             if isinstance(value, _Declared):
                 out.update(value.env())
             else:
-                out[variable_of(type(self), name)] = _as_env(value, type(self).model_fields[name])
+                out[variable_of(type(self), name)] = as_env(value, type(self).model_fields[name])
         return out
 
     @classmethod
@@ -157,6 +157,13 @@ class Settings(_Declared):
     unlearn_debounce: float = Field(600.0, ge=0)
     """seconds the learner waits after the oldest erasure or withdrawal a model does not yet
     exclude before unlearning (so a burst of requests costs one rebuild)"""
+    erasure_settle: float = Field(30.0, ge=0)
+    """seconds between an erasure's two passes over Redis: every worker reads the erased set
+    within a timer tick (2 s), and what events in flight wrote meanwhile the second pass removes"""
+    erasure_dropped: Annotated[frozenset[str], NoDecode] = frozenset()
+    """the retention policy: families (inventory names, comma-separated, e.g. `case notes,audit
+    log`) whose records erasure deletes instead of keeping them pseudonymised; cases, flags,
+    decisions, platform actions and the erasure's own proof cannot be dropped"""
     model_report_window: int = Field(3 * 86400, ge=0)
     """seconds what a model saw of every scored message, proposal and job post is kept for a
     user report to label it, when neither flagged nor sampled (0: off; ~1.3 KB per consented
@@ -264,6 +271,13 @@ class Settings(_Declared):
             if not 0.0 <= rates[name.strip()] <= 1.0:
                 raise ValueError(f"the rate of {name.strip()} must be a share in [0, 1]")
         return rates
+
+    @field_validator("erasure_dropped", mode="before")
+    @classmethod
+    def _families(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def sampling_policy(self) -> sampling.SamplingPolicy:
         """The labelling sample these settings describe."""
@@ -423,10 +437,10 @@ def variable_of(cls: type[BaseSettings], name: str) -> str:
 
 def variable_names() -> set[str]:
     """Every environment variable Vigil's settings read."""
-    return {variable for _, variable, _ in _declarations()}
+    return {variable for _, variable, _ in declarations()}
 
 
-def _declarations() -> Iterator[tuple[type[_Declared], str, FieldInfo]]:
+def declarations() -> Iterator[tuple[type[_Declared], str, FieldInfo]]:
     for cls in SETTINGS_CLASSES:
         for name, field in cls.model_fields.items():
             if isinstance(field.default_factory, type) and issubclass(field.default_factory, BaseSettings):
@@ -442,7 +456,7 @@ def duration_text(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _as_env(value: Any, field: FieldInfo) -> str:
+def as_env(value: Any, field: FieldInfo) -> str:
     """A value as its variable spells it: booleans 1/0, lists comma-separated, mappings as
     ``key=value`` pairs, durations as durations, unset as empty."""
     spell = duration_text if (field.json_schema_extra or {}) == _DURATION else str
@@ -452,46 +466,6 @@ def _as_env(value: Any, field: FieldInfo) -> str:
         return "1" if value else "0"
     if isinstance(value, Mapping):
         return ",".join(f"{k}={spell(v)}" for k, v in value.items())
-    if isinstance(value, tuple | list):
-        return ",".join(str(v) for v in value)
+    if isinstance(value, tuple | list | frozenset | set):
+        return ",".join(str(v) for v in (sorted(value) if isinstance(value, frozenset | set) else value))
     return spell(value)
-
-
-def _default_text(field: FieldInfo) -> str:
-    text = _as_env(field.get_default(call_default_factory=True), field)
-    return f"`{text}`" if text else "unset"
-
-
-def settings_table() -> str:
-    """The README's configuration tables, one per settings class and one row per variable,
-    from the declarations (``python -m pipeline.settings`` prints them)."""
-    parts = []
-    for cls in SETTINGS_CLASSES:
-        rows = [f"**{cls.__doc__.split('.')[0]}** (`pipeline.settings.{cls.__name__}`)",
-                "", "| variable | default | meaning |", "| --- | --- | --- |"]
-        for owner, variable, field in _declarations():
-            if owner is cls:
-                meaning = " ".join((field.description or "").split()).replace("|", "\\|")
-                rows.append(f"| `{variable}` | {_default_text(field)} | {meaning} |")
-        parts.append("\n".join(rows) + "\n")
-    return "\n".join(parts)
-
-
-def write_table(readme: Path) -> None:
-    """Replace the generated table between the markers in ``readme``."""
-    text = readme.read_text()
-    start = text.index(_TABLE_START)
-    start = text.index("\n", start) + 1
-    end = text.index(_TABLE_END, start)
-    readme.write_text(text[:start] + settings_table() + text[end:])
-
-
-_TABLE_START, _TABLE_END = "<!-- settings-table", "<!-- /settings-table -->"
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["--write"]:
-        write_table(Path(sys.argv[2]))
-    else:
-        print(settings_table(), end="")

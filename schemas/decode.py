@@ -38,7 +38,7 @@ def decode_event(raw: bytes, *, topic: str | None = None, key: bytes | None = No
     >>> decode_event(b'{"type": "nope"}')
     Traceback (most recent call last):
     ...
-    schemas.errors.InvalidEvent: unknown_type: unknown event type 'nope' (known: action.applied, action.failed, appeal.filed, consent.changed, job_post.created, message.sent, profile.updated, proposal.submitted, review.decided, user.signed_up, user_report.filed)
+    schemas.errors.InvalidEvent: unknown_type: unknown event type 'nope' (known: action.applied, action.failed, appeal.filed, consent.changed, erasure.requested, job_post.created, message.sent, profile.updated, proposal.submitted, review.decided, user.signed_up, user_report.filed)
     """
     if raw is None:
         raise InvalidEvent("empty", "the message has no value")

@@ -244,6 +244,18 @@ class AppealPayload(Contract):
     statement: Annotated[str, Field(max_length=5_000)] = ""
 
 
+class ErasurePayload(Contract):
+    """A privacy service asks that everything Vigil keeps about a user be erased
+    (:mod:`pipeline.privacy.erasure`). Only a token with the privacy scope may publish it."""
+
+    user_id: Id
+    #: The privacy service's id for the request: a request sent twice is erased once.
+    request_id: Id
+    #: Who asked (the person or system on whose behalf the service sends it), for the audit.
+    requested_by: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(max_length=1_000)] = ""
+
+
 # ---- envelopes ------------------------------------------------------------------------------
 
 
@@ -428,6 +440,13 @@ class AppealFiled(Envelope):
     payload: AppealPayload
 
 
+class ErasureRequested(Envelope):
+    SUBJECT_FIELD = "user_id"
+    PAYLOAD_MODEL = ErasurePayload
+    type: Literal["erasure.requested"]
+    payload: ErasurePayload
+
+
 #: The platform's answers to Vigil: acknowledgements of actions, and appeals.
 PLATFORM_EVENTS = (ActionApplied, ActionFailed, AppealFiled)
 
@@ -436,7 +455,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
     for model in (
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
         ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
-        ActionApplied, ActionFailed, AppealFiled,
+        ActionApplied, ActionFailed, AppealFiled, ErasureRequested,
     )
 }
 
@@ -444,7 +463,7 @@ Event = Annotated[
     Union[
         UserSignedUp, JobPostCreated, MessageSent, ProposalSubmitted,
         ConsentChanged, UserReportFiled, ReviewDecided, ProfileUpdated,
-        ActionApplied, ActionFailed, AppealFiled,
+        ActionApplied, ActionFailed, AppealFiled, ErasureRequested,
     ],
     Field(discriminator="type"),
 ]

@@ -19,6 +19,7 @@ class Topics:
     FLAGS: Final = "tns.flags"
     ACTIONS: Final = "tns.actions"
     DEAD_LETTERS: Final = "tns.dead_letters"
+    PRIVACY: Final = "tns.privacy"
 
 
 #: The topic each event type must be published to; an event on another topic is a dead letter.
@@ -34,6 +35,7 @@ TOPIC_BY_TYPE: Final[dict[str, str]] = {
     "action.applied": Topics.ACTION_RESULTS,
     "action.failed": Topics.ACTION_RESULTS,
     "appeal.filed": Topics.APPEALS,
+    "erasure.requested": Topics.PRIVACY,
 }
 
 #: Every topic the worker consumes.
@@ -43,8 +45,9 @@ INPUT_TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(TOPIC_BY_TYPE.values(
 OUTPUT_TOPICS: Final[tuple[str, ...]] = (Topics.FLAGS, Topics.DEAD_LETTERS, Topics.ACTIONS)
 
 
-#: The platform's answers (acknowledgements of actions, appeals): a few a minute, not a stream.
-PLATFORM_TOPICS: Final[tuple[str, ...]] = (Topics.ACTION_RESULTS, Topics.APPEALS)
+#: The platform's answers (acknowledgements of actions, appeals) and privacy requests: a few a
+#: minute, not a stream.
+PLATFORM_TOPICS: Final[tuple[str, ...]] = (Topics.ACTION_RESULTS, Topics.APPEALS, Topics.PRIVACY)
 
 
 def topic_plan(partitions: int) -> dict[str, int]:

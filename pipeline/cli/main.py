@@ -29,6 +29,7 @@ from rich.table import Table
 from pipeline.cli.dead_letters import dead_letters_app
 from pipeline.cli.models import models_app
 from pipeline.cli.output import console, err, fail
+from pipeline.cli.privacy import privacy_app
 from pipeline.cli.report import report_app
 from pipeline.cli.review import review_app
 from pipeline.cli.rules import rules_app
@@ -44,6 +45,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(models_app, name="models")
 app.add_typer(report_app, name="report")
+app.add_typer(privacy_app, name="privacy")
 
 
 @app.callback()

@@ -27,6 +27,9 @@ from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
 from pipeline.models.training_log import TrainingLog
 from pipeline.models.unlearning import Unlearner
+from pipeline.privacy.erased import ErasedUsers
+from pipeline.privacy.erasure import Eraser
+from pipeline.privacy.plan import retained_families
 from pipeline.review.queue import ReviewQueue
 from pipeline.rules.live import LiveRules
 from pipeline.rules.source import RuleSource
@@ -44,6 +47,7 @@ from pipeline.worker.links import LinkStep
 from pipeline.worker.outputs import RedisOutputs
 from pipeline.worker.parking import Parking
 from pipeline.worker.platform import PlatformStep
+from pipeline.worker.privacy import PrivacyStep
 from pipeline.worker.processor import Processor
 from pipeline.worker.stats import WorkerStats
 from pipeline.worker.timers import Timers
@@ -88,6 +92,9 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
                                           allowed_lateness=settings.allowed_lateness),
                        partitions={topic: plan[topic] for topic in INPUT_TOPICS})
     queue = ReviewQueue(redis)
+    eraser = Eraser(redis, settings.model_key(), settle=settings.erasure_settle,
+                    retained=retained_families(settings.erasure_dropped))
+    erased = ErasedUsers(settings.model_key())
     worker = Worker(
         state=state,
         processor=Processor(state, rules, scorer, policy_version=settings.policy_version,
@@ -104,14 +111,15 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
         links=LinkStep(RedisLinks.from_settings(settings, redis), settings.model_key(),
                        messages=settings.link_messages),
         platform=PlatformStep(queue, dead_letters, parking),
-        auto_actions=AutoActions(queue, load_auto_actions(settings.auto_actions)))
+        auto_actions=AutoActions(queue, load_auto_actions(settings.auto_actions)),
+        privacy=PrivacyStep(eraser, erased))
     # Subscribed; the input topics' records go to the worker a fetch at a time, not to an agent.
     app.topics.add(app.topic(*INPUT_TOPICS, key_serializer="raw", value_serializer="raw"))
     app.consumer.deliver_fetches(INPUT_TOPICS, worker.take, max_records=settings.batch_size,
                                  max_wait=settings.batch_wait)
     Timers(app, worker_id=this_worker(), stats=stats, rules=rules, scorer=scorer,
            learner=learner, redis=redis, ledger_retention=settings.ledger_retention,
-           unlearner=unlearner).install()
+           unlearner=unlearner, eraser=eraser, erased=erased).install()
     return app
 
 

@@ -4,8 +4,10 @@
 
 * a task following rule deploys (``vigil:rules`` pub/sub plus a 1 s poll: in force in ~1-2 s);
 * every 2 s: restoring newer model snapshots (every worker), observing unlabelled inputs and
-  unlearning erased and withdrawn users (the learner only), and the heartbeat (``vigil:worker:<host-pid>``) with the consumer-lag gauges,
-  the ledger's trim and the metric series of the rules and models in force (created at 0);
+  unlearning erased and withdrawn users (the learner only), reading the erased users again
+  (every worker) and running due erasure passes (the owner of ``tns.privacy``), and the
+  heartbeat (``vigil:worker:<host-pid>``) with the consumer-lag gauges, the ledger's trim and
+  the metric series of the rules and models in force (created at 0);
 * on a revoke: dropping the lag gauges of partitions another worker reports now.
 """
 
@@ -21,6 +23,8 @@ from pipeline import metrics
 from pipeline.models.learner import Learner
 from pipeline.models.scorer import Scorer
 from pipeline.models.unlearning import Unlearner
+from pipeline.privacy.erased import ErasedUsers
+from pipeline.privacy.erasure import Eraser
 from pipeline.rules.source import RuleSource
 from pipeline.stores import ledger
 from pipeline.stores.heartbeat import write_beat
@@ -35,7 +39,8 @@ log = logging.getLogger("vigil.worker")
 class Timers:
     def __init__(self, app: faust.App, *, worker_id: str, stats: WorkerStats, rules: RuleSource,
                  scorer: Scorer, learner: Learner, redis: Any, ledger_retention: float,
-                 unlearner: Unlearner | None = None, interval: float = 2.0) -> None:
+                 unlearner: Unlearner | None = None, eraser: Eraser | None = None,
+                 erased: ErasedUsers | None = None, interval: float = 2.0) -> None:
         self.app = app
         self.worker_id = worker_id
         self.stats = stats
@@ -43,6 +48,8 @@ class Timers:
         self.scorer = scorer
         self.learner = learner
         self.unlearner = unlearner
+        self.eraser = eraser
+        self.erased = erased
         self.redis = redis
         self.ledger_retention = ledger_retention
         self.interval = interval
@@ -52,7 +59,7 @@ class Timers:
         start_series(self.rules(), self.scorer())
         app.task(self.follow_rule_deploys)
         for timer in (self.follow_model_snapshots, self.observe_unlabelled, self.unlearn,
-                      self.heartbeat):
+                      self.erase, self.heartbeat):
             app.timer(interval=self.interval)(timer)
         app.on_partitions_revoked.connect(self.forget_lag)
 
@@ -92,6 +99,24 @@ class Timers:
             return
         if done:
             log.info("models unlearned: %s", done)
+
+    async def erase(self) -> None:
+        # Every worker drops events about erased users (it must know them within a tick); the
+        # owner of tns.privacy, one worker, runs the erasures' passes (a pass runs for seconds
+        # and holds no lock: two owners during a rebalance would do the same idempotent work).
+        try:
+            if self.erased is not None:
+                await self.erased.refresh(self.redis)
+            if self.eraser is None or not assigned(self.app, Topics.PRIVACY):
+                return
+            pending = await self.eraser.pending()
+            metrics.ERASURES_PENDING.set(len(pending))
+            if pending:
+                for outcome in await self.eraser.run_due():
+                    log.info("erasure %s: %s", outcome.pseudonym, outcome.status)
+        except Exception as exc:  # the requests wait in Redis for the next tick
+            if not is_outage(exc):
+                log.exception("erasure failed")
 
     async def heartbeat(self) -> None:
         # Lets `vigil up`, `vigil status` and tests see that this worker joined the group.

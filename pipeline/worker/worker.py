@@ -53,6 +53,7 @@ from pipeline.worker.observe import (
 )
 from pipeline.worker.parking import PARKED, Parking
 from pipeline.worker.platform import PlatformStep
+from pipeline.worker.privacy import PrivacyStep
 from pipeline.worker.processor import Processor
 from pipeline.worker.stages import Stages
 from pipeline.worker.stats import WorkerStats
@@ -90,7 +91,8 @@ class Worker:
                  keep_all_inputs: bool = False, clock_bound: ClockBound = ClockBound(),
                  clock: Callable[[], float] = time.time, links: LinkStep | None = None,
                  platform: PlatformStep | None = None,
-                 auto_actions: AutoActions | None = None) -> None:
+                 auto_actions: AutoActions | None = None,
+                 privacy: PrivacyStep | None = None) -> None:
         self.state = state
         self.processor = processor
         self.rules = rules
@@ -106,6 +108,7 @@ class Worker:
         self.links = links
         self.platform = platform
         self.auto_actions = auto_actions
+        self.privacy = privacy
         self.rules_loaded = False
         #: Flags this worker raised lately (first decisions not yet written, among them).
         self.raised = BoundedSet()
@@ -139,7 +142,8 @@ class Worker:
 
     async def prepare(self, fetched: Fetched) -> Batch:
         """Decode a batch and submit its state script. Invalid events become dead letters, and so
-        do events dated outside ``clock_bound`` around the worker's clock."""
+        do events dated outside ``clock_bound`` around the worker's clock; erasure requests are
+        recorded and events about erased users dropped (:mod:`pipeline.worker.privacy`)."""
         if not self.rules_loaded:
             # Never judge an event with the packaged rules when a deployed set exists.
             await retrying("deployed rule set", self.rules.refresh)
@@ -147,13 +151,17 @@ class Worker:
         batch = Batch(fetched, started=time.perf_counter())
         decoded = batch.decoded
         check_clock, now = self.clock_bound.check, self.clock()
+        privacy = self.privacy
         for message in fetched.records:
             try:
                 event = decode_event(message.value, topic=message.topic, key=message.key)
                 check_clock(event, now)
-                decoded.append((message, event))
             except InvalidEvent as exc:
                 await self.dead_letters.send(message, exc.kind, exc.reason)
+                continue
+            # Erasure requests, and events about erased users, go no further.
+            if privacy is None or not await privacy.consumes(message, event):
+                decoded.append((message, event))
         if decoded:
             state = self.state
             events = [event for _, event in decoded]

@@ -612,16 +612,19 @@ def test_kubectl_kustomize_renders_when_available() -> None:
 
 # ---- secrets and defaults ---------------------------------------------------------------------
 
-def test_compose_requires_a_model_hash_key_and_says_how_to_make_one(compose: dict) -> None:
-    env = compose["services"]["worker"]["environment"]
+@pytest.mark.parametrize("service", ["worker", "review"])
+def test_compose_requires_a_model_hash_key_and_says_how_to_make_one(compose: dict,
+                                                                     service: str) -> None:
+    env = compose["services"][service]["environment"]
     match = re.fullmatch(r"\$\{VIGIL_MODEL_HASH_KEY:\?(.+)\}", str(env["VIGIL_MODEL_HASH_KEY"]))
     assert match, "the worker's key must be a required variable (${VIGIL_MODEL_HASH_KEY:?why})"
     assert "secrets.token_hex(32)" in match.group(1)
     assert env["VIGIL_METRICS_HOST"] == "0.0.0.0", "Prometheus scrapes workers from its container"
 
 
-def test_k8s_workers_take_the_model_hash_key_from_the_secret(k8s: dict) -> None:
-    (container,) = k8s[("Deployment", "vigil-worker")]["spec"]["template"]["spec"]["containers"]
+@pytest.mark.parametrize("deployment", ["vigil-worker", "vigil-review"])
+def test_k8s_workers_take_the_model_hash_key_from_the_secret(k8s: dict, deployment: str) -> None:
+    (container,) = k8s[("Deployment", deployment)]["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container.get("env", [])}
     ref = env["VIGIL_MODEL_HASH_KEY"]["valueFrom"]["secretKeyRef"]
     secret = load_yaml(K8S / "secret.template.yaml")

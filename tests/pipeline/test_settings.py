@@ -14,10 +14,10 @@ from pipeline.settings import (
     ReviewSettings,
     Settings,
     SettingsInvalid,
-    settings_table,
     variable_names,
     variable_of,
 )
+from pipeline.settings_table import settings_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -30,7 +30,7 @@ def _readme_table() -> str:
 
 
 def test_readme_table_is_the_declarations() -> None:
-    assert _readme_table() == settings_table(), "run `python -m pipeline.settings --write README.md`"
+    assert _readme_table() == settings_table(), "run `python -m pipeline.settings_table --write README.md`"
 
 
 def test_every_declared_variable_is_in_the_readme() -> None:

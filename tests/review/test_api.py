@@ -15,11 +15,10 @@ from typer.testing import CliRunner
 
 from detectors.examples import example_event
 from pipeline.review.web.app import create_app
-from pipeline.settings import Settings
 from schemas.topics import Topics
 from tests.support.flags import flag, seed
 from tests.support.kafka import read_topic
-from tests.support.review import USERS, add_users
+from tests.support.review import USERS, add_users, service_settings
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
@@ -31,7 +30,7 @@ PII_TEXT = "Pay me on venmo: ann.lee@example.com, +1 415 555 0199, from 203.0.11
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"), background=False)
+    app = create_app(service_settings(redis_url), background=False)
     with TestClient(app) as c:
         yield c
 
@@ -195,7 +194,7 @@ def test_console_posts_need_the_sessions_csrf_token(client: TestClient, tokens: 
 
 def test_login_needs_its_form_token_and_sets_a_strict_httponly_cookie(
         redis_url: str, tokens: dict[str, str]) -> None:
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"), background=False)
+    app = create_app(service_settings(redis_url), background=False)
     with TestClient(app, base_url="https://review.test") as c:
         no_form_token = c.post("/login", data={"token": tokens["alice"]}, follow_redirects=False)
         assert no_form_token.status_code == 403

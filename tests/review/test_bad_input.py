@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from detectors.examples import example_event
 from pipeline.local.embedded import start_redis
 from pipeline.review.web.app import create_app
-from pipeline.settings import ReviewSettings, Settings
+from pipeline.settings import ReviewSettings
 from tests.support.flags import flag, seed
-from tests.support.review import USERS, FakePublisher, add_users
+from tests.support.review import USERS, FakePublisher, add_users, service_settings
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -48,7 +48,7 @@ def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def _fuzz_env(url: str) -> Iterator[Env]:
     tokens = add_users(url, USERS)
     case_id, = seed(url, [flag("u1")])
-    app = create_app(Settings(redis_url=url, kafka_bootstrap="127.0.0.1:9"),
+    app = create_app(service_settings(url),
                      review=ReviewSettings(ingest_rate=1000, ingest_burst=100_000,
                                            login_failures_per_minute=1_000_000),
                      publisher=FakePublisher, background=False)
@@ -126,7 +126,7 @@ def test_audit_cursors_redis_refuses_get_422(fuzz_env: Env
 def test_oversized_bodies_get_413_before_they_are_read_whole(redis_url: str) -> None:
     tokens = add_users(redis_url, USERS)
     case_id, = seed(redis_url, [flag("u1")])
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"),
+    app = create_app(service_settings(redis_url),
                      review=ReviewSettings(ingest_max_bytes=2048), publisher=FakePublisher,
                      background=False)
     event = example_event("message.sent", {"text": "x" * 1500})

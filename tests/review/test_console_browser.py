@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from pipeline.review.web.app import create_app
-from pipeline.settings import Settings
 from tests.support.browser import LiveServer, chromium
 from tests.support.flags import flag, seed
-from tests.support.review import add_users
+from tests.support.review import add_users, service_settings
 
 HOSTILE = ('<script>window.__vigil_xss = 1</script><img src="x" id="injected-img" '
            'onerror="window.__vigil_xss = 2"><b id="injected-b">bold</b> & pay me on venmo')
@@ -30,7 +29,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def live(redis_url: str) -> Iterator[LiveServer]:
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"), background=False)
+    app = create_app(service_settings(redis_url), background=False)
     with LiveServer(app) as server:
         yield server
 

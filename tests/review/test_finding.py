@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 from detectors.examples import example_event
 from pipeline.review.queue import ReviewQueue
 from pipeline.review.web.app import create_app
-from pipeline.settings import QueueSettings, Settings
+from pipeline.settings import QueueSettings
 from tests.support.flags import flag, flag_for, seed
-from tests.support.review import USERS, add_users
+from tests.support.review import USERS, add_users, service_settings
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -96,7 +96,7 @@ async def test_the_search_index_is_bounded(redis_url: str) -> None:
 def test_search_claim_next_and_saved_filters_over_http(redis_url: str) -> None:
     tokens = add_users(redis_url, USERS)
     case_id, = seed(redis_url, [flag("u_http")])
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"), background=False)
+    app = create_app(service_settings(redis_url), background=False)
     alice, bob = ({"Authorization": f"Bearer {tokens[n]}"} for n in ("alice", "bob"))
     eve = {"Authorization": f"Bearer {tokens['eve']}"}
     with TestClient(app) as c:

@@ -13,10 +13,9 @@ import pytest
 
 from detectors.examples import example_event
 from pipeline.review.web.app import create_app
-from pipeline.settings import Settings
 from tests.support.browser import LiveServer, chromium
 from tests.support.flags import flag, flag_for, seed
-from tests.support.review import add_users
+from tests.support.review import add_users, service_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -28,7 +27,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def live(redis_server: Any) -> Iterator[LiveServer]:
-    app = create_app(Settings(redis_url=redis_server.url, kafka_bootstrap="127.0.0.1:9"),
+    app = create_app(service_settings(redis_server.url),
                      background=False)
     with LiveServer(app) as server:
         yield server

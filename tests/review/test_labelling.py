@@ -14,10 +14,10 @@ from detectors.sampling import Sample
 from pipeline.review.queue import NOT_A_DETECTION, ReviewQueue
 from pipeline.review.queue.labelling import budget_key
 from pipeline.review.web.app import create_app
-from pipeline.settings import ReviewSettings, Settings
+from pipeline.settings import ReviewSettings
 from schemas.decode import decode_event_obj
 from tests.support.flags import flag_for, message_event
-from tests.support.review import USERS, FakeClock, add_users
+from tests.support.review import USERS, FakeClock, add_users, service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +155,7 @@ def test_the_api_filters_labelling_cases_and_the_console_has_their_tab(redis_url
 
     case_id = asyncio.run(seed())
     tokens = add_users(redis_url, USERS)
-    app = create_app(Settings(redis_url=redis_url), review=ReviewSettings(), background=False)
+    app = create_app(service_settings(redis_url), review=ReviewSettings(), background=False)
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {tokens['alice']}"}
         detections = client.get("/api/cases", headers=auth).json()

@@ -15,9 +15,8 @@ from detectors.examples import example_event
 from pipeline.review.web.app import create_app
 from pipeline.review.web.auth import PERMISSIONS
 from pipeline.review.web.masking import mask, mask_text
-from pipeline.settings import Settings
 from tests.support.flags import flag_for, message_event, seed
-from tests.support.review import USERS, add_users
+from tests.support.review import USERS, add_users, service_settings
 
 SUBJECT = "u_ann"
 BIO = "I am Ann Lee (ann_lee everywhere), ask for Ann"
@@ -82,7 +81,7 @@ def test_the_subjects_names_are_masked_wherever_they_appear() -> None:
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"),
+    app = create_app(service_settings(redis_url),
                      background=False)
     with TestClient(app) as c:
         yield c

@@ -14,9 +14,8 @@ import redis as redis_lib
 from fastapi.testclient import TestClient
 
 from pipeline.review.web.app import create_app
-from pipeline.settings import Settings
 from tests.support.links import ring_case, simulated_ring
-from tests.support.review import USERS, add_users
+from tests.support.review import USERS, add_users, service_settings
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.integration,
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"), background=False)
+    app = create_app(service_settings(redis_url), background=False)
     with TestClient(app) as c:
         yield c
 

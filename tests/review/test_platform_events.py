@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 from detectors.examples import example_event
 from pipeline.review.queue import ReviewQueue
 from pipeline.review.web.app import create_app
-from pipeline.settings import QueueSettings, ReviewSettings, Settings
+from pipeline.settings import QueueSettings, ReviewSettings
 from tests.support.flags import flag
-from tests.support.review import FakePublisher, add_service, run_sync
+from tests.support.review import FakePublisher, add_service, run_sync, service_settings
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -32,7 +32,7 @@ def published() -> FakePublisher:
 
 @pytest.fixture
 def client(redis_url: str, published: FakePublisher) -> Iterator[TestClient]:
-    app = create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"),
+    app = create_app(service_settings(redis_url),
                      review=ReviewSettings(), publisher=lambda: published, clock=time.time,
                      background=False)
     with TestClient(app) as c:

@@ -16,8 +16,15 @@ from typer.testing import CliRunner
 
 from detectors.examples import example_event
 from pipeline.review.web.app import create_app
-from pipeline.settings import ReviewSettings, Settings
-from tests.support.review import USERS, FakeClock, FakePublisher, add_service, add_users
+from pipeline.settings import ReviewSettings
+from tests.support.review import (
+    USERS,
+    FakeClock,
+    FakePublisher,
+    add_service,
+    add_users,
+    service_settings,
+)
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.integration,
@@ -30,7 +37,7 @@ REPORT = example_event("user_report.filed", {"target_id": "u_other"}, producer="
 
 def app_for(redis_url: str, publisher: FakePublisher, clock: FakeClock | None = None,
             **review: object):
-    return create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"),
+    return create_app(service_settings(redis_url),
                       review=ReviewSettings(**review), publisher=lambda: publisher,
                       clock=clock or time.time, background=False)
 
@@ -171,7 +178,7 @@ def test_add_user_sets_a_service_tokens_scope_and_users_shows_it(
     runner.invoke(app, ["review", "add-user", "maria", "--role", "lead"])
     listing = runner.invoke(app, ["review", "users"]).stdout.splitlines()
     assert "consent-svc\tservice\tevent types: consent.changed\tproducers: cmp,consent" in listing
-    assert ("plain-svc\tservice\tevent types: * (every type but action.applied, action.failed, appeal.filed, consent.changed)\tproducers: *"
+    assert ("plain-svc\tservice\tevent types: * (every type but action.applied, action.failed, appeal.filed, consent.changed, erasure.requested)\tproducers: *"
             in listing)
     assert "maria\tlead" in listing
     for bad in (["analyst-x", "--role", "analyst", "--event-types", "message.sent"],
@@ -185,3 +192,21 @@ def test_add_user_sets_a_service_tokens_scope_and_users_shows_it(
     assert rotated.exit_code == 0
     listing = runner.invoke(app, ["review", "users"]).stdout.splitlines()
     assert "consent-svc\tservice\tevent types: consent.changed\tproducers: cmp,consent" in listing
+
+
+def test_an_event_about_an_erased_user_is_logged_under_their_pseudonym(
+        client: TestClient, redis_url: str) -> None:
+    from detectors.privacy import subject_pseudonym
+    from pipeline.models.keys import ERASED
+
+    pseudonym = subject_pseudonym("u_victim", service_settings(redis_url).model_key())
+    redis_lib.Redis.from_url(redis_url).zadd(ERASED, {pseudonym: 1.0})
+    token = add_service(redis_url, "reports-svc", event_types=["user_report.filed"],
+                        producers=["reports"])
+    about = example_event("user_report.filed", {"reporter_id": "u_victim"}, producer="reports",
+                          subject_id="u_victim")
+    assert client.post("/api/events", headers=bearer(token), json=about).status_code == 202
+    assert client.post("/api/events", headers=bearer(token), json=REPORT).status_code == 202
+    entries = [f[b"subject_id"].decode() for _, f in
+               redis_lib.Redis.from_url(redis_url).xrange("vigil:ingest_log")]
+    assert entries == [pseudonym, REPORT["subject_id"]] and "u_victim" not in entries

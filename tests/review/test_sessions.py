@@ -15,15 +15,15 @@ from fastapi.testclient import TestClient
 
 from pipeline.review.web.app import create_app
 from pipeline.review.web.auth import UserStore
-from pipeline.settings import ReviewSettings, Settings
-from tests.support.review import FakeClock, add_users, run_sync
+from pipeline.settings import ReviewSettings
+from tests.support.review import FakeClock, add_users, run_sync, service_settings
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def make_app(redis_url: str, clock: FakeClock | None = None, **review: object):
-    return create_app(Settings(redis_url=redis_url, kafka_bootstrap="127.0.0.1:9"),
+    return create_app(service_settings(redis_url),
                       review=ReviewSettings(**review), clock=clock or time.time,
                       background=False)
 

@@ -28,7 +28,13 @@ from schemas import (
     decode_event,
     decode_event_obj,
 )
-from schemas.events import ActionApplied, ActionFailed, AppealFiled, Envelope
+from schemas.events import (
+    ActionApplied,
+    ActionFailed,
+    AppealFiled,
+    Envelope,
+    ErasureRequested,
+)
 from tests.support.events import EXAMPLE_TYPES
 
 #: Written out by hand (not derived from EVENT_MODELS) so a wrong mapping is caught.
@@ -44,6 +50,7 @@ EXPECTED_MODEL = {
     "action.applied": ActionApplied,
     "action.failed": ActionFailed,
     "appeal.filed": AppealFiled,
+    "erasure.requested": ErasureRequested,
 }
 
 
@@ -103,7 +110,7 @@ def test_valid_example_decodes_on_its_own_topic(event_type: str) -> None:
         "consent.changed": Topics.CONSENT, "user_report.filed": Topics.REPORTS,
         "review.decided": Topics.DECISIONS, "profile.updated": Topics.PROFILES,
         "action.applied": Topics.ACTION_RESULTS, "action.failed": Topics.ACTION_RESULTS,
-        "appeal.filed": Topics.APPEALS,
+        "appeal.filed": Topics.APPEALS, "erasure.requested": Topics.PRIVACY,
     }[event_type]
     assert decode_event(encode(example_event(event_type)), topic=topic).type == event_type
 

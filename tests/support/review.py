@@ -10,8 +10,18 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 
 from pipeline.review.web.auth import UserStore
+from pipeline.settings import Settings
 
 T = TypeVar("T")
+
+
+def service_settings(redis_url: str, **kwargs: Any) -> Settings:
+    """Settings for a review service on the embedded Redis with no broker behind it (the tests
+    hand in a fake publisher), and a hash key as production must set one."""
+    kwargs.setdefault("kafka_bootstrap", "127.0.0.1:9")
+    return Settings(redis_url=redis_url, model_hash_key="test-hash-key-0123456789abcdef",
+                    **kwargs)
+
 
 USERS = {"alice": "analyst", "bob": "analyst", "lena": "lead", "eve": "engineer", "svc": "service"}
 

@@ -25,8 +25,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline import metrics
 from pipeline.kafka.group_lag import GroupLagReader
 from pipeline.kafka.publisher import Publisher
+from pipeline.privacy.erased import ErasedUsers
 from pipeline.review.queue import ReviewError, ReviewQueue
-from pipeline.review.web import api, console, finding, ingest, login, rings, sampler
+from pipeline.review.web import (
+    api,
+    console,
+    finding,
+    ingest,
+    login,
+    privacy,
+    rings,
+    sampler,
+)
 from pipeline.review.web.auth import SessionStore, UserStore
 from pipeline.review.web.bodies import BodyLimit, describe_unparsable
 from pipeline.review.web.deps import STATIC, TEMPLATES, ApiError, Services, services
@@ -96,7 +106,8 @@ def _services(settings: Settings, review: ReviewSettings, clock: Callable[[], fl
     return Services(settings, review, redis, queue, users,
                     SessionStore(redis, users, review.session_seconds, review.secret),
                     OutboxRelay(queue, make_publisher), make_publisher, clock,
-                    TokenBuckets(redis, clock), IngestLog(redis, review.ingest_log_max))
+                    TokenBuckets(redis, clock), IngestLog(redis, review.ingest_log_max,
+                                                         ErasedUsers(settings.model_key())))
 
 
 def _lifespan(settings: Settings, review: ReviewSettings, clock: Callable[[], float],
@@ -190,6 +201,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(finding.router)
     app.include_router(rings.router)  # before the console's /cases/{id}/{action}
     app.include_router(ingest.router)
+    app.include_router(privacy.router)
     app.include_router(login.router)
     app.include_router(console.router)
     app.mount("/static/swagger", StaticFiles(directory=_swagger_dir()), name="swagger")

@@ -8,8 +8,8 @@ and any producer name.
 *Restricted* types are control-plane writes: a token publishes one only when its event types
 name it. ``consent.changed`` is the first (it is written to the consent registry at once and
 turns AI scoring on or off for a user): naming it is the *consent scope*, which the consent
-service's token alone should hold. A later ``erasure.requested`` is restricted to a privacy
-service the same way: one line in :data:`RESTRICTED`, and that service's token names the type.
+service's token alone should hold. ``erasure.requested`` is restricted to the privacy service
+the same way (the *privacy scope*, which also reads a user's export).
 
 >>> scope = PublishScope.parse(["user_report.filed"], ["reports"])
 >>> scope.refusal("user_report.filed", "reports") is None
@@ -17,7 +17,7 @@ True
 >>> scope.refusal("message.sent", "reports")
 'this token may publish user_report.filed, not message.sent'
 >>> print(PublishScope().refusal("consent.changed", "consent"))  # doctest: +ELLIPSIS
-consent.changed is restricted (the consent scope: ...): a token publishes it only when its event types name it; this token's are * (every type but action.applied, action.failed, appeal.filed, consent.changed)
+consent.changed is restricted (the consent scope: ...): a token publishes it only when its event types name it; this token's are * (every type but action.applied, action.failed, appeal.filed, consent.changed, erasure.requested)
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ RESTRICTED: dict[str, str] = {
     "action.applied": "the platform scope: it marks a platform action carried out on its case",
     "action.failed": "the platform scope: it marks a platform action failed (and alerts)",
     "appeal.filed": "the platform scope: it reopens a decision as an appeal case",
+    "erasure.requested": "the privacy scope: it erases everything Vigil keeps about a user",
 }
 #: Types no token may publish: the review service writes them itself.
 NEVER: dict[str, str] = {"review.decided": "review.decided events come from the review service only"}
