@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -351,6 +351,18 @@ class QueueSettings(_Declared):
     search_entries: int = Field(200_000, ge=1)
     """identifiers the case search index keeps (the oldest go first; ~290 bytes each: ~58 MB
     at the bound, ~4-8 entries per case)"""
+    case_retention_days: int = Field(730, ge=0, le=36500)
+    """days a closed case is kept after its decision, with its flags, events, samples, notes,
+    decisions and actions (0: for ever); at least the appeal window"""
+    audit_retention_days: int = Field(730, ge=0, le=36500)
+    """days the audit log keeps an entry (0: for ever)"""
+
+    @model_validator(mode="after")
+    def _retention_outlives_appeals(self) -> QueueSettings:
+        if 0 < self.case_retention_days < self.appeal_window_days:
+            raise ValueError("VIGIL_REVIEW_CASE_RETENTION_DAYS must be 0 or at least "
+                             "VIGIL_REVIEW_APPEAL_WINDOW_DAYS: a case must outlive its appeals")
+        return self
 
     @field_validator("sla_seconds", mode="before")
     @classmethod

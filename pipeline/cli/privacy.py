@@ -123,3 +123,28 @@ def status_command() -> None:
         console.print(f"{pseudonym}: {record['passes']} of 2 passes done, requested by "
                       f"{record['requested_by']}")
     console.print(f"under way: {len(pending)}, done: {done}, erased users: {erased}")
+
+
+@privacy_app.command("retention")
+def retention_command() -> None:
+    """Apply the queue's retention now, until nothing is left past it: closed cases older than
+    VIGIL_REVIEW_CASE_RETENTION_DAYS with everything of them, audit entries older than
+    VIGIL_REVIEW_AUDIT_RETENTION_DAYS (the review service does this every ten minutes)."""
+    from pipeline.review.queue import ReviewQueue
+    from pipeline.settings import ReviewSettings
+
+    settings, review = settings_with_stack(), ReviewSettings()
+
+    async def run(client: Any) -> dict[str, int]:
+        queue = ReviewQueue(client, review.queue)
+        total = {"cases": 0, "audit_entries": 0}
+        while True:
+            gone = await queue.enforce_retention()
+            for name, n in gone.items():
+                total[name] += n
+            if not gone["cases"]:
+                return total
+
+    total = asyncio.run(_with_redis(settings, run))
+    console.print(f"past retention: {total['cases']} closed cases and "
+                  f"{total['audit_entries']} audit entries removed")

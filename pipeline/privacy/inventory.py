@@ -22,7 +22,7 @@ colon.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -41,6 +41,12 @@ Holding = Literal["identifier", "raw content", "derived", "pseudonymised", "lear
 #: model subtracts or is rebuilt without the user); ``expire`` (short-lived: erasure deletes
 #: it too, and its TTL bounds it anyway); ``none`` (nothing of a person).
 Erasure = Literal["delete", "pseudonymise", "unlearn", "expire", "none"]
+#: How its retention is enforced: ``ttl`` (every key carries a Redis TTL), ``case`` (it goes
+#: with its case, :mod:`pipeline.review.queue.retention`), ``trimmed`` (its writer or a sweep
+#: drops what is past the period), ``capped`` (a bound on entries), ``kept`` (by design: an
+#: aggregate, the proof of a choice or an erasure, staff records; erasure handles a person's),
+#: ``retention.ms`` (a Kafka topic's).
+Expiry = Literal["ttl", "case", "trimmed", "capped", "kept", "retention.ms"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Entry:
     erasure: Erasure
     #: The module that writes it.
     writer: str
+    expiry: Expiry = "ttl"
 
     @property
     def personal(self) -> bool:
@@ -62,12 +69,16 @@ class Entry:
 
 
 def _redis(family: str, pattern: str, holds: tuple[Holding, ...], retention: str,
-           erasure: Erasure, writer: str) -> Entry:
-    return Entry(family, "redis", pattern, holds, retention, erasure, writer)
+           erasure: Erasure, writer: str, expiry: Expiry | None = None) -> Entry:
+    if expiry is None:
+        expiry = "case" if retention == _CASES else "kept" if retention.startswith("kept") \
+            else "ttl"
+    return Entry(family, "redis", pattern, holds, retention, erasure, writer, expiry)
 
 
 _Q = "pipeline.review.queue"
-_CASES = "until erased (no case retention yet)"
+_CASES = ("its case: VIGIL_REVIEW_CASE_RETENTION_DAYS (730 days) after the decision "
+          "(pipeline.review.queue.retention)")
 _ID: tuple[Holding, ...] = ("identifier",)
 _NONE: tuple[Holding, ...] = ("none",)
 _WINDOW = "25 h after the last write (the longest feature window plus lateness)"
@@ -108,15 +119,17 @@ REDIS: tuple[Entry, ...] = (
            f"{_Q}.intake"),
     _redis("snooze", "vigil:snooze:<entity>", ("identifier", "staff"),
            "until the snooze ends (its TTL)", "delete", f"{_Q}.actions"),
-    _redis("audit log", "vigil:audit", ("identifier", "staff"), "until erased (no trimming yet)",
-           "pseudonymise", f"{_Q}.actions"),
+    _redis("audit log", "vigil:audit", ("identifier", "staff"),
+           "VIGIL_REVIEW_AUDIT_RETENTION_DAYS (730 days)", "pseudonymise", f"{_Q}.actions",
+           expiry="trimmed"),
     _redis("decision outbox", "vigil:outbox:pending", _ID, "until relayed to tns.decisions",
-           "pseudonymise", f"{_Q}.outbox"),
+           "pseudonymise", f"{_Q}.outbox", expiry="trimmed"),
     _redis("relayed decisions", "vigil:outbox:published", _NONE, "the relay's dedup window",
-           "none", f"{_Q}.outbox"),
+           "none", f"{_Q}.outbox", expiry="trimmed"),
     _redis("outbox lock", "vigil:outbox:lock", _NONE, "seconds (a lease)", "none", f"{_Q}.outbox"),
-    _redis("recent flags", "vigil:flags:recent", _NONE, "the newest flags (a capped stream)",
-           "none", f"{_Q}.intake"),
+    _redis("recent flags", "vigil:flags:recent", _NONE,
+           "the newest flags (a capped stream), none past its case", "none", f"{_Q}.intake",
+           expiry="capped"),
     *(_redis(f"case ids by status ({key})", f"vigil:{key}", _NONE, _CASES, "none", f"{_Q}.intake")
       for key in ("queue", "escalated", "closed", "sla", "sla:pending", "labelling",
                   "labelling:escalated", "labelling:closed")),
@@ -138,20 +151,22 @@ REDIS: tuple[Entry, ...] = (
            f"{_Q}.labelling"),
     _redis("queue statistics", "vigil:stats:<name>", _NONE, "kept", "none", f"{_Q}.stats"),
     _redis("per-minute series", "vigil:ts:<name>", _NONE,
-           "VIGIL_REVIEW_SERIES_RETENTION_SECONDS (2 days)", "none", f"{_Q}.stats"),
+           "VIGIL_REVIEW_SERIES_RETENTION_SECONDS (2 days)", "none", f"{_Q}.stats",
+           expiry="trimmed"),
     _redis("per-minute series by key", "vigil:ts:<name>:<key>", _NONE,
-           "VIGIL_REVIEW_SERIES_RETENTION_SECONDS (2 days)", "none", f"{_Q}.stats"),
+           "VIGIL_REVIEW_SERIES_RETENTION_SECONDS (2 days)", "none", f"{_Q}.stats",
+           expiry="trimmed"),
     _redis("saved filters", "vigil:saved_filters:<analyst>", ("staff",), "kept", "none",
            "pipeline.review.web.finding"),
     _redis("ingest log", "vigil:ingest_log", ("identifier", "staff"), "a capped stream", "delete",
-           "pipeline.review.web.ingest_log"),
+           "pipeline.review.web.ingest_log", expiry="capped"),
     _redis("ingest rate-limit buckets", "vigil:bucket:ingest:<service>", _NONE,
-           "until full again (seconds)", "none", "pipeline.review.web.ingest"),
+           "until full again (seconds)", "none", "pipeline.review.web.ingest", expiry="ttl"),
     # A client address may be an IPv6 address: the rest of the key, colons and all.
     _redis("failed-login buckets", "vigil:bucket:login:<kind>:<address>", ("staff",),
            "until full again (a minute)", "none", "pipeline.review.web.login"),
     _redis("analysts and tokens", "vigil:auth:<name>", ("staff",), "kept", "none",
-           "pipeline.review.web.auth"),
+           "pipeline.review.web.auth", expiry="kept"),
     _redis("console sessions", "vigil:session:<digest>", ("staff",), "8 h (VIGIL_REVIEW_SESSION)",
            "none", "pipeline.review.web.auth"),
     _redis("session secret", "vigil:review:secret", _NONE, "kept", "none",
@@ -159,11 +174,11 @@ REDIS: tuple[Entry, ...] = (
     # The worker's stores.
     _redis("consent history", "vigil:consent:<user>", ("identifier",),
            "as long as the account (proof of what was recorded)", "pseudonymise",
-           "pipeline.stores.consent"),
+           "pipeline.stores.consent", expiry="kept"),
     _redis("event digests", "vigil:digest:<event>", ("pseudonymised",),
            "VIGIL_LEDGER_RETENTION (15 min)", "expire", "pipeline.stores.ledger"),
     _redis("processing ledger", "vigil:ledger:processed", _NONE, "VIGIL_LEDGER_RETENTION (15 min)",
-           "none", "pipeline.stores.ledger"),
+           "none", "pipeline.stores.ledger", expiry="trimmed"),
     _redis("user feature windows", "vigil:f:<role>:<user>:<window>", ("identifier", "derived"),
            _WINDOW, "delete", "pipeline.stores.features"),
     _redis("user profile features", "vigil:f:user:<user>:profile", ("identifier", "derived"),
@@ -200,9 +215,9 @@ REDIS: tuple[Entry, ...] = (
     _redis("actions of a case", "vigil:case_actions:<case>", _NONE, _CASES, "none",
            f"{_Q}.enforcement"),
     _redis("failed actions", "vigil:actions:failed", _NONE, "until applied", "none",
-           f"{_Q}.enforcement"),
+           f"{_Q}.enforcement", expiry="trimmed"),
     _redis("action outbox", "vigil:outbox:actions:<name>", _ID, "until relayed to tns.actions",
-           "pseudonymise", f"{_Q}.outbox"),
+           "pseudonymise", f"{_Q}.outbox", expiry="trimmed"),
     _redis("appeal of a decision", "vigil:appeal_of:<decision>", _NONE, _CASES, "none",
            f"{_Q}.appeals"),
     *(_redis(f"appeal case ids ({key})", f"vigil:{key}", _NONE, _CASES, "none", f"{_Q}.appeals")
@@ -220,15 +235,16 @@ REDIS: tuple[Entry, ...] = (
            "VIGIL_JOIN_WINDOW past the partner topic's watermark", "delete",
            "pipeline.stores.joins"),
     _redis("held events by topic", "vigil:j:held:<topic>", _ID, "VIGIL_JOIN_WINDOW", "delete",
-           "pipeline.stores.joins"),
-    _redis("watermarks", "vigil:j:wm:<topic>", _NONE, "kept", "none", "pipeline.stores.joins"),
+           "pipeline.stores.joins", expiry="trimmed"),
+    _redis("watermarks", "vigil:j:wm:<topic>", _NONE, "kept", "none", "pipeline.stores.joins",
+    expiry="kept"),
     # Unlearning (issue 20).
     _redis("training log", "vigil:model:<model>:training_log", ("pseudonymised", "derived"),
            "VIGIL_TRAINING_LOG_RETENTION (90 days), at most VIGIL_TRAINING_LOG_MAXLEN",
-           "unlearn", "pipeline.models.learner"),
+           "unlearn", "pipeline.models.learner", expiry="trimmed"),
     _redis("learning withdrawals", "vigil:privacy:learning_withdrawn", ("pseudonymised",),
            "until every model excludes it and the training log's retention passed", "unlearn",
-           "pipeline.worker.outputs"),
+           "pipeline.worker.outputs", expiry="trimmed"),
     _redis("unlearning status", "vigil:model:unlearning", _NONE, "kept", "none",
            "pipeline.models.unlearning"),
     _redis("erased users", "vigil:privacy:erased", ("pseudonymised",),
@@ -236,7 +252,7 @@ REDIS: tuple[Entry, ...] = (
            "pseudonymise", "pipeline.privacy.erasure"),
     _redis("erasures under way", "vigil:privacy:erasing", ("identifier", "raw content"),
            "until the erasure's second pass (VIGIL_ERASURE_SETTLE after the first)", "delete",
-           "pipeline.privacy.erasure"),
+           "pipeline.privacy.erasure", expiry="trimmed"),
     _redis("erasures done", "vigil:privacy:erasures", ("pseudonymised",),
            "kept (pseudonym -> what was erased and kept: the proof)", "pseudonymise",
            "pipeline.privacy.erasure"),
@@ -247,15 +263,16 @@ REDIS: tuple[Entry, ...] = (
     _redis("scored content awaiting a report", "vigil:model:content:<type>:<content>", _ID,
            "VIGIL_MODEL_REPORT_WINDOW (3 days)", "delete", "pipeline.models.scorer"),
     _redis("model snapshots", "vigil:model:<model>:snapshot:<n>", ("learned",),
-           "the newest versions", "unlearn", "pipeline.models.learner"),
+           "the newest versions", "unlearn", "pipeline.models.learner", expiry="trimmed"),
     _redis("model version", "vigil:model:<model>:version", _NONE, "kept", "none",
            "pipeline.models.learner"),
     _redis("applied decisions", "vigil:model:applied_decisions", _NONE, "kept", "none",
            "pipeline.models.learner"),
     _redis("unlabelled signups seen", "vigil:model:<model>:observed", _NONE, "capped", "none",
-           "pipeline.models.scorer"),
+           "pipeline.models.scorer", expiry="capped"),
     _redis("unlabelled signups for the anomaly part", "vigil:model:<model>:unlabelled",
-           ("identifier", "derived"), "capped stream", "delete", "pipeline.models.scorer"),
+           ("identifier", "derived"), "capped stream", "delete", "pipeline.models.scorer",
+           expiry="capped"),
     _redis("unlabelled stream cursor", "vigil:model:<model>:unlabelled:cursor", _NONE, "kept",
            "none", "pipeline.models.learner"),
 )
@@ -280,11 +297,13 @@ KAFKA: tuple[Entry, ...] = (
     Entry("platform actions", "kafka", Topics.ACTIONS, ("identifier",), _kept(Topics.ACTIONS),
           "expire", f"{_Q}.outbox"),
 )
+KAFKA = tuple(replace(e, expiry="retention.ms") for e in KAFKA)  # the broker deletes segments
 
 FILES: tuple[Entry, ...] = (
     Entry("Redis append-only file", "file", ".vigil/redis/appendonly.aof",
           ("identifier", "raw content", "derived", "learned"), "what Redis holds; erased keys "
-          "leave the file when it is rewritten", "delete", "redis-server (pipeline.local)"),
+          "leave the file when it is rewritten (erasure asks Redis to)", "delete",
+          "redis-server (pipeline.local)", expiry="trimmed"),
 )
 
 INVENTORY: tuple[Entry, ...] = (*REDIS, *KAFKA, *FILES)
@@ -325,9 +344,9 @@ def entry_for_topic(topic: str) -> Entry | None:
 
 def markdown_table() -> str:
     """The README's data inventory table."""
-    rows = ["| store | key, topic or file | holds | kept | erasure |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = ["| store | key, topic or file | holds | kept | enforced by | erasure |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for e in INVENTORY:
         rows.append(f"| {e.store} | `{e.pattern}` ({e.family}) | {', '.join(e.holds)} | "
-                    f"{e.retention} | {e.erasure} |")
+                    f"{e.retention} | {e.expiry} | {e.erasure} |")
     return "\n".join(rows)

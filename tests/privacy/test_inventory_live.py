@@ -1,20 +1,29 @@
 """Every key a running stack writes belongs to an inventory entry: simulated traffic through
 the worker, then an analyst's day through the review service's API (claim, note, decide,
 snooze, a saved filter, a published event, a refused login), the decisions relayed and
-learned, and a rule deploy. A new key family that reaches Redis without an entry fails here."""
+learned, and a rule deploy. A new key family that reaches Redis without an entry fails here;
+so does a key of a family kept by a TTL that has none, and anything of a decided case left once
+the queue's clock has moved past the case retention."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from detectors.ruleset import default_sources
 from pipeline.local.embedded import free_port
 from pipeline.models.keys import APPLIED
 from pipeline.privacy.inventory import entry_for_key
+from pipeline.review.queue import ReviewQueue
+from pipeline.review.queue.retention import DAY
 from pipeline.rules.store import RuleStore
+from pipeline.settings import QueueSettings
 from tests.support.labelling import publish
-from tests.support.review import add_service, add_users
+from tests.support.person import dump
+from tests.support.review import add_service, add_users, run_sync
 from tests.support.stack import Stack
 from tests.support.traffic import simulated, wait_caught_up, wait_processed
 from tests.support.waiting import wait_until
@@ -69,3 +78,33 @@ def test_every_key_a_running_stack_writes_has_an_inventory_entry(stack: Stack) -
             "consent history", "user feature windows",
             "model inputs awaiting a label", "labelling sample"} <= families
     assert sorted(k for k in keys if entry_for_key(k) is None) == []
+    the_retention_periods_are_enforced(stack, keys)
+
+
+def the_retention_periods_are_enforced(stack: Stack, keys: set[str]) -> None:
+    """Every key of a family kept by a TTL carries one (Redis's clock ends it); moving the
+    queue's clock past the case retention takes the decided cases with everything of them
+    (their ids are nowhere after), and past the audit retention the audit log's entries."""
+    client = stack.client
+    without = sorted(k for k in keys if (e := entry_for_key(k)) and e.expiry == "ttl"
+                     and client.pttl(k) == -1)
+    assert without == []
+    closed = [m.decode() for m in client.zrange("vigil:closed", 0, -1)]
+    assert len(closed) == 3
+    ids = set(closed) | {f.decode() for c in closed
+                         for f in client.lrange(f"vigil:case:{c}:flags", 0, -1)}
+    later = time.time() + (QueueSettings().case_retention_days + 1) * DAY
+
+    async def sweep() -> dict[str, int]:
+        redis = Redis.from_url(stack.settings.redis_url)
+        try:
+            return await ReviewQueue(redis, QueueSettings(), lambda: later).enforce_retention()
+        finally:
+            await redis.aclose()
+    gone = run_sync(sweep)
+    assert gone["cases"] == 3 and gone["audit_entries"] > 0
+    left = {k: [i for i in ids if i in k or i in text] for k, text in dump(client).items()
+            if not k.startswith("vigil:outbox")}
+    assert {k: v for k, v in left.items() if v} == {}
+    assert client.xlen("vigil:audit") == 0
+    assert client.zcard("vigil:queue") > 0  # the open cases stay

@@ -53,6 +53,7 @@ from pipeline.review.queue.policy import (
     iso,
     minute_of,
 )
+from pipeline.review.queue.retention import Retention
 from pipeline.review.queue.search import Search
 from pipeline.review.queue.stats import Stats
 from pipeline.review.queue.views import KINDS, CaseViews
@@ -90,6 +91,7 @@ __all__ = [
     "Outcome",
     "QueueBase",
     "ReviewError",
+    "Retention",
     "ReviewQueue",
     "SampleResult",
     "Stats",
@@ -99,6 +101,6 @@ __all__ = [
 ]
 
 
-class ReviewQueue(Intake, Labelling, Actions, Search, Stats, Outbox):
+class ReviewQueue(Intake, Labelling, Actions, Search, Stats, Outbox, Retention):
     """Cases in Redis, all parts: ``ReviewQueue(redis, config, clock)``. ``clock`` returns epoch
     seconds (tests pass a fake one). A caller that only adds flags can use :class:`Intake`."""

@@ -77,6 +77,9 @@ class Sampler:
             await self.queue.export_enforcement()
             if time.monotonic() - self._last_trim > 600:
                 await self.queue.trim_series()
+                gone = await self.queue.enforce_retention()
+                if any(gone.values()):
+                    log.info("retention: %s", gone)
                 self._last_trim = time.monotonic()
         except asyncio.CancelledError:
             raise
