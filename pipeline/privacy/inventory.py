@@ -261,7 +261,9 @@ REDIS: tuple[Entry, ...] = (
            ("identifier", "derived"), "VIGIL_MODEL_INPUT_TTL (30 days)", "delete",
            "pipeline.models.scorer"),
     _redis("scored content awaiting a report", "vigil:model:content:<type>:<content>", _ID,
-           "VIGIL_MODEL_REPORT_WINDOW (3 days)", "delete", "pipeline.models.scorer"),
+           "VIGIL_MODEL_REPORT_WINDOW (3 days); VIGIL_MODEL_INPUT_TTL (30 days), with its "
+           "model inputs, when the event was flagged or sampled", "delete",
+           "pipeline.models.scorer"),
     _redis("model snapshots", "vigil:model:<model>:snapshot:<n>", ("learned",),
            "the newest versions", "unlearn", "pipeline.models.learner", expiry="trimmed"),
     _redis("model version", "vigil:model:<model>:version", _NONE, "kept", "none",

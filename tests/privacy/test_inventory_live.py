@@ -13,6 +13,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from detectors.features import HORIZON, PROFILE_TTL
 from detectors.ruleset import default_sources
 from pipeline.local.embedded import free_port
 from pipeline.models.keys import APPLIED
@@ -20,7 +21,7 @@ from pipeline.privacy.inventory import entry_for_key
 from pipeline.review.queue import ReviewQueue
 from pipeline.review.queue.retention import DAY
 from pipeline.rules.store import RuleStore
-from pipeline.settings import QueueSettings
+from pipeline.settings import QueueSettings, ReviewSettings, Settings
 from tests.support.labelling import publish
 from tests.support.person import dump
 from tests.support.review import add_service, add_users, run_sync
@@ -81,6 +82,25 @@ def test_every_key_a_running_stack_writes_has_an_inventory_entry(stack: Stack) -
     the_retention_periods_are_enforced(stack, keys)
 
 
+def ttl_bounds() -> dict[str, float]:
+    """Each personal TTL family's longest period (seconds), from the defaults it is set by."""
+    s, q, r = Settings(), QueueSettings(), ReviewSettings()
+    windows = {f: HORIZON for f in ("user feature windows", "cover-letter fingerprints",
+                                    "accounts per device", "accounts per /24")}
+    profiles = {f: PROFILE_TTL for f in ("user profile features", "public profile features",
+                                         "job features")}
+    links = {f: s.link_retention for f in ("links of an account", "text links of an account",
+                                           "accounts per link key", "accounts per text band",
+                                           "confirmed fraud accounts")}
+    return {**windows, **profiles, **links, "event digests": s.ledger_retention,
+            "snooze": 30 * DAY, "subject history": q.history_retention_seconds,
+            "content of a message or proposal": q.report_content_seconds,
+            "console sessions": r.session_seconds,
+            "join books": 2 * HORIZON, "held events": 2 * HORIZON,  # the stash's TTL
+            "model inputs awaiting a label": s.model_input_ttl,
+            "scored content awaiting a report": max(s.model_report_window, s.model_input_ttl)}
+
+
 def the_retention_periods_are_enforced(stack: Stack, keys: set[str]) -> None:
     """Every key of a family kept by a TTL carries one (Redis's clock ends it); moving the
     queue's clock past the case retention takes the decided cases with everything of them
@@ -89,6 +109,14 @@ def the_retention_periods_are_enforced(stack: Stack, keys: set[str]) -> None:
     without = sorted(k for k in keys if (e := entry_for_key(k)) and e.expiry == "ttl"
                      and client.pttl(k) == -1)
     assert without == []
+    # ...and none longer than its family's declared period (the personal ones).
+    bounds = ttl_bounds()
+    for key in keys:
+        entry = entry_for_key(key)
+        if entry is None or entry.expiry != "ttl" or not entry.personal:
+            continue
+        assert entry.family in bounds, f"{entry.family}: state its period in ttl_bounds()"
+        assert client.pttl(key) <= bounds[entry.family] * 1000, (key, entry.retention)
     closed = [m.decode() for m in client.zrange("vigil:closed", 0, -1)]
     assert len(closed) == 3
     ids = set(closed) | {f.decode() for c in closed
