@@ -136,7 +136,7 @@ def retention_command() -> None:
     settings, review = settings_with_stack(), ReviewSettings()
 
     async def run(client: Any) -> dict[str, int]:
-        queue = ReviewQueue(client, review.queue)
+        queue = ReviewQueue(client, review.queue, search_key=_key(settings))
         total = {"cases": 0, "audit_entries": 0}
         while True:
             gone = await queue.enforce_retention()

@@ -91,7 +91,7 @@ def build_app(settings: Settings, rules: RuleSource | None = None, *, redis: Red
                                           max_held=settings.join_max_held,
                                           allowed_lateness=settings.allowed_lateness),
                        partitions={topic: plan[topic] for topic in INPUT_TOPICS})
-    queue = ReviewQueue(redis)
+    queue = ReviewQueue(redis, search_key=settings.model_key())
     eraser = Eraser(redis, settings.model_key(), settle=settings.erasure_settle,
                     retained=retained_families(settings.erasure_dropped))
     erased = ErasedUsers(settings.model_key())

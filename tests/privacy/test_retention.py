@@ -20,6 +20,7 @@ from tests.support.review import FakeClock
 
 pytestmark = pytest.mark.integration
 SETTINGS = QueueSettings()
+KEY = "retention-test-key-0123456789"
 
 
 async def a_decided_case(queue: ReviewQueue, user: str) -> dict[str, str]:
@@ -102,13 +103,15 @@ def test_the_command_applies_retention_now(redis_url: str, tmp_path,
     async def an_old_case() -> dict[str, str]:
         redis = Redis.from_url(redis_url)
         try:
-            return await a_decided_case(ReviewQueue(redis, SETTINGS,
-                                                    FakeClock(time.time() - 800 * DAY)), "u_old")
+            queue = ReviewQueue(redis, SETTINGS, FakeClock(time.time() - 800 * DAY),
+                                search_key=KEY.encode())
+            return await a_decided_case(queue, "u_old")
         finally:
             await redis.aclose()
     old = run_sync(an_old_case)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("VIGIL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("VIGIL_MODEL_HASH_KEY", KEY)
     result = CliRunner().invoke(app, ["privacy", "retention"])
     assert result.exit_code == 0, result.output
     assert "1 closed cases" in result.output

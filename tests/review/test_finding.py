@@ -78,6 +78,10 @@ async def test_search_finds_cases_by_ids_email_ip_and_device(queue: ReviewQueue)
     assert await ids("no such thing with spaces") == []
     members = b" ".join(await queue.redis.zrange("vigil:search", 0, -1))
     assert b"example.com" not in members.lower() and b"203.0.113" not in members
+    # The digests are keyed with the secret hashing key: without it an e-mail finds nothing.
+    stranger = ReviewQueue(queue.redis, queue.config, queue.clock, search_key=b"another-key-x" * 2)
+    assert [c["case_id"] for c in await stranger.search("ann.lee@example.com")] == []
+    assert [c["case_id"] for c in await stranger.search("u_ann")] == [case_id]  # ids as they are
 
 
 async def test_the_search_index_is_bounded(redis_url: str) -> None:

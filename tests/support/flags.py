@@ -12,7 +12,7 @@ from detectors.examples import example_event
 from pipeline.review.queue import ReviewQueue
 from pipeline.settings import QueueSettings
 from schemas.outputs import Flag, flag_id_for
-from tests.support.review import run_sync
+from tests.support.review import SERVICE_HASH_KEY, run_sync
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 
@@ -50,7 +50,7 @@ def seed(redis_url: str, items: list[tuple[Flag, dict[str, Any]]]) -> list[str]:
     async def run() -> list[str]:
         redis = Redis.from_url(redis_url)
         try:
-            queue = ReviewQueue(redis, QueueSettings())
+            queue = ReviewQueue(redis, QueueSettings(), search_key=SERVICE_HASH_KEY.encode())
             return [(await queue.add_flag(f, e)).case_id for f, e in items]
         finally:
             await redis.aclose()

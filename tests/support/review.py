@@ -19,8 +19,12 @@ def service_settings(redis_url: str, **kwargs: Any) -> Settings:
     """Settings for a review service on the embedded Redis with no broker behind it (the tests
     hand in a fake publisher), and a hash key as production must set one."""
     kwargs.setdefault("kafka_bootstrap", "127.0.0.1:9")
-    return Settings(redis_url=redis_url, model_hash_key="test-hash-key-0123456789abcdef",
-                    **kwargs)
+    return Settings(redis_url=redis_url, model_hash_key=SERVICE_HASH_KEY, **kwargs)
+
+
+#: The hash key of :func:`service_settings` (what :func:`tests.support.flags.seed` indexes
+#: the search digests under, so such a service finds what it seeds).
+SERVICE_HASH_KEY = "test-hash-key-0123456789abcdef"
 
 
 USERS = {"alice": "analyst", "bob": "analyst", "lena": "lead", "eve": "engineer", "svc": "service"}

@@ -10,17 +10,21 @@ from typing import Any
 from redis.asyncio import Redis
 
 from pipeline.review.queue.scripts import Scripts
-from pipeline.settings import QueueSettings
+from pipeline.settings import DEVELOPMENT_HASH_KEY, QueueSettings
 
 
 class QueueBase:
     """Cases in Redis. ``clock`` returns epoch seconds (tests pass a fake one)."""
 
     def __init__(self, redis: Redis, config: QueueSettings | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 search_key: bytes = DEVELOPMENT_HASH_KEY.encode()) -> None:
         self.redis = redis
         self.config = config or QueueSettings()
         self.clock = clock
+        #: Keys the search index's digests (the models' hashing key, Settings.model_key():
+        #: the worker that writes the index and the service that reads it pass the same).
+        self.search_key = search_key
         self.scripts = Scripts.register(redis)
 
 

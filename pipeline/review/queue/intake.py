@@ -152,5 +152,6 @@ class Intake(History):
             repr(flag.occurred_at.timestamp()), str(flag.dedup_seconds), "1" if report else "0",
             subject, flag.event_id, event_json, str(self.config.sla_seconds[flag.severity]),
             minute_of(now), flag.reason[:500], *map(repr, priority_weights(self.config)),
-            orjson.dumps(terms_of(data)).decode(), str(self.config.search_entries),
+            orjson.dumps(terms_of(data, self.search_key)).decode(),
+            str(self.config.search_entries),
         ]

@@ -98,7 +98,7 @@ class Retention(QueueBase):
                 return 0
             doomed = await _belongings(pipe, case_id, case)
             pipe.multi()
-            _queue_purge(pipe, case_id, case, doomed)
+            _queue_purge(pipe, case_id, case, doomed, self.search_key)
             try:
                 await pipe.execute()
             except WatchError:  # changed meanwhile (an appeal opened): the next round
@@ -122,7 +122,8 @@ async def _belongings(pipe: Any, case_id: str, case: dict[str, str]) -> dict[str
             "events": [orjson.loads(e) for e in events if e]}
 
 
-def _queue_purge(pipe: Any, case_id: str, case: dict[str, str], doomed: dict[str, Any]) -> None:
+def _queue_purge(pipe: Any, case_id: str, case: dict[str, str], doomed: dict[str, Any],
+                 search_key: bytes) -> None:
     entity, subject = case.get("entity", ""), case.get("subject_id", "")
     pipe.delete(*(K + own.format(case_id) for own in _OWN))
     for flag_id in doomed["flag_ids"]:
@@ -146,14 +147,15 @@ def _queue_purge(pipe: Any, case_id: str, case: dict[str, str], doomed: dict[str
         pipe.lrem(f"{K}entity_cases:{entity}", 0, case_id)
     for members in _CASE_SETS:
         pipe.zrem(members, case_id)
-    terms = _search_terms(case_id, case, doomed["events"])
+    terms = _search_terms(case_id, case, doomed["events"], search_key)
     pipe.zrem(K + "search", *terms)
     pipe.zrem(K + "search:at", *terms)
 
 
-def _search_terms(case_id: str, case: dict[str, str], events: list[Any]) -> list[str]:
+def _search_terms(case_id: str, case: dict[str, str], events: list[Any],
+                  key: bytes) -> list[str]:
     """The case's members of the search index, as intake wrote them (lua/search.lua)."""
-    terms = [t for e in events for t in terms_of(e)] + [f"case:{case_id}"]
+    terms = [t for e in events for t in terms_of(e, key)] + [f"case:{case_id}"]
     entity_type, entity_id = case.get("entity_type", ""), case.get("entity_id", "")
     if entity_type == "user":
         terms.append(f"user:{entity_id}")

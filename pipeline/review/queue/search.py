@@ -3,12 +3,13 @@
 The index is written at intake (``lua/search.lua``, in the same script as the flag, so a case is
 findable the moment it exists) and bounded (``search_entries``, the oldest entries go first).
 Ids are indexed as they are (the case hash holds them anyway) and match by prefix. An e-mail,
-IP address or device id is indexed only as a keyed digest of its normalised value, so the index
-holds no raw personal data beyond what the case's stored events already hold; those match
-exactly (an IP address also by its /24 or /16 network, also digested).
+IP address or device id is indexed only as a digest of its normalised value keyed with the
+models' secret hashing key (``VIGIL_MODEL_HASH_KEY``: the worker that writes the index and the
+review service that reads it hold the same), so nobody without the key can try e-mails against
+the index; those match exactly (an IP address also by its /24 or /16 network, also digested).
 
->>> terms_of({"type": "user.signed_up", "payload": {"email": "A@x.io", "ip": "1.2.3.4"}})[0]
-'email:25da2e778acba6575a373e13dc413303'
+>>> terms_of({"type": "user.signed_up", "payload": {"email": "A@x.io"}}, b"k" * 16)
+['email:a853fda9129a4091f8f631165a66d08d']
 >>> guess_kinds("a@b.co"), guess_kinds("10.0.0.1"), guess_kinds("case_1")
 (('email',), ('ip',), ('case', 'user', 'job', 'device'))
 """
@@ -30,10 +31,13 @@ PREFIX_KINDS = frozenset({"case", "user", "job"})
 _ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 
 
-def digest(kind: str, value: str) -> str:
-    """A personal identifier as the index keeps it: a keyed digest of its normalised value."""
+def digest(kind: str, value: str, key: bytes) -> str:
+    """A personal identifier as the index keeps it: a keyed digest of its normalised value
+    (BLAKE2b takes keys of up to 64 bytes: a longer one is hashed down first)."""
     norm = value.strip().lower()
-    return hashlib.blake2b(norm.encode(), key=b"vigil-search", person=kind.encode()[:16],
+    if len(key) > 64:
+        key = hashlib.blake2b(key).digest()
+    return hashlib.blake2b(norm.encode(), key=key, person=kind.encode()[:16],
                            digest_size=16).hexdigest()
 
 
@@ -47,7 +51,7 @@ def _networks(ip: str) -> list[str]:
     return [str(ipaddress.ip_network(f"{addr}/{n}", strict=False)) for n in sizes]
 
 
-def terms_of(event: Mapping[str, Any] | None) -> list[str]:
+def terms_of(event: Mapping[str, Any] | None, key: bytes) -> list[str]:
     """The search terms an event's envelope adds to its case (besides the case's ids, which
     the script adds): job ids, and digests of e-mail, IP address (and networks) and device."""
     if not event:
@@ -55,12 +59,12 @@ def terms_of(event: Mapping[str, Any] | None) -> list[str]:
     payload = event.get("payload") or {}
     terms = []
     if payload.get("email"):
-        terms.append("email:" + digest("email", str(payload["email"])))
+        terms.append("email:" + digest("email", str(payload["email"]), key))
     if payload.get("ip"):
         ip = str(payload["ip"])
-        terms += ["ip:" + digest("ip", v) for v in (ip, *_networks(ip))]
+        terms += ["ip:" + digest("ip", v, key) for v in (ip, *_networks(ip))]
     if payload.get("device_id"):
-        terms.append("device:" + digest("device", str(payload["device_id"])))
+        terms.append("device:" + digest("device", str(payload["device_id"]), key))
     if payload.get("job_id"):
         terms.append("job:" + str(payload["job_id"]))
     return list(dict.fromkeys(terms))
@@ -78,7 +82,7 @@ def guess_kinds(query: str) -> tuple[str, ...]:
         return ("case", "user", "job", "device")
 
 
-def lex_range(kind: str, query: str, prefix: bool) -> tuple[str, str] | None:
+def lex_range(kind: str, query: str, prefix: bool, key: bytes) -> tuple[str, str] | None:
     """The ZRANGEBYLEX bounds of a query of one kind (None: it cannot match anything)."""
     q = query.strip()
     if kind in PREFIX_KINDS:
@@ -90,7 +94,7 @@ def lex_range(kind: str, query: str, prefix: bool) -> tuple[str, str] | None:
             q = str(ipaddress.ip_network(q, strict=False)) if "/" in q else q
         except ValueError:
             return None
-    term = f"{kind}:{digest(kind, q)} "
+    term = f"{kind}:{digest(kind, q, key)} "
     return f"[{term}", f"[{term}\xff"
 
 
@@ -103,7 +107,7 @@ class Search(QueueBase):
         index entries first; a case found several ways comes once."""
         found: dict[str, None] = {}
         for k in ((kind,) if kind else guess_kinds(query)):
-            bounds = lex_range(k, query, prefix)
+            bounds = lex_range(k, query, prefix, self.search_key)
             if bounds is None:
                 continue
             members = await self.redis.zrangebylex("vigil:search", *bounds, start=0, num=limit)

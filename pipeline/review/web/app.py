@@ -101,7 +101,7 @@ def _services(settings: Settings, review: ReviewSettings, clock: Callable[[], fl
     """The composition root: every collaborator the routers use, on one Redis client."""
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5,
                            health_check_interval=10)
-    queue = ReviewQueue(redis, review.queue, clock)
+    queue = ReviewQueue(redis, review.queue, clock, search_key=settings.model_key())
     users = UserStore(redis)
     return Services(settings, review, redis, queue, users,
                     SessionStore(redis, users, review.session_seconds, review.secret),
