@@ -2,8 +2,9 @@
 the worker, then an analyst's day through the review service's API (claim, note, decide,
 snooze, a saved filter, a published event, a refused login), the decisions relayed and
 learned, and a rule deploy. A new key family that reaches Redis without an entry fails here;
-so does a key of a family kept by a TTL that has none, and anything of a decided case left once
-the queue's clock has moved past the case retention."""
+so does a key of a family kept by a TTL without one (or a longer one than its period), anything
+of a decided case left once the queue's clock has moved past the case retention, and a
+per-minute bucket or ledger entry left past theirs."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pipeline.review.queue import ReviewQueue
 from pipeline.review.queue.retention import DAY
 from pipeline.rules.store import RuleStore
 from pipeline.settings import QueueSettings, ReviewSettings, Settings
+from pipeline.stores import ledger
 from tests.support.labelling import publish
 from tests.support.person import dump
 from tests.support.review import add_service, add_users, run_sync
@@ -101,6 +103,26 @@ def ttl_bounds() -> dict[str, float]:
             "scored content awaiting a report": max(s.model_report_window, s.model_input_ttl)}
 
 
+def the_trimmed_series_and_ledger_are_emptied(stack: Stack) -> None:
+    """Past the per-minute series' and the processing ledger's periods (their writers trim):
+    not a bucket or an entry is left."""
+    series = [k for k in stack.client.scan_iter(match="vigil:ts:*")
+              if stack.client.type(k) == b"hash"]
+    assert any(stack.client.hlen(k) for k in series)
+    later = time.time() + QueueSettings().series_retention_seconds + 120
+
+    async def trim() -> None:
+        redis = Redis.from_url(stack.settings.redis_url)
+        try:
+            await ReviewQueue(redis, QueueSettings(), lambda: later).trim_series()
+            await ledger.trim(redis, later - Settings().ledger_retention)
+        finally:
+            await redis.aclose()
+    run_sync(trim)
+    assert {k.decode(): stack.client.hlen(k) for k in series if stack.client.hlen(k)} == {}
+    assert stack.client.zcard(ledger.KEY) == 0
+
+
 def the_retention_periods_are_enforced(stack: Stack, keys: set[str]) -> None:
     """Every key of a family kept by a TTL carries one (Redis's clock ends it); moving the
     queue's clock past the case retention takes the decided cases with everything of them
@@ -131,6 +153,7 @@ def the_retention_periods_are_enforced(stack: Stack, keys: set[str]) -> None:
             await redis.aclose()
     gone = run_sync(sweep)
     assert gone["cases"] == 3 and gone["audit_entries"] > 0
+    the_trimmed_series_and_ledger_are_emptied(stack)
     left = {k: [i for i in ids if i in k or i in text] for k, text in dump(client).items()
             if not k.startswith("vigil:outbox")}
     assert {k: v for k, v in left.items() if v} == {}

@@ -102,9 +102,10 @@ class Stats(Estimates):
         """Drop per-minute buckets older than the retention."""
         floor = self.clock() - self.config.series_retention_seconds
         detectors = [as_str(d) for d in await self.redis.smembers(K + "ts:detectors")]
+        samples = [as_str(k) async for k in self.redis.scan_iter(match=K + "ts:samples:*")]
         keys = [K + "ts:queue_depth", K + "ts:sla_breached", K + "ts:sla_breaches",
                 *[f"{K}ts:flags:{d}" for d in detectors],
-                *[f"{K}ts:decisions:{o}" for o in OUTCOMES]]
+                *[f"{K}ts:decisions:{o}" for o in OUTCOMES], *samples]
         removed = 0
         for key in keys:
             old = [f for f in await self.redis.hkeys(key) if int(as_str(f)) < floor]
