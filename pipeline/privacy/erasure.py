@@ -23,6 +23,7 @@ audit entry says who asked, when, what was erased and what was kept and why, and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -114,7 +115,6 @@ class Eraser:
     async def run_due(self, *, wait: bool = False) -> list[Outcome]:
         """Run the next pass of every pending erasure that is due (``wait``: until all are done,
         sleeping out each ``settle``)."""
-        import asyncio
         out = []
         while True:
             pending = await self.pending()

@@ -80,7 +80,7 @@ def _shown(item: Record, subject: Subject) -> dict[str, Any] | None:
     if named:
         return {**out, "value": _plain(item.kind, item.value)}
     if item.kind in ("set", "zset", "list", "stream"):
-        mine = [v for v, text in zip(_items(item), values_of(item)) if _tied(text, subject)]
+        mine = [v for v, text in zip(item.value, values_of(item)) if _tied(text, subject)]
         return {**out, "value": _plain(item.kind, mine)} if mine else None
     if not any(_tied(v, subject) for v in values_of(item)):
         return None
@@ -95,10 +95,6 @@ def _shown(item: Record, subject: Subject) -> dict[str, Any] | None:
 def _tied(value: Any, subject: Subject) -> bool:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return subject.ties(text) or (" " in text and text.rpartition(" ")[2] in subject.cases)
-
-
-def _items(item: Record) -> list[Any]:
-    return list(item.value)
 
 
 def _plain(kind: str, value: Any) -> Any:

@@ -95,7 +95,7 @@ async def read(redis: Redis, names: list[str]) -> list[Record]:
         if kind == "none" or read_only_names(name):
             continue
         wanted.append((name, kind))
-        _queue_read(pipe, name, kind)
+        _read_command(pipe, name, kind)
     values = dict(zip((n for n, _ in wanted), await pipe.execute())) if wanted else {}
     out = []
     for name, kind in zip(names, kinds):
@@ -109,21 +109,21 @@ async def read(redis: Redis, names: list[str]) -> list[Record]:
     return out
 
 
-def _queue_read(pipe: Any, name: str, kind: str) -> None:
+def _read_command(client: Any, name: str, kind: str) -> Any:
+    """The read of a key of ``kind``: queued on a pipeline, or run at once on a watched one."""
     if kind == "string":
-        pipe.get(name)
-    elif kind == "hash":
-        pipe.hgetall(name)
-    elif kind == "set":
-        pipe.smembers(name)
-    elif kind == "zset":
-        pipe.zrange(name, 0, -1, withscores=True)
-    elif kind == "list":
-        pipe.lrange(name, 0, -1)
-    elif kind == "stream":
-        pipe.xrange(name)
-    else:
-        pipe.exists(name)
+        return client.get(name)
+    if kind == "hash":
+        return client.hgetall(name)
+    if kind == "set":
+        return client.smembers(name)
+    if kind == "zset":
+        return client.zrange(name, 0, -1, withscores=True)
+    if kind == "list":
+        return client.lrange(name, 0, -1)
+    if kind == "stream":
+        return client.xrange(name)
+    return client.exists(name)  # a type erasure does not read: its name alone matters
 
 
 def _decode(kind: str, raw: Any) -> Any:
@@ -160,7 +160,8 @@ async def apply(redis: Redis, change: Change, *, replan: Any) -> Change | None:
                 kind = _text(await pipe.type(change.key)) or "none"
                 if kind == "none":
                     return None
-                fresh = await _read_watched(pipe, change.key, kind)
+                # A watched pipeline runs commands at once (before MULTI).
+                fresh = _decode(kind, await _read_command(pipe, change.key, kind))
                 done = replan(Record(change.key, kind, fresh))
                 if done is None:
                     return None
@@ -174,25 +175,6 @@ async def apply(redis: Redis, change: Change, *, replan: Any) -> Change | None:
         except WatchError:
             continue
     raise RuntimeError(f"erasure could not change {change.key}: it kept changing under it")
-
-
-async def _read_watched(pipe: Any, name: str, kind: str) -> Any:
-    # A watched pipeline runs commands at once (before MULTI).
-    if kind == "string":
-        raw = await pipe.get(name)
-    elif kind == "hash":
-        raw = await pipe.hgetall(name)
-    elif kind == "set":
-        raw = await pipe.smembers(name)
-    elif kind == "zset":
-        raw = await pipe.zrange(name, 0, -1, withscores=True)
-    elif kind == "list":
-        raw = await pipe.lrange(name, 0, -1)
-    elif kind == "stream":
-        raw = await pipe.xrange(name)
-    else:
-        return None
-    return _decode(kind, raw)
 
 
 def _queue_write(pipe: Any, change: Change, kind: str, ttl: int) -> None:

@@ -135,13 +135,6 @@ def case_event_ids(case: Mapping[str, Any]) -> list[str]:
                                *case.get("appeal_event_ids", [])]))
 
 
-# HSET the snooze; the key's TTL becomes the longest of its snoozes' (Redis 6.2: no EXPIRE GT).
-_SNOOZE = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-"""
-
-
 class Actions(Appeals):
     """Claims, decisions, notes and snoozes; each is one Lua script or one MULTI."""
 
@@ -278,8 +271,8 @@ class Actions(Appeals):
                   "reason": reason, "created_at": now}
         entity = f"{entity_type}:{entity_id}"
         pipe = self.redis.pipeline(transaction=True)
-        # The entity's snoozes leave Redis when the longest of them ends (its retention).
-        pipe.eval(_SNOOZE, 1, f"{K}snooze:{entity}", detector_id, json.dumps(snooze), seconds)
+        await self.scripts.snooze(keys=[f"{K}snooze:{entity}"],
+                                  args=[detector_id, json.dumps(snooze), seconds], client=pipe)
         pipe.xadd(K + "audit", {"at": repr(now), "actor": by, "action": "snooze", "case_id": "",
                                 "details": json.dumps({"entity": entity, **snooze})})
         await pipe.execute()

@@ -21,14 +21,15 @@ from redis.exceptions import WatchError
 
 from pipeline.review.queue.base import QueueBase, as_str
 from pipeline.review.queue.keys import APPEAL_SETS, STATUS_SET, K, case_key, sample_key
+from pipeline.review.queue.labelling import LABELLING_SET
 from pipeline.review.queue.search import terms_of
 
 DAY = 86400.0
 #: The sets that hold closed cases by decision time.
-CLOSED_SETS = (STATUS_SET["closed"], K + "labelling:closed", APPEAL_SETS["closed"])
+CLOSED_SETS = (STATUS_SET["closed"], LABELLING_SET["closed"], APPEAL_SETS["closed"])
 #: Every set a case id can be a member of.
-_CASE_SETS = (*STATUS_SET.values(), *APPEAL_SETS.values(), K + "labelling",
-              K + "labelling:escalated", K + "labelling:closed", K + "sla", K + "sla:pending")
+_CASE_SETS = (*STATUS_SET.values(), *APPEAL_SETS.values(), *LABELLING_SET.values(),
+              K + "sla", K + "sla:pending")
 #: A case's own keys, by suffix.
 _OWN = ("case:{}", "case:{}:flags", "case:{}:samples", "case_dedup:{}", "case_suppressed:{}",
         "case_notes:{}", "case_content:{}", "case_content_seen:{}", "case_decisions:{}",
@@ -89,8 +90,7 @@ class Retention(QueueBase):
             case = {as_str(k): as_str(v) for k, v in (await pipe.hgetall(key)).items()}
             if not case:  # gone already (an earlier round stopped half way): its ids too
                 await pipe.unwatch()
-                await self.redis.zrem(CLOSED_SETS[0], case_id)
-                for closed in CLOSED_SETS[1:]:
+                for closed in CLOSED_SETS:
                     await self.redis.zrem(closed, case_id)
                 return 0
             if case.get("status") != "closed":

@@ -48,6 +48,7 @@ class Scripts:
     ack_action: AsyncScript
     open_appeal: AsyncScript
     auto_actions: AsyncScript
+    snooze: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:
